@@ -1,0 +1,197 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one configuration error with its position.
+type Problem struct {
+	File string
+	Line int
+	Key  string // key path, e.g. routes[3].backend
+	Msg  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(p.Line))
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems are all the errors found in a configuration, in file order.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads, decodes and validates path; a non-nil error is Problems.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Msg: err.Error()}}
+	}
+	return Parse(b, path)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Parse decodes and validates a configuration; name is used in positions.
+func Parse(b []byte, name string) (*Config, error) {
+	c := &Config{File: name, pos: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, Problems{yamlProblem(name, err.Error())}
+	}
+	if len(root.Content) == 0 {
+		return nil, Problems{{File: name, Msg: "empty configuration"}}
+	}
+	doc := root.Content[0]
+	var ps Problems
+	c.walk(doc, reflect.TypeOf(Config{}), "", &ps)
+	if err := doc.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				ps = append(ps, yamlProblem(name, e))
+			}
+		} else {
+			ps = append(ps, yamlProblem(name, err.Error()))
+		}
+	}
+	if len(ps) == 0 {
+		c.defaults()
+		ps = c.validate()
+	}
+	if len(ps) > 0 {
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+		return nil, ps
+	}
+	return c, nil
+}
+
+func yamlProblem(file, msg string) Problem {
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{File: file, Line: line, Msg: m[2]}
+	}
+	return Problem{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// walk records the line of every key path and reports unknown keys, all of
+// them at once (yaml.v3's KnownFields stops at the struct level and names Go
+// types rather than key paths).
+func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
+	c.pos[path] = n.Line
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeOf(Duration(0)) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			c.pos[p] = k.Line
+			ft, ok := fields[k.Value]
+			if !ok {
+				*ps = append(*ps, Problem{File: c.File, Line: k.Line, Key: p,
+					Msg: "unknown key (known: " + strings.Join(sortedKeys(fields), ", ") + ")"})
+				continue
+			}
+			c.walk(v, ft, p, ps)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			c.pos[p] = k.Line
+			c.walk(v, t.Elem(), p, ps)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, item := range n.Content {
+			c.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), ps)
+		}
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		m[tag] = f.Type
+	}
+	return m
+}
+
+func sortedKeys(m map[string]reflect.Type) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Line returns the line of key path p, or of its nearest recorded parent.
+func (c *Config) Line(p string) int {
+	for {
+		if l, ok := c.pos[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return 0
+		}
+		p = p[:i]
+	}
+}
+
+// Problem builds a Problem positioned at key path p.
+func (c *Config) Problem(p, format string, args ...any) Problem {
+	return Problem{File: c.File, Line: c.Line(p), Key: p, Msg: fmt.Sprintf(format, args...)}
+}

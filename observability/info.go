@@ -1,0 +1,90 @@
+package observability
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+)
+
+// Info is what the layers below learn about a request and the access log and
+// metrics report: the route it matched, the backend it called, the outcome.
+// Set with the setters; they are safe to call from the handler goroutine
+// while the middleware reads after it returns.
+type Info struct {
+	ID string
+
+	mu      sync.Mutex
+	route   string
+	backend string
+	code    string // gRPC code name of the outcome, "" for OK
+	err     error  // cause, logged never sent
+	retries int
+}
+
+type infoKey struct{}
+
+// WithInfo returns ctx carrying info.
+func WithInfo(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// FromContext returns the request's Info, or a throwaway one when the request
+// did not pass the middleware (tests, direct calls), so callers need no nil checks.
+func FromContext(ctx context.Context) *Info {
+	if info, ok := ctx.Value(infoKey{}).(*Info); ok {
+		return info
+	}
+	return &Info{}
+}
+
+// SetRoute records the matched route pattern and backend.
+func (i *Info) SetRoute(route, backend string) {
+	i.mu.Lock()
+	i.route, i.backend = route, backend
+	i.mu.Unlock()
+}
+
+// SetError records the outcome code and the cause of a failed request.
+func (i *Info) SetError(code string, err error) {
+	i.mu.Lock()
+	i.code, i.err = code, err
+	i.mu.Unlock()
+}
+
+// AddRetry counts one retried backend attempt.
+func (i *Info) AddRetry() {
+	i.mu.Lock()
+	i.retries++
+	i.mu.Unlock()
+}
+
+func (i *Info) snapshot() (route, backend, code string, err error, retries int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.route, i.backend, i.code, i.err, i.retries
+}
+
+// NewRequestID returns 16 random bytes in hex.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts a client's id only if it is short and plain, since it
+// is echoed into logs, headers and backend metadata.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}

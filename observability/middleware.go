@@ -1,0 +1,89 @@
+package observability
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Middleware assigns the request id, measures and logs every request once.
+// Unmatched requests are labelled route="" so that scanners cannot blow up
+// the metrics' cardinality with arbitrary paths.
+func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = NewRequestID()
+			r.Header.Set("X-Request-Id", id)
+		}
+		info := &Info{ID: id}
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if m != nil {
+			m.inFlight.Inc()
+			defer m.inFlight.Dec()
+		}
+
+		next.ServeHTTP(rec, r.WithContext(WithInfo(r.Context(), info)))
+
+		d := time.Since(start)
+		route, backend, code, err, retries := info.snapshot()
+		if m != nil {
+			m.requests.WithLabelValues(route, backend, r.Method, strconv.Itoa(rec.status)).Inc()
+			m.requestDuration.WithLabelValues(route, backend).Observe(d.Seconds())
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		} else if rec.status >= 400 {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.EscapedPath()),
+			slog.String("route", route),
+			slog.String("backend", backend),
+			slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.String("remote", r.RemoteAddr),
+		}
+		if code != "" {
+			attrs = append(attrs, slog.String("grpc_code", code))
+		}
+		if retries > 0 {
+			attrs = append(attrs, slog.Int("retries", retries))
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.status, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wroteHeader = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,45 @@
+package policy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+// Limits rejects requests whose framing is ambiguous or whose body is too
+// large before any route work is done, and caps the body of the rest so a
+// handler reading it gets *http.MaxBytesError at maxBody.
+//
+// net/http accepts a request with both Content-Length and
+// Transfer-Encoding: chunked (dropping Content-Length); such a request is a
+// request-smuggling vector behind another proxy, so it is refused as Envoy does.
+func Limits(maxBody int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 && r.Header.Get("Content-Length") != "" {
+			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest,
+				"request has both Content-Length and Transfer-Encoding"), nil)
+			return
+		}
+		if len(r.Header.Values("Content-Length")) > 1 {
+			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "request has several Content-Length headers"), nil)
+			return
+		}
+		if maxBody > 0 {
+			if r.ContentLength > maxBody {
+				// Say no before reading: the client learns at once and the
+				// connection is closed rather than drained.
+				w.Header().Set("Connection", "close")
+				translate.Fail(w, r, translate.HTTPError(http.StatusRequestEntityTooLarge,
+					"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxBody), nil)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		if strings.ContainsAny(r.URL.RawQuery, "\x00\r\n") {
+			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "query string contains control characters"), nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

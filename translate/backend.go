@@ -1,0 +1,35 @@
+package translate
+
+import (
+	"context"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// Call is one upstream call, already encoded for the wire. Body is sent as
+// is: it was marshalled once, when the HTTP request was transcoded.
+type Call struct {
+	// Method is the protocol's name for the operation, e.g.
+	// "/library.v1.LibraryService/GetBook" for gRPC.
+	Method string
+	// Body is the encoded request.
+	Body []byte
+	// Metadata travels beside the body (gRPC metadata, NATS headers).
+	Metadata metadata.MD
+}
+
+// Reply is what the backend answered, still encoded.
+type Reply struct {
+	Body    []byte
+	Header  metadata.MD
+	Trailer metadata.MD
+}
+
+// Backend sends one call upstream. Implementations do not retry: they report
+// what happened, as an *Error or an error FromError understands, and the
+// resilience layer decides. The deadline comes from ctx.
+type Backend interface {
+	Invoke(ctx context.Context, call *Call) (*Reply, error)
+	// Close releases connections. Calls in flight may fail afterwards.
+	Close() error
+}

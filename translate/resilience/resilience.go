@@ -1,0 +1,151 @@
+package resilience
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/eapache/go-resiliency/retrier"
+	"google.golang.org/grpc/codes"
+
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+// Policy is one backend's resilience configuration. Zero values disable the
+// feature they configure.
+type Policy struct {
+	// Timeout bounds the whole call, retries included. A shorter deadline
+	// already on the context (a client's Grpc-Timeout) wins.
+	Timeout time.Duration
+	Retry   Retry
+	Breaker Breaker
+	// MaxConcurrent bounds calls in flight; callers beyond it wait until their
+	// deadline and then fail with RESOURCE_EXHAUSTED.
+	MaxConcurrent int
+}
+
+// Retry retries an attempt that failed with one of On, up to Attempts
+// attempts in all, sleeping Backoff, doubled each time, with 20% jitter.
+type Retry struct {
+	Attempts int
+	Backoff  time.Duration
+	On       []codes.Code
+}
+
+// Breaker opens after Failures consecutive failures for Cooldown.
+type Breaker struct {
+	Failures int
+	Cooldown time.Duration
+}
+
+// tripCodes are the outcomes that say the backend, not the request, is in
+// trouble; a NOT_FOUND or INVALID_ARGUMENT never opens a breaker.
+var tripCodes = []codes.Code{codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown, codes.DataLoss}
+
+type backend struct {
+	name    string
+	next    translate.Backend
+	policy  Policy
+	retrier *retrier.Retrier
+	breaker *breaker
+	slots   chan struct{}
+	metrics *observability.Metrics
+}
+
+// Wrap returns next wrapped in policy. metrics may be nil.
+func Wrap(name string, next translate.Backend, policy Policy, metrics *observability.Metrics) translate.Backend {
+	b := &backend{name: name, next: next, policy: policy, metrics: metrics}
+	if policy.Retry.Attempts > 1 && len(policy.Retry.On) > 0 {
+		backoff := make([]time.Duration, policy.Retry.Attempts-1)
+		d := policy.Retry.Backoff
+		for i := range backoff {
+			backoff[i] = d
+			d *= 2
+		}
+		// Classify by code, not errors.Is: two statuses with the same code
+		// and different messages are different errors to errors.Is.
+		b.retrier = retrier.New(backoff, codeClassifier(policy.Retry.On)).WithSurfaceWorkErrors()
+		b.retrier.SetJitter(0.2)
+	}
+	if policy.Breaker.Failures > 0 {
+		b.breaker = &breaker{
+			failures: policy.Breaker.Failures,
+			cooldown: policy.Breaker.Cooldown,
+			now:      time.Now,
+			onChange: func(open bool) { metrics.BreakerOpen(name, open) },
+		}
+	}
+	if policy.MaxConcurrent > 0 {
+		b.slots = make(chan struct{}, policy.MaxConcurrent)
+	}
+	return b
+}
+
+type codeClassifier []codes.Code
+
+func (c codeClassifier) Classify(err error) retrier.Action {
+	if err == nil {
+		return retrier.Succeed
+	}
+	if slices.Contains(c, translate.FromError(err).Code) {
+		return retrier.Retry
+	}
+	return retrier.Fail
+}
+
+func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+	if b.policy.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.policy.Timeout)
+		defer cancel()
+	}
+	if b.slots != nil {
+		select {
+		case b.slots <- struct{}{}:
+			defer func() { <-b.slots }()
+		case <-ctx.Done():
+			return nil, &translate.Error{Code: codes.ResourceExhausted,
+				Message: "backend " + b.name + " is at its concurrency limit", Cause: ctx.Err()}
+		}
+	}
+	if b.retrier == nil {
+		return b.attempt(ctx, call)
+	}
+	var reply *translate.Reply
+	info := observability.FromContext(ctx)
+	err := b.retrier.RunFn(ctx, func(ctx context.Context, retries int) error {
+		if retries > 0 {
+			info.AddRetry()
+		}
+		var err error
+		reply, err = b.attempt(ctx, call)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+func (b *backend) attempt(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+	if !b.breaker.allow() {
+		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name}
+	}
+	start := time.Now()
+	reply, err := b.next.Invoke(ctx, call)
+	code := codes.OK
+	if err != nil {
+		code = translate.FromError(err).Code
+	}
+	// A caller that went away says nothing about the backend's health.
+	if code == codes.Canceled {
+		b.breaker.abandon()
+	} else {
+		b.breaker.done(slices.Contains(tripCodes, code))
+	}
+	b.metrics.BackendCall(b.name, code.String(), time.Since(start))
+	return reply, err
+}
+
+func (b *backend) Close() error { return b.next.Close() }
