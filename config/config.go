@@ -178,12 +178,14 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&s); err != nil {
 		return err
 	}
+	// A *yaml.TypeError keeps the line and lets decoding go on, so that
+	// every problem is reported at once.
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (want e.g. 500ms, 2s, 1m)", s)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q (want e.g. 500ms, 2s, 1m)", n.Line, s)}}
 	}
 	if v < 0 {
-		return fmt.Errorf("negative duration %q", s)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: negative duration %q", n.Line, s)}}
 	}
 	*d = Duration(v)
 	return nil

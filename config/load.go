@@ -74,16 +74,16 @@ func Parse(b []byte, name string) (*Config, error) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
-				ps = append(ps, yamlProblem(name, e))
+				ps = append(ps, c.keyed(yamlProblem(name, e)))
 			}
 		} else {
 			ps = append(ps, yamlProblem(name, err.Error()))
 		}
 	}
-	if len(ps) == 0 {
-		c.defaults()
-		ps = c.validate()
-	}
+	// Validate what decoded, even past decoding errors: validate should
+	// name every problem in one run.
+	c.defaults()
+	ps = append(ps, c.validate()...)
 	if len(ps) > 0 {
 		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 		return nil, ps
@@ -97,6 +97,20 @@ func yamlProblem(file, msg string) Problem {
 		return Problem{File: file, Line: line, Msg: m[2]}
 	}
 	return Problem{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// keyed adds the deepest key path declared on the problem's line, so decoder
+// errors read like validation errors.
+func (c *Config) keyed(p Problem) Problem {
+	if p.Line == 0 {
+		return p
+	}
+	for k, l := range c.pos {
+		if l == p.Line && len(k) > len(p.Key) {
+			p.Key = k
+		}
+	}
+	return p
 }
 
 // walk records the line of every key path and reports unknown keys, all of

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestParseGood(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`
+listen: 127.0.0.1:8080
+admin: 127.0.0.1:9901
+descriptors:
+  - file: testdata/library.pb
+  - proto: [library/v1/library.proto]
+    import_paths: [testdata/proto]
+    name: lib-src
+  - reflection: library
+backends:
+  library:
+    grpc: {endpoints: ["127.0.0.1:50051", "127.0.0.1:50052"], keepalive: {time: 30s}}
+    timeout: 2s
+    retry: {attempts: 3, backoff: 50ms, on: [UNAVAILABLE, "4"]}
+    breaker: {failures: 5, cooldown: 10s}
+services:
+  - name: library.v1.LibraryService
+    backend: library
+    json: {use_proto_names: true}
+routes:
+  - get: /v1/titles/{parent}
+    backend: library
+    grpc: library.v1.LibraryService/ListBooks
+`), "gw.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Descriptors[0].Name; got != "library" {
+		t.Errorf("default set name = %q, want library", got)
+	}
+	if got := c.Descriptors[2].Name; got != "library-reflection" {
+		t.Errorf("reflection set name = %q", got)
+	}
+	if got := time.Duration(c.Backends["library"].Timeout); got != 2*time.Second {
+		t.Errorf("timeout = %v", got)
+	}
+	if c.Limits.MaxBodyBytes != DefaultMaxBodyBytes || c.Limits.MaxJSONDepth != DefaultMaxJSONDepth {
+		t.Errorf("limits defaults not applied: %+v", c.Limits)
+	}
+	if got := c.Line("routes[0].get"); got != 21 {
+		t.Errorf("line of routes[0].get = %d, want 21", got)
+	}
+	if got := c.Line("services[0].json.use_proto_names"); got != 19 {
+		t.Errorf("line of services[0].json.use_proto_names = %d, want 19", got)
+	}
+}
+
+// TestParseBad checks that every problem is reported at once, with its line
+// and key path, against a golden file.
+func TestParseBad(t *testing.T) {
+	t.Parallel()
+	_, err := Load(filepath.Join("testdata", "bad.yaml"))
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	got := err.Error() + "\n"
+	golden := filepath.Join("testdata", "bad.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("problems differ from %s (-update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
+	}
+}
+
+func TestParseSemanticProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give string
+		want string
+	}{
+		{"syntax", "listen: [", "x.yaml:1: did not find expected node content"},
+		{"empty", "", "x.yaml: empty configuration"},
+		{"bad duration", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    timeout: soon\n", `x.yaml:4: backends.b.timeout: invalid duration "soon" (want e.g. 500ms, 2s, 1m)`},
+		{"wrong type", "limits:\n  max_body_bytes: lots\n", "x.yaml:2: limits.max_body_bytes: cannot unmarshal !!str `lots` into int64"},
+		{"breaker without cooldown", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    breaker: {failures: 3}\n", "x.yaml:4: backends.b.breaker.cooldown: required when failures is set"},
+		{"reflection of unknown backend", "descriptors:\n  - reflection: nope\n", `x.yaml:2: descriptors[0].reflection: unknown backend "nope" (have: )`},
+		{"route without target", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\nroutes:\n  - get: /x\n    backend: b\n", "x.yaml:5: routes[0]: missing target (grpc: package.Service/Method)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tt.give), "x.yaml")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got\n%v\nwant it to contain\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseCode(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]string{"UNAVAILABLE": "Unavailable", "unavailable": "Unavailable", "14": "Unavailable", "4": "DeadlineExceeded"} {
+		c, err := ParseCode(give)
+		if err != nil || c.String() != want {
+			t.Errorf("ParseCode(%q) = %v, %v; want %s", give, c, err, want)
+		}
+	}
+	for _, give := range []string{"", "17", "BOGUS", "-1", "014"} {
+		if _, err := ParseCode(give); err == nil {
+			t.Errorf("ParseCode(%q) accepted", give)
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeBackend answers with the errors in script, in order, then successes.
+type fakeBackend struct {
+	mu     sync.Mutex
+	script []error
+	calls  atomic.Int32
+	block  chan struct{} // when set, calls wait on it or their context
+}
+
+func (f *fakeBackend) Invoke(ctx context.Context, _ *translate.Call) (*translate.Reply, error) {
+	f.calls.Add(1)
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.script) > 0 {
+		err := f.script[0]
+		f.script = f.script[1:]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &translate.Reply{Body: []byte("ok")}, nil
+}
+
+func (f *fakeBackend) Close() error { return nil }
+
+func unavailable(msg string) error { return status.Error(codes.Unavailable, msg) }
+
+func TestRetry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		script    []error
+		retry     Retry
+		wantCode  codes.Code
+		wantCalls int32
+	}{
+		{"succeeds after two unavailable with different messages", []error{unavailable("a"), unavailable("b")},
+			Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}, codes.OK, 3},
+		{"gives up after attempts", []error{unavailable("a"), unavailable("b"), unavailable("c"), nil},
+			Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}, codes.Unavailable, 3},
+		{"does not retry other codes", []error{status.Error(codes.NotFound, "no"), nil},
+			Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}, codes.NotFound, 1},
+		{"no retry configured", []error{unavailable("a"), nil}, Retry{}, codes.Unavailable, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeBackend{script: tt.script}
+			b := Wrap("test", f, Policy{Retry: tt.retry}, nil)
+			_, err := b.Invoke(context.Background(), &translate.Call{})
+			if got := translate.FromError(err); (err == nil) != (tt.wantCode == codes.OK) || (err != nil && got.Code != tt.wantCode) {
+				t.Errorf("err = %v, want code %v", err, tt.wantCode)
+			}
+			if got := f.calls.Load(); got != tt.wantCalls {
+				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestRetryStopsAtDeadline(t *testing.T) {
+	t.Parallel()
+	f := &fakeBackend{script: []error{unavailable("a"), unavailable("b"), unavailable("c")}}
+	b := Wrap("test", f, Policy{Timeout: 30 * time.Millisecond,
+		Retry: Retry{Attempts: 3, Backoff: time.Hour, On: []codes.Code{codes.Unavailable}}}, nil)
+	start := time.Now()
+	_, err := b.Invoke(context.Background(), &translate.Call{})
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("err = %v after %v; want a failure at the deadline, not after the backoff", err, time.Since(start))
+	}
+	if f.calls.Load() != 1 {
+		t.Errorf("calls = %d, want 1", f.calls.Load())
+	}
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestBreaker(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(0, 0)}
+	var changes []bool
+	br := &breaker{failures: 3, cooldown: 10 * time.Second, now: clock.now, onChange: func(open bool) { changes = append(changes, open) }}
+
+	// Successes reset the count: failures must be consecutive.
+	for i := 0; i < 10; i++ {
+		for _, failed := range []bool{true, true, false} {
+			if !br.allow() {
+				t.Fatal("breaker opened on non-consecutive failures")
+			}
+			br.done(failed)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if !br.allow() {
+			t.Fatalf("refused before the third failure (i=%d)", i)
+		}
+		br.done(true)
+	}
+	if br.allow() {
+		t.Fatal("breaker not open after 3 consecutive failures")
+	}
+	clock.t = clock.t.Add(11 * time.Second)
+	if !br.allow() {
+		t.Fatal("half-open breaker refused the probe")
+	}
+	if br.allow() {
+		t.Fatal("half-open breaker admitted a second caller while the probe runs")
+	}
+	br.done(true) // probe failed: open again
+	if br.allow() {
+		t.Fatal("breaker closed after a failed probe")
+	}
+	clock.t = clock.t.Add(11 * time.Second)
+	if !br.allow() {
+		t.Fatal("no probe after the second cooldown")
+	}
+	br.abandon() // a cancelled probe frees the slot without deciding
+	if !br.allow() {
+		t.Fatal("abandoned probe kept the slot")
+	}
+	br.done(false)
+	if !br.allow() {
+		t.Fatal("breaker still open after a successful probe")
+	}
+	br.done(false)
+	if want := []bool{true, false}; len(changes) != 2 || changes[0] != want[0] || changes[1] != want[1] {
+		t.Errorf("state changes = %v, want %v", changes, want)
+	}
+}
+
+func TestBreakerIgnoresClientErrors(t *testing.T) {
+	t.Parallel()
+	script := make([]error, 10)
+	for i := range script {
+		script[i] = status.Error(codes.NotFound, "missing")
+	}
+	f := &fakeBackend{script: script}
+	b := Wrap("test", f, Policy{Breaker: Breaker{Failures: 2, Cooldown: time.Minute}}, nil)
+	for i := 0; i < 10; i++ {
+		_, err := b.Invoke(context.Background(), &translate.Call{})
+		if translate.FromError(err).Code != codes.NotFound {
+			t.Fatalf("call %d: %v, want NOT_FOUND (breaker must not open on client errors)", i, err)
+		}
+	}
+}
+
+func TestBreakerOpenIsUnavailable(t *testing.T) {
+	t.Parallel()
+	f := &fakeBackend{script: []error{unavailable("x"), unavailable("y")}}
+	b := Wrap("lib", f, Policy{Breaker: Breaker{Failures: 2, Cooldown: time.Minute}}, nil)
+	for i := 0; i < 2; i++ {
+		_, _ = b.Invoke(context.Background(), &translate.Call{})
+	}
+	_, err := b.Invoke(context.Background(), &translate.Call{})
+	e := translate.FromError(err)
+	if e.Code != codes.Unavailable || e.Message != "circuit breaker open for backend lib" || f.calls.Load() != 2 {
+		t.Errorf("got %v after %d calls; want the breaker to answer without calling", err, f.calls.Load())
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	f := &fakeBackend{block: make(chan struct{})}
+	b := Wrap("lib", f, Policy{MaxConcurrent: 1}, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Invoke(context.Background(), &translate.Call{})
+		done <- err
+	}()
+	for f.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := b.Invoke(ctx, &translate.Call{})
+	if translate.FromError(err).Code != codes.ResourceExhausted {
+		t.Errorf("second call: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	close(f.block)
+	if err := <-done; err != nil {
+		t.Errorf("first call: %v", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cause = %v, want the context's deadline", err)
+	}
+}
