@@ -7,20 +7,14 @@ import (
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
-// Limits rejects requests whose framing is ambiguous or whose body is too
-// large before any route work is done, and caps the body of the rest so a
-// handler reading it gets *http.MaxBytesError at maxBody.
+// Limits rejects requests whose body is too large, or whose query carries
+// control characters, before any route work is done, and caps the body of the
+// rest so a handler reading it gets *http.MaxBytesError at maxBody.
 //
-// net/http accepts a request with both Content-Length and
-// Transfer-Encoding: chunked (dropping Content-Length); such a request is a
-// request-smuggling vector behind another proxy, so it is refused as Envoy does.
+// A request with both Content-Length and Transfer-Encoding cannot be refused
+// here: net/http deletes the Content-Length header before a handler runs.
 func Limits(maxBody int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.TransferEncoding) > 0 && r.Header.Get("Content-Length") != "" {
-			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest,
-				"request has both Content-Length and Transfer-Encoding"), nil)
-			return
-		}
 		if len(r.Header.Values("Content-Length")) > 1 {
 			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "request has several Content-Length headers"), nil)
 			return

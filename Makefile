@@ -1,0 +1,43 @@
+# Switchboard. `make help` lists the targets.
+GO        ?= go
+PKGS      ?= ./...
+BENCHTIME ?= 1s
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: help build test test-short demo bench fuzz lint testdata clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/switchboard
+	$(GO) build -o bin/switchboard ./cmd/switchboard
+
+test: ## the full suite, race detector on (what CI runs)
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+test-short: ## the suite without the race detector
+	$(GO) test -count=1 $(PKGS)
+
+demo: ## gateway + mock gRPC backends on 127.0.0.1:8080 (admin :9901), with curl lines to try
+	$(GO) run ./cmd/switchboard demo
+
+bench: ## route matching, transcoding and the REST-to-gRPC call beside a direct gRPC call
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./routes/ ./translate/... ./gateway/
+
+fuzz: ## run each fuzz target for 30s
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTemplate$$' -fuzztime 30s ./routes/
+	$(GO) test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime 30s ./routes/
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime 30s ./translate/binding/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSet$$' -fuzztime 30s ./descriptors/
+
+lint: ## go vet and staticcheck (installed from the Go module proxy)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+testdata: ## regenerate the descriptor sets the demo and tests load
+	$(GO) run ./cmd/switchboard compile -o testdata/library.pb -I testdata/proto testdata/proto/library/v1/library.proto
+	$(GO) run ./cmd/switchboard compile -o testdata/echo.pb -I testdata/proto testdata/proto/echo/v1/echo.proto
+
+clean:
+	rm -rf bin

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/switchboard-gw/switchboard/descriptors"
+	"github.com/switchboard-gw/switchboard/gateway"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// loadSchemaFile reads a .pb FileDescriptorSet or compiles a .proto file,
+// searching importPaths and the file's own directory.
+func loadSchemaFile(ctx context.Context, path string, importPaths []string) (*descriptorpb.FileDescriptorSet, error) {
+	if strings.HasSuffix(path, ".proto") {
+		paths := importPaths
+		rel := path
+		if len(paths) == 0 {
+			paths = []string{filepath.Dir(path)}
+			rel = filepath.Base(path)
+		} else {
+			rel = relativeTo(path, paths)
+		}
+		return descriptors.Compile(ctx, []string{rel}, paths)
+	}
+	return descriptors.ReadSetFile(path)
+}
+
+// relativeTo names path relative to the first import path that holds it,
+// as protoc expects.
+func relativeTo(path string, importPaths []string) string {
+	for _, ip := range importPaths {
+		if r, err := filepath.Rel(ip, path); err == nil && !strings.HasPrefix(r, "..") {
+			return filepath.ToSlash(r)
+		}
+	}
+	return path
+}
+
+func cmdSchema(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var importPaths stringList
+	fs.Var(&importPaths, "I", "import path for .proto files (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "switchboard schema: name at least one .proto or .pb file")
+		return errUsage
+	}
+	failed := false
+	for _, path := range fs.Args() {
+		fds, err := loadSchemaFile(context.Background(), path, importPaths)
+		if err == nil {
+			var set *descriptors.Set
+			if set, err = descriptors.NewSet(filepath.Base(path), "", path, fds); err == nil {
+				printSchema(stdout, path, set)
+				continue
+			}
+		}
+		fmt.Fprintln(stderr, err)
+		failed = true
+	}
+	if failed {
+		return errors.New("switchboard schema: errors above")
+	}
+	return nil
+}
+
+func printSchema(w io.Writer, path string, set *descriptors.Set) {
+	services := set.Services()
+	if len(services) == 0 {
+		fmt.Fprintf(w, "%s: no services\n", path)
+	}
+	for _, sd := range services {
+		fmt.Fprintf(w, "service %s  (%s)\n", sd.FullName(), path)
+		ms := sd.Methods()
+		for i := 0; i < ms.Len(); i++ {
+			md := ms.Get(i)
+			in, out := string(md.Input().FullName()), string(md.Output().FullName())
+			if md.IsStreamingClient() {
+				in = "stream " + in
+			}
+			if md.IsStreamingServer() {
+				out = "stream " + out
+			}
+			fmt.Fprintf(w, "  rpc %s(%s) returns (%s)\n", md.Name(), in, out)
+			rules := gateway.HTTPRules(md)
+			if md.IsStreamingClient() || md.IsStreamingServer() {
+				fmt.Fprintf(w, "      (streaming: not exposed over REST)\n")
+				continue
+			}
+			if len(rules) == 0 {
+				fmt.Fprintf(w, "      POST /%s/%s  (no google.api.http rule)\n", sd.FullName(), md.Name())
+			}
+			for _, r := range rules {
+				extra := ""
+				if r.Body != "" {
+					extra += "  body: " + r.Body
+				}
+				if r.ResponseBody != "" {
+					extra += "  response_body: " + r.ResponseBody
+				}
+				fmt.Fprintf(w, "      %s %s%s\n", r.Method, r.Path, extra)
+			}
+		}
+	}
+}
+
+func cmdCompile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var importPaths stringList
+	fs.Var(&importPaths, "I", "import path (repeatable); files are named relative to one")
+	out := fs.String("o", "", "output FileDescriptorSet file")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *out == "" || fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: switchboard compile -o OUT.pb [-I DIR]... FILE.proto...")
+		return errUsage
+	}
+	if len(importPaths) == 0 {
+		importPaths = stringList{"."}
+	}
+	files := make([]string, fs.NArg())
+	for i, f := range fs.Args() {
+		files[i] = relativeTo(f, importPaths)
+	}
+	fds, err := descriptors.Compile(ctx, files, importPaths)
+	if err != nil {
+		return err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fds)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d files\n", *out, len(fds.GetFile()))
+	return nil
+}

@@ -1,0 +1,188 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+const adminConfig = `
+descriptors:
+  - file: {root}/library.pb
+backends:
+  library:
+    grpc: {endpoints: ["%s"]}
+  echo:
+    grpc: {endpoints: ["%s"]}
+services:
+  - name: library.v1.LibraryService
+    backend: library
+`
+
+func adminGateway(t testing.TB) *testGateway {
+	t.Helper()
+	lib := startMock(t, "library.pb", "library.yaml")
+	echo := startMock(t, "echo.pb", "echo.yaml")
+	return startGateway(t, fmt.Sprintf(adminConfig, lib, echo))
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type setInfo struct {
+	Name    string   `json:"name"`
+	Version int      `json:"version"`
+	Digest  string   `json:"digest"`
+	Backend string   `json:"backend"`
+	History []int    `json:"history"`
+	Svcs    []string `json:"services"`
+}
+
+func decodeSet(t testing.TB, r response) setInfo {
+	t.Helper()
+	var si setInfo
+	if err := json.Unmarshal(r.body, &si); err != nil {
+		t.Fatalf("%v: %s", err, r.body)
+	}
+	return si
+}
+
+func TestAdminDescriptorLifecycle(t *testing.T) {
+	tg := adminGateway(t)
+	echoPB := readFile(t, root+"/echo.pb")
+	upload := func(name, backend string, body []byte) response {
+		return do(t, "POST", tg.admin.URL+"/admin/descriptors?name="+name+"&backend="+backend, body, nil)
+	}
+
+	if r := do(t, "GET", tg.http.URL+"/v1/echo/hi", nil, nil); r.status != 404 {
+		t.Fatalf("echo routed before upload: %d", r.status)
+	}
+	r := upload("echo", "echo", echoPB)
+	if r.status != 201 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	if si := decodeSet(t, r); si.Version != 1 || si.Backend != "echo" || !strings.HasPrefix(si.Digest, "sha256:") || len(si.Svcs) != 1 || si.Svcs[0] != "echo.v1.EchoService" {
+		t.Errorf("upload answered %+v", si)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/echo/hi", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"message":"hi"`) {
+		t.Fatalf("echo after upload: %d %s", r.status, r.body)
+	}
+	if si := decodeSet(t, upload("echo", "echo", echoPB)); si.Version != 2 || len(si.History) != 2 {
+		t.Errorf("second upload: %+v, want version 2 with history [1 2]", si)
+	}
+	r = do(t, "POST", tg.admin.URL+"/admin/descriptors/echo/rollback", nil, nil)
+	if si := decodeSet(t, r); r.status != 200 || si.Version != 1 {
+		t.Errorf("rollback: %d %+v", r.status, si)
+	}
+	if r := do(t, "POST", tg.admin.URL+"/admin/descriptors/echo/rollback", nil, nil); r.status != 409 {
+		t.Errorf("rollback past the first version: %d %s, want 409", r.status, r.body)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/echo/again", nil, nil); r.status != 200 {
+		t.Errorf("echo after rollback: %d", r.status)
+	}
+
+	// Refusals leave what was serving in place.
+	refusals := []struct {
+		name, query string
+		body        []byte
+		want        string
+	}{
+		{"garbage", "name=bad&backend=echo", []byte("not a descriptor set"), "not a binary FileDescriptorSet"},
+		{"conflict", "name=lib2&backend=library", readFile(t, root+"/library.pb"), "conflict"},
+		{"unknown backend", "name=x&backend=billing", echoPB, `unknown backend \"billing\"`},
+		{"bad name", "name=../etc&backend=echo", echoPB, "query parameter name"},
+	}
+	for _, rf := range refusals {
+		r := do(t, "POST", tg.admin.URL+"/admin/descriptors?"+rf.query, rf.body, nil)
+		if r.status != 400 || !strings.Contains(string(r.body), rf.want) {
+			t.Errorf("%s: %d %s; want 400 containing %q", rf.name, r.status, r.body, rf.want)
+		}
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil); r.status != 200 {
+		t.Errorf("library after refused uploads: %d", r.status)
+	}
+
+	r = do(t, "GET", tg.admin.URL+"/admin/descriptors", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"name": "echo"`) || !strings.Contains(string(r.body), `"name": "library"`) {
+		t.Errorf("list: %d %s", r.status, r.body)
+	}
+	r = do(t, "GET", tg.admin.URL+"/admin/routes", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"path": "/v1/echo/{message}"`) {
+		t.Errorf("routes: %d %s", r.status, r.body)
+	}
+
+	if r := do(t, "DELETE", tg.admin.URL+"/admin/descriptors/echo", nil, nil); r.status != 204 {
+		t.Errorf("delete: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/echo/hi", nil, nil); r.status != 404 {
+		t.Errorf("echo after delete: %d", r.status)
+	}
+	if r := do(t, "DELETE", tg.admin.URL+"/admin/descriptors/echo", nil, nil); r.status != 404 {
+		t.Errorf("second delete: %d, want 404", r.status)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if r := do(t, "GET", tg.admin.URL+path, nil, nil); r.status != 200 {
+			t.Errorf("%s: %d", path, r.status)
+		}
+	}
+	if r := do(t, "GET", tg.admin.URL+"/metrics", nil, nil); !strings.Contains(string(r.body), `switchboard_http_requests_total{backend="library",method="GET",route="/v1/{name=shelves/*/books/*}",status="200"}`) {
+		t.Errorf("metrics lack the request counter by route and backend")
+	}
+}
+
+// TestRegistrationUnderLoad replaces and rolls back a descriptor set while
+// requests run on it and on another service: no request may fail because of
+// a swap.
+func TestRegistrationUnderLoad(t *testing.T) {
+	tg := adminGateway(t)
+	echoPB := readFile(t, root+"/echo.pb")
+	if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=echo&backend=echo", echoPB, nil); r.status != 201 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	var stop atomic.Bool
+	var failures, requests atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				path := "/v1/shelves/1/books/1"
+				if (w+i)%2 == 0 {
+					path = fmt.Sprintf("/v1/echo/m%d", i)
+				}
+				r := do(t, "GET", tg.http.URL+path, nil, nil)
+				requests.Add(1)
+				if r.status != 200 {
+					failures.Add(1)
+					t.Errorf("%s during swaps: %d %s", path, r.status, r.body)
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 30; i++ {
+		if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=echo&backend=echo", echoPB, nil); r.status != 201 {
+			t.Errorf("replace %d: %d %s", i, r.status, r.body)
+		}
+		if i%3 == 2 {
+			if r := do(t, "POST", tg.admin.URL+"/admin/descriptors/echo/rollback", nil, nil); r.status != 200 {
+				t.Errorf("rollback %d: %d %s", i, r.status, r.body)
+			}
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if requests.Load() < 30 || failures.Load() > 0 {
+		t.Errorf("%d requests, %d failed", requests.Load(), failures.Load())
+	}
+}

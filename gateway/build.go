@@ -1,0 +1,254 @@
+package gateway
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/descriptors"
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate/binding"
+	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
+)
+
+// buildError collects every problem found while building a route table, so
+// that validate and an admin upload report them all at once.
+type buildError struct{ problems []string }
+
+func (e *buildError) Error() string { return strings.Join(e.problems, "\n") }
+
+func (e *buildError) add(format string, args ...any) {
+	e.problems = append(e.problems, fmt.Sprintf(format, args...))
+}
+
+func (e *buildError) err() error {
+	if len(e.problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+// buildTable resolves every route of snap: the services exposed through
+// their HTTP annotations and the explicit routes of the config.
+func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) {
+	be := &buildError{}
+	var rs []*routes.Route
+	cfgSvc := map[string]int{}
+	for i, s := range g.cfg.Services {
+		cfgSvc[s.Name] = i
+	}
+	exposed := map[protoreflect.FullName]string{} // service -> set name
+	// Sets loaded from the config come first, so that the services they
+	// expose are routed from them and an upload that repeats one conflicts.
+	sets := snap.Sets()
+	sort.SliceStable(sets, func(i, j int) bool { return sets[i].Backend == "" && sets[j].Backend != "" })
+	for _, set := range sets {
+		for _, sd := range set.Services() {
+			backend := set.Backend
+			jsonOpts := g.cfg.JSON
+			unannotated := true
+			if i, listed := cfgSvc[string(sd.FullName())]; listed {
+				sc := g.cfg.Services[i]
+				if backend == "" {
+					backend = sc.Backend
+				}
+				jsonOpts = jsonOpts.Merge(sc.JSON)
+				if sc.Unannotated != nil {
+					unannotated = *sc.Unannotated
+				}
+			}
+			if backend == "" {
+				continue // schema loaded, service not exposed
+			}
+			if _, dup := exposed[sd.FullName()]; dup && set.Backend == "" {
+				continue // the first config set defining a listed service wins
+			}
+			exposed[sd.FullName()] = set.Name
+			rs = append(rs, g.serviceRoutes(be, set, sd, backend, jsonOpts, unannotated)...)
+		}
+	}
+	for i, sc := range g.cfg.Services {
+		if _, ok := exposed[protoreflect.FullName(sc.Name)]; !ok {
+			be.add("%s", g.cfg.Problem(fmt.Sprintf("services[%d].name", i),
+				"service %s is not in any descriptor set (have: %s)", sc.Name, strings.Join(serviceNames(snap), ", ")))
+		}
+	}
+	for i := range g.cfg.Routes {
+		if r := g.configRoute(be, snap, i); r != nil {
+			rs = append(rs, r)
+		}
+	}
+	table, err := routes.NewTable(rs)
+	if err != nil {
+		be.add("%v", err)
+	}
+	if err := be.err(); err != nil {
+		return nil, err
+	}
+	return table, nil
+}
+
+func serviceNames(snap *descriptors.Snapshot) []string {
+	var names []string
+	for _, set := range snap.Sets() {
+		for _, sd := range set.Services() {
+			names = append(names, string(sd.FullName()))
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return []string{"none"}
+	}
+	return names
+}
+
+// httpBinding is one HTTP rule of a method, flattened from additional_bindings.
+type httpBinding struct {
+	method, path, body, responseBody string
+}
+
+// HTTPRule is one google.api.http binding of a method, additional bindings
+// flattened.
+type HTTPRule struct {
+	Method, Path, Body, ResponseBody string
+}
+
+// HTTPRules returns the google.api.http bindings of md, none if it has no annotation.
+func HTTPRules(md protoreflect.MethodDescriptor) []HTTPRule {
+	bs := httpBindings(md)
+	out := make([]HTTPRule, len(bs))
+	for i, b := range bs {
+		out[i] = HTTPRule{Method: b.method, Path: b.path, Body: b.body, ResponseBody: b.responseBody}
+	}
+	return out
+}
+
+func (g *Gateway) serviceRoutes(be *buildError, set *descriptors.Set, sd protoreflect.ServiceDescriptor,
+	backend string, jsonOpts config.JSON, unannotated bool) []*routes.Route {
+	var rs []*routes.Route
+	methods := sd.Methods()
+	for i := 0; i < methods.Len(); i++ {
+		md := methods.Get(i)
+		source := string(md.FullName())
+		if md.IsStreamingClient() || md.IsStreamingServer() {
+			continue // REST transcoding of streams is not supported
+		}
+		bindings := httpBindings(md)
+		if len(bindings) == 0 {
+			if !unannotated {
+				continue
+			}
+			bindings = []httpBinding{{method: "POST", path: "/" + string(sd.FullName()) + "/" + string(md.Name()), body: "*"}}
+		}
+		for _, b := range bindings {
+			r, err := g.route(set, md, backend, b, jsonOpts, source)
+			if err != nil {
+				be.add("%s: %v", source, err)
+				continue
+			}
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+func (g *Gateway) route(set *descriptors.Set, md protoreflect.MethodDescriptor, backend string,
+	b httpBinding, jsonOpts config.JSON, source string) (*routes.Route, error) {
+	tmpl, err := routes.ParseTemplate(b.path)
+	if err != nil {
+		return nil, err
+	}
+	rule, err := binding.NewRule(md, tmpl.FieldPaths(), b.body, b.responseBody, set.Types, bindingOptions(jsonOpts, g.cfg.Limits.MaxJSONDepth))
+	if err != nil {
+		return nil, err
+	}
+	be, ok := g.backends[backend]
+	if !ok {
+		return nil, fmt.Errorf("unknown backend %q (have: %s)", backend, strings.Join(g.cfg.BackendNames(), ", "))
+	}
+	target := grpcbackend.NewTarget(backend, be.wrapped, rule, set.Types, be.headers)
+	return &routes.Route{Method: b.method, Pattern: b.path, Template: tmpl, Source: source, Target: target}, nil
+}
+
+func bindingOptions(j config.JSON, depth int) binding.Options {
+	return binding.Options{
+		UseProtoNames:   j.UseProtoNames != nil && *j.UseProtoNames,
+		// grpc-gateway v2's default marshaller emits unpopulated fields;
+		// clients moving from it expect them.
+		EmitUnpopulated: j.EmitUnpopulated == nil || *j.EmitUnpopulated,
+		UseEnumNumbers:  j.UseEnumNumbers != nil && *j.UseEnumNumbers,
+		Strict:          j.Strict != nil && *j.Strict,
+		MaxDepth:        depth,
+	}
+}
+
+// configRoute resolves explicit route i of the config.
+func (g *Gateway) configRoute(be *buildError, snap *descriptors.Snapshot, i int) *routes.Route {
+	rc := g.cfg.Routes[i]
+	key := g.cfg.RouteKey(i)
+	method, path, _ := rc.MethodPath()
+	name := strings.TrimPrefix(rc.GRPC, "/")
+	full := name
+	if svc, m, ok := strings.Cut(name, "/"); ok {
+		full = svc + "." + m
+	}
+	var md protoreflect.MethodDescriptor
+	var set *descriptors.Set
+	for _, s := range snap.Sets() {
+		d, err := s.Files.FindDescriptorByName(protoreflect.FullName(full))
+		if err == nil {
+			if m, ok := d.(protoreflect.MethodDescriptor); ok {
+				md, set = m, s
+				break
+			}
+		}
+	}
+	if md == nil {
+		be.add("%s", g.cfg.Problem(fmt.Sprintf("routes[%d].grpc", i), "method %s is not in any descriptor set", rc.GRPC))
+		return nil
+	}
+	source := fmt.Sprintf("%s:%d", g.cfg.File, g.cfg.Line(key))
+	r, err := g.route(set, md, rc.Backend,
+		httpBinding{method: method, path: path, body: rc.Body, responseBody: rc.ResponseBody},
+		g.cfg.JSON.Merge(rc.JSON), source)
+	if err != nil {
+		be.add("%s", g.cfg.Problem(key, "%v", err))
+		return nil
+	}
+	return r
+}
+
+// httpBindings flattens the google.api.http option of md with its
+// additional bindings.
+func httpBindings(md protoreflect.MethodDescriptor) []httpBinding {
+	rule, ok := descriptors.HTTPRule(md)
+	if !ok {
+		return nil
+	}
+	var out []httpBinding
+	for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+		b := httpBinding{body: r.GetBody(), responseBody: r.GetResponseBody()}
+		switch p := r.GetPattern().(type) {
+		case *annotations.HttpRule_Get:
+			b.method, b.path = "GET", p.Get
+		case *annotations.HttpRule_Put:
+			b.method, b.path = "PUT", p.Put
+		case *annotations.HttpRule_Post:
+			b.method, b.path = "POST", p.Post
+		case *annotations.HttpRule_Delete:
+			b.method, b.path = "DELETE", p.Delete
+		case *annotations.HttpRule_Patch:
+			b.method, b.path = "PATCH", p.Patch
+		case *annotations.HttpRule_Custom:
+			b.method, b.path = strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
+		default:
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}

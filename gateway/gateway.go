@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/descriptors"
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/policy"
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
+	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
+	"github.com/switchboard-gw/switchboard/translate/resilience"
+)
+
+// Gateway serves the routes of its current State.
+type Gateway struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	metrics  *observability.Metrics
+	backends map[string]*backend
+
+	state    atomic.Pointer[State]
+	draining atomic.Bool
+	// mu serialises schema changes; readers never take it.
+	mu sync.Mutex
+}
+
+type backend struct {
+	grpc    *grpcbackend.Backend // the raw connection, for reflection
+	wrapped translate.Backend    // what targets call
+	headers []string
+}
+
+var _ http.Handler = (*Gateway)(nil)
+
+// ErrInvalidSchema wraps every refusal of a schema change caused by its
+// content (link errors, conflicts), as opposed to an unknown name.
+var ErrInvalidSchema = errors.New("invalid schema")
+
+// New dials the backends, loads the descriptor sets the config names and
+// builds the first route table. It fails with every problem found.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics) (*Gateway, error) {
+	g := &Gateway{cfg: cfg, log: log, metrics: metrics, backends: map[string]*backend{}}
+	for _, name := range cfg.BackendNames() {
+		bc := cfg.Backends[name]
+		if bc.GRPC == nil {
+			continue
+		}
+		opts := grpcbackend.Options{
+			Endpoints:        bc.GRPC.Endpoints,
+			KeepaliveTime:    bc.GRPC.Keepalive.Time.D(0),
+			KeepaliveTimeout: bc.GRPC.Keepalive.Timeout.D(20 * time.Second),
+			MaxMessageBytes:  bc.GRPC.MaxMessageBytes,
+		}
+		if t := bc.GRPC.TLS; t != nil {
+			opts.TLS = &grpcbackend.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
+		}
+		gb, err := grpcbackend.Dial(name, opts)
+		if err != nil {
+			g.Close()
+			return nil, config.Problems{cfg.Problem("backends."+name+".grpc", "%v", err)}
+		}
+		g.backends[name] = &backend{grpc: gb, wrapped: resilience.Wrap(name, gb, policyOf(bc), metrics), headers: bc.Headers}
+	}
+	snap := descriptors.NewSnapshot()
+	var problems []string
+	for i, dc := range cfg.Descriptors {
+		set, err := g.loadDescriptor(ctx, dc)
+		if err != nil {
+			problems = append(problems, cfg.Problem(fmt.Sprintf("descriptors[%d]", i), "%v", err).String())
+			continue
+		}
+		snap = snap.With(set)
+	}
+	if len(problems) > 0 {
+		g.Close()
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	table, err := g.buildTable(snap)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.state.Store(&State{Schemas: snap, Table: table})
+	return g, nil
+}
+
+func policyOf(bc config.Backend) resilience.Policy {
+	p := resilience.Policy{
+		Timeout:       bc.Timeout.D(config.DefaultBackendTimeout),
+		Retry:         resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond)},
+		Breaker:       resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0)},
+		MaxConcurrent: bc.MaxConcurrent,
+	}
+	for _, s := range bc.Retry.On {
+		if c, err := config.ParseCode(s); err == nil { // validated at load
+			p.Retry.On = append(p.Retry.On, c)
+		}
+	}
+	return p
+}
+
+func (g *Gateway) loadDescriptor(ctx context.Context, dc config.Descriptor) (*descriptors.Set, error) {
+	switch {
+	case dc.File != "":
+		fds, err := descriptors.ReadSetFile(dc.File)
+		if err != nil {
+			return nil, err
+		}
+		return descriptors.NewSet(dc.Name, "", "file:"+dc.File, fds)
+	case len(dc.Proto) > 0:
+		fds, err := descriptors.Compile(ctx, dc.Proto, dc.ImportPaths)
+		if err != nil {
+			return nil, err
+		}
+		return descriptors.NewSet(dc.Name, "", "proto:"+strings.Join(dc.Proto, ","), fds)
+	default:
+		fds, err := g.fetchReflection(ctx, dc.Reflection)
+		if err != nil {
+			return nil, err
+		}
+		return descriptors.NewSet(dc.Name, dc.Reflection, "reflection:"+dc.Reflection, fds)
+	}
+}
+
+func (g *Gateway) fetchReflection(ctx context.Context, backendName string) (*descriptorpb.FileDescriptorSet, error) {
+	b, ok := g.backends[backendName]
+	if !ok || b.grpc == nil {
+		return nil, fmt.Errorf("backend %q is not a gRPC backend", backendName)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fds, err := descriptors.FetchReflection(ctx, b.grpc.Conn())
+	if err != nil {
+		return nil, fmt.Errorf("server reflection of backend %s: %w", backendName, err)
+	}
+	return fds, nil
+}
+
+// State returns the state requests are served from now.
+func (g *Gateway) State() *State { return g.state.Load() }
+
+// change builds a new state from the current one with fn and swaps it in,
+// or leaves the current state serving if the new one does not build.
+func (g *Gateway) change(op string, fn func(*descriptors.Snapshot) (*descriptors.Snapshot, error)) (*State, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cur := g.state.Load()
+	snap, err := fn(cur.Schemas)
+	if err == nil {
+		var table *routes.Table
+		if table, err = g.buildTable(snap); err == nil {
+			st := &State{Schemas: snap, Table: table}
+			g.state.Store(st)
+			g.metrics.SchemaChange(op, true)
+			g.log.Info("schemas changed", "op", op, "generation", snap.Generation(), "routes", table.Len())
+			return st, nil
+		}
+		err = fmt.Errorf("%w: %w", ErrInvalidSchema, err)
+	}
+	g.metrics.SchemaChange(op, false)
+	g.log.Warn("schema change refused", "op", op, "error", err)
+	return nil, err
+}
+
+// Register adds or replaces the set name, exposing its services through
+// backend. Nothing changes if the set does not link or its routes conflict.
+func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescriptorSet) (*descriptors.Set, error) {
+	if _, ok := g.backends[backendName]; !ok {
+		return nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(g.cfg.BackendNames(), ", "))
+	}
+	set, err := descriptors.NewSet(name, backendName, "admin", fds)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
+	}
+	st, err := g.change("register", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.With(set), nil })
+	if err != nil {
+		return nil, err
+	}
+	cur, _ := st.Schemas.Set(name)
+	return cur, nil
+}
+
+// Remove drops the set name and its routes.
+func (g *Gateway) Remove(name string) error {
+	_, err := g.change("remove", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.Without(name) })
+	return err
+}
+
+// Rollback restores the previous version of the set name.
+func (g *Gateway) Rollback(name string) (*descriptors.Set, error) {
+	st, err := g.change("rollback", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.RolledBack(name) })
+	if err != nil {
+		return nil, err
+	}
+	cur, _ := st.Schemas.Set(name)
+	return cur, nil
+}
+
+// Refresh asks the backend of a reflection-loaded set for its schema again
+// and pins the answer as a new version.
+func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, error) {
+	cur, ok := g.state.Load().Schemas.Set(name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", descriptors.ErrUnknownSet, name)
+	}
+	backendName, isReflection := strings.CutPrefix(cur.Source, "reflection:")
+	if !isReflection {
+		return nil, fmt.Errorf("%w: set %q was not loaded by reflection (source %s)", ErrInvalidSchema, name, cur.Source)
+	}
+	fds, err := g.fetchReflection(ctx, backendName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
+	}
+	set, err := descriptors.NewSet(name, cur.Backend, cur.Source, fds)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
+	}
+	st, err := g.change("refresh", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.With(set), nil })
+	if err != nil {
+		return nil, err
+	}
+	now, _ := st.Schemas.Set(name)
+	return now, nil
+}
+
+// ServeHTTP matches the request against the current route table and hands it
+// to the route's target.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := g.state.Load()
+	route, params, err := st.Table.Match(r.Method, r.URL.EscapedPath())
+	if err != nil {
+		var mna *routes.MethodNotAllowedError
+		switch {
+		case errors.As(err, &mna):
+			w.Header().Set("Allow", strings.Join(mna.Allowed, ", "))
+			translate.Fail(w, r, translate.HTTPError(http.StatusMethodNotAllowed,
+				"method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.EscapedPath(), strings.Join(mna.Allowed, ", ")), nil)
+		case errors.Is(err, routes.ErrNotFound):
+			translate.Fail(w, r, &translate.Error{Code: codes.NotFound, Message: "no route for " + r.Method + " " + r.URL.EscapedPath()}, nil)
+		default:
+			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "%v", err), nil)
+		}
+		return
+	}
+	observability.FromContext(r.Context()).SetRoute(route.Pattern, route.Target.Backend())
+	route.Target.ServeRoute(w, r, params)
+}
+
+// Handler is the full request path: observability around the global
+// policies around the router.
+func (g *Gateway) Handler() http.Handler {
+	return observability.Middleware(g.log, g.metrics, policy.Limits(g.cfg.Limits.MaxBodyBytes, g))
+}
+
+// Close closes every backend connection.
+func (g *Gateway) Close() {
+	for _, b := range g.backends {
+		_ = b.wrapped.Close()
+	}
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/switchboard-gw/switchboard/config"
+)
+
+// Listeners are the addresses the gateway ended up listening on, which
+// differ from the config when it asks for port 0.
+type Listeners struct {
+	HTTP, Admin string
+}
+
+// Ready reports whether the gateway should receive traffic: not while it drains.
+func (g *Gateway) Ready() error {
+	if g.draining.Load() {
+		return errors.New("shutting down")
+	}
+	if g.state.Load() == nil {
+		return errors.New("no route table")
+	}
+	return nil
+}
+
+// Run serves the gateway, and the admin API when cfg.Admin is set, until
+// ctx ends; then it stops accepting, fails readiness, waits for requests in
+// flight up to the shutdown timeout, and closes the backends. started, if
+// not nil, is called once both listeners are bound.
+func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(Listeners)) error {
+	cfg := g.cfg
+	srv := g.httpServer(g.Handler(), cfg.Limits)
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{lis}
+	addrs := Listeners{HTTP: lis.Addr().String()}
+	if cfg.Admin != "" && admin != nil {
+		alis, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("listen admin %s: %w", cfg.Admin, err)
+		}
+		asrv := g.httpServer(admin, cfg.Limits)
+		asrv.WriteTimeout = 0 // uploads and reflection refreshes may be slow
+		servers = append(servers, asrv)
+		listeners = append(listeners, alis)
+		addrs.Admin = alis.Addr().String()
+	}
+	errc := make(chan error, len(servers))
+	for i := range servers {
+		go func(s *http.Server, l net.Listener) {
+			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(servers[i], listeners[i])
+	}
+	g.log.Info("gateway listening", "http", addrs.HTTP, "admin", addrs.Admin, "routes", g.State().Table.Len())
+	if started != nil {
+		started(addrs)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	g.draining.Store(true)
+	timeout := cfg.Limits.ShutdownTimeout.D(config.DefaultShutdownTimeout)
+	g.log.Info("shutting down", "drain_timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			g.log.Warn("shutdown did not drain in time", "error", err)
+			_ = s.Close()
+		}
+	}
+	g.Close()
+	return runErr
+}
+
+func (g *Gateway) httpServer(h http.Handler, l config.Limits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout.D(config.DefaultReadHeaderTimeout),
+		ReadTimeout:       l.ReadTimeout.D(config.DefaultReadTimeout),
+		WriteTimeout:      l.WriteTimeout.D(0),
+		IdleTimeout:       l.IdleTimeout.D(config.DefaultIdleTimeout),
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+	}
+}

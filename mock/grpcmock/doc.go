@@ -1,0 +1,21 @@
+// Package grpcmock serves gRPC mock backends from protobuf descriptors and
+// a mock.Stubs file, so that users can try the gateway with curl before
+// they have a backend, and the gateway's end-to-end tests have one.
+//
+// One grpc.Server answers every service in the descriptors through a
+// single unknown-service handler rather than generated code: the mock has
+// no Go types for the user's messages, only descriptors. The handler reads
+// raw bytes (a copy of translate/grpc's Codec passes *[]byte through, while
+// still marshalling the proto.Message values of the built-in services), decodes
+// them with dynamicpb, renders the request as proto3 JSON for mock.Stubs.Find
+// and answers with the stub.
+//
+// Everything that can be checked without a request is checked in New: that
+// each stub's method exists and is unary, that its match and template paths
+// name real fields, that its response fits the output type and that its
+// error details resolve. Responses without templates are encoded once there.
+//
+// The server also runs gRPC server reflection (v1 and v1alpha, listing the
+// mocked services) so that grpcurl and the gateway's reflection loader work
+// against it, and the standard health service, reporting SERVING.
+package grpcmock

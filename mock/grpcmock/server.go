@@ -1,0 +1,462 @@
+package grpcmock
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+
+	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	// The google.rpc detail messages (ErrorInfo, BadRequest, ...) are what
+	// stubs put in error details; linking them means they always resolve,
+	// whatever descriptors the mock was started with.
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	"github.com/switchboard-gw/switchboard/mock"
+)
+
+// Resolver finds message and extension types, for Any values in responses
+// and error details. *protoregistry.Types and *dynamicpb.Types satisfy it.
+type Resolver interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+}
+
+// Server is a gRPC mock backend. Create it with New.
+type Server struct {
+	grpc   *grpc.Server
+	health *health.Server
+	log    *slog.Logger
+	types  *chainResolver
+
+	methods  map[string]*method // by "/pkg.Svc/M", the form grpc-go reports
+	info     map[string]grpc.ServiceInfo
+	stubs    mock.Stubs // the caller's stubs, paths rewritten to proto names
+	prepared []prepared // parallel to stubs.Stubs
+}
+
+type method struct {
+	desc      protoreflect.MethodDescriptor
+	streaming bool
+}
+
+// prepared is a stub with everything that does not depend on the request
+// done once, in New.
+type prepared struct {
+	response  []byte         // encoded response, when not templated
+	templated bool           // response must be rendered per call
+	status    *status.Status // non-nil for error stubs
+	header    metadata.MD
+	trailer   metadata.MD
+	delay     time.Duration
+	source    string
+}
+
+// New builds a mock serving every service in files, answering from stubs.
+// types resolves Any and detail types; nil means the types in files. The
+// linked-in types (google.rpc error details, well-known types) are always
+// consulted after it. log may be nil.
+//
+// It fails if a stub names a method not in files or a streaming method, a
+// match or template path names no field, a response does not fit the
+// method's output type, or an error detail's type is unknown: mistakes in a
+// stub file should stop the mock at start-up, not surface as a puzzling
+// response in the middle of a demo.
+func New(files *protoregistry.Files, types Resolver, stubs *mock.Stubs, log *slog.Logger) (*Server, error) {
+	if files == nil {
+		return nil, errors.New("grpcmock: no descriptors")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if types == nil {
+		types = dynamicpb.NewTypes(files)
+	}
+	s := &Server{
+		log:     log,
+		types:   &chainResolver{first: types, files: files},
+		methods: map[string]*method{},
+		info:    map[string]grpc.ServiceInfo{},
+	}
+	s.grpc = grpc.NewServer(
+		grpc.ForceServerCodecV2(grpcbackend.Codec{}),
+		grpc.UnknownServiceHandler(s.handle),
+		// Stop and GracefulStop wait for handlers, so a stopped mock
+		// leaves no goroutine behind (delays included).
+		grpc.WaitForHandlers(true),
+	)
+	s.health = health.NewServer()
+	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+	ropts := reflection.ServerOptions{
+		Services:           serviceLister{s},
+		DescriptorResolver: descResolver{files},
+		ExtensionResolver:  s.types,
+	}
+	reflectionv1.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(ropts))
+	reflectionv1alpha.RegisterServerReflectionServer(s.grpc, reflection.NewServer(ropts))
+	native := s.grpc.GetServiceInfo()
+
+	if stubs != nil {
+		s.stubs.Stubs = slices.Clone(stubs.Stubs)
+	}
+	if err := s.stubs.Validate(); err != nil {
+		return nil, fmt.Errorf("grpcmock: %w", err)
+	}
+	named := map[string]bool{}
+	for _, st := range s.stubs.Stubs {
+		named[serviceOf(st.Method)] = true
+	}
+
+	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			name := string(sd.FullName())
+			if _, ok := native[name]; ok {
+				continue
+			}
+			// google.* services (longrunning, ...) come along as imports;
+			// mock them only when a stub asks for them.
+			if strings.HasPrefix(name, "google.") && !named[name] {
+				continue
+			}
+			si := grpc.ServiceInfo{Metadata: fd.Path()}
+			for j := 0; j < sd.Methods().Len(); j++ {
+				md := sd.Methods().Get(j)
+				s.methods["/"+name+"/"+string(md.Name())] = &method{
+					desc:      md,
+					streaming: md.IsStreamingClient() || md.IsStreamingServer(),
+				}
+				si.Methods = append(si.Methods, grpc.MethodInfo{
+					Name:           string(md.Name()),
+					IsClientStream: md.IsStreamingClient(),
+					IsServerStream: md.IsStreamingServer(),
+				})
+			}
+			s.info[name] = si
+			s.health.SetServingStatus(name, healthgrpc.HealthCheckResponse_SERVING)
+		}
+		return true
+	})
+
+	s.prepared = make([]prepared, len(s.stubs.Stubs))
+	for i := range s.stubs.Stubs {
+		if err := s.prepare(i, files, native); err != nil {
+			st := &s.stubs.Stubs[i]
+			where := fmt.Sprintf("stub #%d (%s)", i, st.Method)
+			if src := st.Source(); src != "" {
+				where = src + ": " + where
+			}
+			return nil, fmt.Errorf("grpcmock: %s: %w", where, err)
+		}
+	}
+	return s, nil
+}
+
+func serviceOf(m string) string {
+	svc, _, _ := strings.Cut(m, "/")
+	return svc
+}
+
+func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]grpc.ServiceInfo) error {
+	st := s.stubs.Stubs[i]
+	m := s.methods["/"+st.Method]
+	if m == nil {
+		svc, name, _ := strings.Cut(st.Method, "/")
+		if _, ok := native[svc]; ok {
+			return fmt.Errorf("%s is served by the mock itself and cannot be stubbed", svc)
+		}
+		d, err := files.FindDescriptorByName(protoreflect.FullName(svc))
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if err != nil || !ok {
+			return fmt.Errorf("no service %s in the descriptors", svc)
+		}
+		var have []string
+		for j := 0; j < sd.Methods().Len(); j++ {
+			have = append(have, string(sd.Methods().Get(j).Name()))
+		}
+		return fmt.Errorf("service %s has no method %s (it has %s)", svc, name, strings.Join(have, ", "))
+	}
+	if m.streaming {
+		return fmt.Errorf("%s is a streaming method; the mock answers unary methods only", st.Method)
+	}
+	in, out := m.desc.Input(), m.desc.Output()
+	cst, err := st.RewritePaths(func(p string) (string, error) { return protoPath(in, p) })
+	if err != nil {
+		return err
+	}
+	s.stubs.Stubs[i] = cst
+
+	p := prepared{delay: time.Duration(st.Delay), source: st.Source()}
+	if len(st.Headers) > 0 {
+		p.header = metadata.New(st.Headers)
+	}
+	if len(st.Trailers) > 0 {
+		p.trailer = metadata.New(st.Trailers)
+	}
+	switch {
+	case st.Error != nil:
+		code, err := st.Error.GRPCCode()
+		if err != nil {
+			return err
+		}
+		sp := &spb.Status{Code: int32(code), Message: st.Error.Message}
+		for j, d := range st.Error.Details {
+			a, err := s.detail(d)
+			if err != nil {
+				return fmt.Errorf("error.details[%d]: %w", j, err)
+			}
+			sp.Details = append(sp.Details, a)
+		}
+		p.status = status.FromProto(sp)
+	case cst.Templated():
+		p.templated = true
+		// Check everything but the templates now: with no request they
+		// render as null, which proto3 JSON reads as "unset".
+		// A response that is one template ("{{request.book}}") leaves
+		// nothing to check.
+		if v := dropNulls(cst.RenderResponse(nil)); v != nil {
+			if _, err := s.encode(out, v); err != nil {
+				return err
+			}
+		}
+	default:
+		b, err := s.encode(out, cst.Response)
+		if err != nil {
+			return err
+		}
+		p.response = b
+	}
+	s.prepared[i] = p
+	return nil
+}
+
+// encode turns a stub response (proto3 JSON as Go values) into wire bytes
+// of the output type. protojson rejects unknown fields and wrong types,
+// which is the validation New promises.
+func (s *Server) encode(md protoreflect.MessageDescriptor, v any) ([]byte, error) {
+	if v == nil {
+		v = map[string]any{}
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("response is not JSON: %w", err)
+	}
+	msg := dynamicpb.NewMessage(md)
+	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(js, msg); err != nil {
+		return nil, fmt.Errorf("response does not fit %s: %w", md.FullName(), err)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+}
+
+// detail turns a detail's JSON ({"@type": ..., fields}) into an Any. A bare
+// type name gets the type.googleapis.com/ prefix that clients in other
+// languages insist on.
+func (s *Server) detail(d map[string]any) (*anypb.Any, error) {
+	d = maps.Clone(d)
+	if t, _ := d["@type"].(string); t != "" && !strings.Contains(t, "/") {
+		d["@type"] = "type.googleapis.com/" + t
+	}
+	js, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("detail is not JSON: %w", err)
+	}
+	a := new(anypb.Any)
+	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(js, a); err != nil {
+		return nil, fmt.Errorf("detail %v: %w", d["@type"], err)
+	}
+	return a, nil
+}
+
+// dropNulls removes nulls from objects and lists. It is used only to check
+// templated responses at load time: a null message field means unset
+// anyway, but protojson refuses null as a list element or map value, where
+// a template will put a real value at call time.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if e != nil {
+				out[k] = dropNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if e != nil {
+				out = append(out, dropNulls(e))
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// Serve accepts connections on lis until Stop or GracefulStop.
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+
+// GracefulStop reports NOT_SERVING, then waits for calls in flight
+// (including delayed ones) to finish.
+func (s *Server) GracefulStop() {
+	s.health.Shutdown()
+	s.grpc.GracefulStop()
+}
+
+// Stop closes all connections and cancels calls in flight, then waits for
+// their handlers to return.
+func (s *Server) Stop() {
+	s.health.Shutdown()
+	s.grpc.Stop()
+}
+
+// Services lists the mocked services, sorted.
+func (s *Server) Services() []string {
+	out := make([]string, 0, len(s.info))
+	for name := range s.info {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// handle answers every call that is not health or reflection.
+func (s *Server) handle(_ any, stream grpc.ServerStream) error {
+	start := time.Now()
+	full, _ := grpc.MethodFromServerStream(stream)
+	idx := -1
+	err := s.call(stream, full, &idx)
+	st := status.Convert(err)
+	attrs := []slog.Attr{
+		slog.String("method", full),
+		slog.String("code", mock.CodeName(st.Code())),
+		slog.Duration("duration", time.Since(start)),
+		slog.Bool("matched", idx >= 0),
+		slog.Int("stub", idx),
+	}
+	level := slog.LevelInfo
+	if idx >= 0 {
+		if src := s.prepared[idx].source; src != "" {
+			attrs = append(attrs, slog.String("stub_source", src))
+		}
+	} else {
+		// No stub answered: the user most likely needs to edit the stub
+		// file, so make it stand out.
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", st.Message()))
+	}
+	s.log.LogAttrs(stream.Context(), level, "grpcmock call", attrs...)
+	return err
+}
+
+func (s *Server) call(stream grpc.ServerStream, full string, idx *int) error {
+	m := s.methods[full]
+	if m == nil {
+		return status.Errorf(codes.Unimplemented, "unknown method %s", full)
+	}
+	if m.streaming {
+		return status.Errorf(codes.Unimplemented, "%s is a streaming method; the mock answers unary methods only", full)
+	}
+	var raw []byte
+	if err := stream.RecvMsg(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return status.Errorf(codes.InvalidArgument, "no request message for %s", full)
+		}
+		return err
+	}
+	req := dynamicpb.NewMessage(m.desc.Input())
+	if err := (proto.UnmarshalOptions{Resolver: s.types}).Unmarshal(raw, req); err != nil {
+		return status.Errorf(codes.InvalidArgument, "cannot decode request as %s: %v", m.desc.Input().FullName(), err)
+	}
+	reqJSON, err := s.requestJSON(req)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "cannot render request as JSON: %v", err)
+	}
+	// A well-known type as the request (StringValue, ...) is not a JSON
+	// object; such requests match only stubs without Match, but templates
+	// can still echo them whole.
+	reqMap, _ := reqJSON.(map[string]any)
+	i := s.stubs.FindIndex(full, reqMap)
+	if i < 0 {
+		return status.Errorf(codes.Unimplemented, "no stub matches %s", full)
+	}
+	*idx = i
+	p := &s.prepared[i]
+
+	ctx := stream.Context()
+	if p.delay > 0 {
+		t := time.NewTimer(p.delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	if p.header != nil {
+		if err := stream.SetHeader(p.header); err != nil {
+			return err
+		}
+	}
+	if p.trailer != nil {
+		stream.SetTrailer(p.trailer)
+	}
+	if p.status != nil {
+		return p.status.Err()
+	}
+	body := p.response
+	if p.templated {
+		b, err := s.encode(m.desc.Output(), s.stubs.Stubs[i].RenderResponse(reqJSON))
+		if err != nil {
+			// The template put a request value where its type does not fit
+			// (a string into an int32, say): a stub bug, so INTERNAL.
+			return status.Errorf(codes.Internal, "stub #%d %s: templated %v", i, p.source, err)
+		}
+		body = b
+	}
+	return stream.SendMsg(&body)
+}
+
+// requestJSON renders a request the way stubs see it: proto3 JSON with
+// proto field names (stub paths are rewritten to them in New) and
+// unpopulated fields included, so that "force: false" matches a request
+// that left force unset, as proto3 says that is the same thing.
+func (s *Server) requestJSON(msg proto.Message) (any, error) {
+	js, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true, Resolver: s.types}.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -1,0 +1,357 @@
+package mock
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Find returns the first stub, in file order, for method whose Match keys
+// all match request. method may be spelled "/pkg.Svc/M", "pkg.Svc/M" or
+// "pkg.Svc.M". request is the request as decoded JSON (map[string]any,
+// []any, string, bool, json.Number or Go numbers, nil).
+func (s *Stubs) Find(method string, request map[string]any) (*Stub, bool) {
+	i := s.FindIndex(method, request)
+	if i < 0 {
+		return nil, false
+	}
+	return &s.Stubs[i], true
+}
+
+// FindIndex is Find returning the stub's index (-1 for none), which call
+// logs report so a user can tell which of several stubs answered.
+func (s *Stubs) FindIndex(method string, request map[string]any) int {
+	if s == nil {
+		return -1
+	}
+	want := sameMethod(method)
+	for i := range s.Stubs {
+		st := &s.Stubs[i]
+		if sameMethod(st.Method) != want {
+			continue
+		}
+		if st.Matches(request) {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameMethod normalises without failing: a method that does not parse is
+// compared as written, so a bad name simply matches nothing.
+func sameMethod(m string) string {
+	if c, err := CanonicalMethod(m); err == nil {
+		return c
+	}
+	return m
+}
+
+// Matches reports whether every Match key of the stub matches request; a
+// stub without Match matches everything.
+func (s *Stub) Matches(request map[string]any) bool {
+	for path, want := range s.Match {
+		got, ok := Lookup(request, path)
+		if !matchValue(want, got, ok) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchValue(want, got any, present bool) bool {
+	switch w := want.(type) {
+	case nil:
+		return !present || got == nil
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			gv, ok := lookupKey(g, k)
+			if !matchValue(wv, gv, ok) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !matchValue(w[i], g[i], true) {
+				return false
+			}
+		}
+		return true
+	}
+	if !present {
+		return false
+	}
+	ws, ok1 := scalarText(want)
+	gs, ok2 := scalarText(got)
+	return ok1 && ok2 && ws == gs
+}
+
+// Lookup follows a dotted path through decoded JSON: object keys (in
+// either field spelling, see lookupKey) and list indexes. The empty path is
+// v itself.
+func Lookup(v any, path string) (any, bool) {
+	if path == "" {
+		return v, true
+	}
+	cur := v
+	for _, seg := range strings.Split(path, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			next, ok := lookupKey(c, seg)
+			if !ok {
+				return nil, false
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// lookupKey tries the key as written and then in the other field spelling,
+// so page_count finds pageCount and back. Protocol mocks with a schema
+// rewrite paths exactly (Stub.RewritePaths); this fallback serves those
+// without one.
+func lookupKey(m map[string]any, k string) (any, bool) {
+	if v, ok := m[k]; ok {
+		return v, true
+	}
+	if alt := otherSpelling(k); alt != k {
+		v, ok := m[alt]
+		return v, ok
+	}
+	return nil, false
+}
+
+func otherSpelling(k string) string {
+	if strings.Contains(k, "_") {
+		// protoc's json_name rule: drop each '_' and upper-case what follows.
+		var b strings.Builder
+		up := false
+		for _, r := range k {
+			if r == '_' {
+				up = true
+				continue
+			}
+			if up {
+				r = unicode.ToUpper(r)
+				up = false
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	}
+	var b strings.Builder
+	for i, r := range k {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var (
+	templateRE     = regexp.MustCompile(`^\{\{\s*request((?:\.[^\s{}.]+)*)\s*\}\}$`)
+	wholeTemplate  = regexp.MustCompile(`^\{\{.*\}\}$`)
+	partTemplateRE = regexp.MustCompile(`\{\{\s*request\b`)
+)
+
+// templatePath reports whether s is a response template and which request
+// path it names ("" for the whole request).
+func templatePath(s string) (string, bool) {
+	m := templateRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", false
+	}
+	return strings.TrimPrefix(m[1], "."), true
+}
+
+func checkTemplates(v any, where string) error {
+	switch x := v.(type) {
+	case string:
+		if _, ok := templatePath(x); ok {
+			return nil
+		}
+		if wholeTemplate.MatchString(x) {
+			return fmt.Errorf("%s: %q is not a template; only {{request.some.path}} is supported", where, x)
+		}
+		if partTemplateRE.MatchString(x) {
+			return fmt.Errorf("%s: %q: a template must be the whole string", where, x)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			if err := checkTemplates(x[k], where+"."+k); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkTemplates(e, fmt.Sprintf("%s[%d]", where, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Templated reports whether the response uses request templates, so that
+// protocol mocks can encode everything else once at load time.
+func (s *Stub) Templated() bool { return hasTemplate(s.Response) }
+
+func hasTemplate(v any) bool {
+	switch x := v.(type) {
+	case string:
+		_, ok := templatePath(x)
+		return ok
+	case map[string]any:
+		for _, e := range x {
+			if hasTemplate(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasTemplate(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RenderResponse returns Response with each template replaced by the
+// request value it names, or nil when the request lacks it. request is
+// usually the map given to Find, but may be any decoded JSON value (a
+// google.protobuf.StringValue request is a bare string). Response itself is
+// not modified.
+func (s *Stub) RenderResponse(request any) any {
+	return render(s.Response, request)
+}
+
+func render(v any, request any) any {
+	switch x := v.(type) {
+	case string:
+		if p, ok := templatePath(x); ok {
+			if request == nil {
+				return nil
+			}
+			got, _ := Lookup(request, p)
+			return got
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = render(e, request)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = render(e, request)
+		}
+		return out
+	}
+	return v
+}
+
+// RewritePaths returns a copy of the stub whose Match keys and response
+// template paths are rewritten by f. Protocol mocks call it at load time
+// with a schema-aware f, which both rejects paths naming no field (a typo
+// would otherwise make a stub silently never match) and spells them the way
+// their request maps are keyed.
+func (s Stub) RewritePaths(f func(path string) (string, error)) (Stub, error) {
+	out := s
+	if s.Match != nil {
+		out.Match = make(map[string]any, len(s.Match))
+		from := map[string]string{}
+		for _, k := range sortedKeys(s.Match) {
+			nk, err := f(k)
+			if err != nil {
+				return Stub{}, fmt.Errorf("match key %q: %w", k, err)
+			}
+			if prev, dup := from[nk]; dup {
+				return Stub{}, fmt.Errorf("match keys %q and %q name the same field", prev, k)
+			}
+			from[nk] = k
+			out.Match[nk] = s.Match[k]
+		}
+	}
+	resp, err := rewriteTemplates(s.Response, f)
+	if err != nil {
+		return Stub{}, err
+	}
+	out.Response = resp
+	return out, nil
+}
+
+func rewriteTemplates(v any, f func(string) (string, error)) (any, error) {
+	switch x := v.(type) {
+	case string:
+		p, ok := templatePath(x)
+		if !ok {
+			return x, nil
+		}
+		if p == "" {
+			return "{{request}}", nil
+		}
+		np, err := f(p)
+		if err != nil {
+			return nil, fmt.Errorf("response template %q: %w", x, err)
+		}
+		return "{{request." + np + "}}", nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for _, k := range sortedKeys(x) {
+			e, err := rewriteTemplates(x[k], f)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = e
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := rewriteTemplates(e, f)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// sortedKeys keeps error messages and rewrites deterministic.
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,295 @@
+package mock
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+)
+
+func TestLoadGood(t *testing.T) {
+	t.Parallel()
+	s, err := LoadStubs("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Stubs) != 3 {
+		t.Fatalf("got %d stubs, want 3", len(s.Stubs))
+	}
+	get := s.Stubs[0]
+	if get.Method != "library.v1.LibraryService/GetBook" {
+		t.Errorf("method not normalised: %q", get.Method)
+	}
+	if got := get.Source(); got != "testdata/good.yaml:6" {
+		t.Errorf("Source() = %q", got)
+	}
+	resp := get.Response.(map[string]any)
+	// Timestamps must stay text, not become time.Time, for proto3 JSON.
+	if resp["publish_time"] != "1974-05-01T00:00:00Z" {
+		t.Errorf("publish_time = %#v", resp["publish_time"])
+	}
+	if get.Headers["X-Mock"] != "true" || get.Trailers["x-served-by"] != "mock" {
+		t.Errorf("headers %v trailers %v", get.Headers, get.Trailers)
+	}
+	fallback := s.Stubs[1]
+	if fallback.Method != "library.v1.LibraryService/GetBook" {
+		t.Errorf("dotted method not normalised: %q", fallback.Method)
+	}
+	if time.Duration(fallback.Delay) != 150*time.Millisecond {
+		t.Errorf("merged delay = %v", fallback.Delay)
+	}
+	if c, err := fallback.Error.GRPCCode(); err != nil || c != codes.NotFound {
+		t.Errorf("code = %v, %v", c, err)
+	}
+	if fallback.Error.Details[0]["@type"] != "type.googleapis.com/google.rpc.ErrorInfo" {
+		t.Errorf("details = %v", fallback.Error.Details)
+	}
+	if !s.Stubs[2].Templated() || get.Templated() {
+		t.Error("Templated() wrong")
+	}
+	// Stubs must be JSON-able: protocol mocks feed them to protojson.
+	if _, err := json.Marshal(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, yaml, want string }{
+		{"unknown stub key", "stubs:\n  - method: a.B/C\n    respnse: {}\n", "x.yaml:3: unknown key \"respnse\" in stub"},
+		{"unknown top key", "stub:\n  - method: a.B/C\n", "x.yaml:1: unknown key \"stub\" in stub file"},
+		{"unknown error key", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      mesage: x\n", "x.yaml:5: unknown key \"mesage\" in error"},
+		{"bad code", "stubs:\n  - method: a.B/C\n    error: {code: NOT_FOUNDD}\n", "x.yaml:3: unknown status code \"NOT_FOUNDD\""},
+		{"code out of range", "stubs:\n  - method: a.B/C\n    error: {code: 17}\n", "x.yaml:3: unknown status code \"17\""},
+		{"code OK", "stubs:\n  - method: a.B/C\n    error: {code: OK}\n", "x.yaml:3: error code OK is not an error"},
+		{"bad delay", "stubs:\n  - method: a.B/C\n    delay: soon\n", "x.yaml:3: bad delay \"soon\""},
+		{"delay without unit", "stubs:\n  - method: a.B/C\n    delay: 200\n", "x.yaml:3: delay \"200\" has no unit"},
+		{"negative delay", "stubs:\n  - method: a.B/C\n    delay: -1s\n", "must not be negative"},
+		{"bad method", "stubs:\n  - method: GetBook\n", "x.yaml:2: method \"GetBook\": want package.Service/Method"},
+		{"no method", "stubs:\n  - response: {}\n", "x.yaml:2: stub has no method"},
+		{"both", "stubs:\n  - method: a.B/C\n    response: {}\n    error: {code: 5}\n", "x.yaml:4: stub has both response and error"},
+		{"detail without type", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      details:\n        - reason: X\n", "x.yaml:6: error detail has no \"@type\""},
+		{"partial template", "stubs:\n  - method: a.B/C\n    response: {title: \"Hi {{request.name}}\"}\n", "a template must be the whole string"},
+		{"reserved header", "stubs:\n  - method: a.B/C\n    headers: {grpc-status: \"0\"}\n", "grpc-* keys are reserved"},
+		{"syntax", "stubs:\n  - method: a.B/C\n   bad\n", "x.yaml:"},
+		{"not a mapping", "- method: a.B/C\n", "x.yaml:1: a stub file is a mapping with one key, stubs"},
+		{"two documents", "stubs: []\n---\nstubs: []\n", "only one YAML document"},
+		{"duplicate key", "stubs:\n  - method: a.B/C\n    method: a.B/D\n", "x.yaml:3: key \"method\" already set at line 2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseStubs([]byte(c.yaml), "x.yaml")
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"", "# nothing\n", "stubs:\n", "stubs: []\nx-anchors: {a: 1}\n"} {
+		s, err := ParseStubs([]byte(in), "e.yaml")
+		if err != nil || len(s.Stubs) != 0 {
+			t.Errorf("%q: %v, %v", in, s, err)
+		}
+	}
+}
+
+func TestParseCode(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]codes.Code{
+		"NOT_FOUND": codes.NotFound, "not_found": codes.NotFound, "NotFound": codes.NotFound, "5": codes.NotFound,
+		"CANCELLED": codes.Canceled, "Canceled": codes.Canceled, "UNAVAILABLE": codes.Unavailable, "16": codes.Unauthenticated,
+	} {
+		if got, err := ParseCode(in); err != nil || got != want {
+			t.Errorf("ParseCode(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if CodeName(codes.DeadlineExceeded) != "DEADLINE_EXCEEDED" {
+		t.Error(CodeName(codes.DeadlineExceeded))
+	}
+}
+
+func TestCanonicalMethod(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"/a.b.Svc/M", "a.b.Svc/M", "a.b.Svc.M", " a.b.Svc/M "} {
+		if got, err := CanonicalMethod(in); err != nil || got != "a.b.Svc/M" {
+			t.Errorf("CanonicalMethod(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"M", "a.b/", "/a.b/M/x", "a..b/M", ""} {
+		if got, err := CanonicalMethod(in); err == nil {
+			t.Errorf("CanonicalMethod(%q) = %q, want error", in, got)
+		}
+	}
+}
+
+// request is what grpcmock hands Find: protojson output decoded with
+// UseNumber, so int32s are json.Number and int64s are strings.
+func request(t *testing.T, js string) map[string]any {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(js))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestFind(t *testing.T) {
+	t.Parallel()
+	s, err := ParseStubs([]byte(`
+stubs:
+  - method: p.S/Search
+    match: {filter.author.name: Ursula K. Le Guin}
+    response: {n: 0}
+  - method: p.S/Search
+    match: {page_size: 5, filter.minPages: 100}
+    response: {n: 1}
+  - method: p.S/Search
+    match: {pageSize: 5}
+    response: {n: 2}
+  - method: p.S/Search
+    match:
+      tags: [a, b]
+      filter: {author: {country: US}}
+    response: {n: 3}
+  - method: p.S/Search
+    match: {tags.1: z, cursor: null}
+    response: {n: 4}
+  - method: p.S/Search
+    match: {rating: 4.5, available: true}
+    response: {n: 5}
+  - method: p.S/Other
+    response: {n: 6}
+  - method: p.S/Search
+    response: {n: 7}
+`), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, req string
+		want        int
+	}{
+		// Nested path, first in file order wins even though #7 also fits.
+		{"/p.S/Search", `{"filter":{"author":{"name":"Ursula K. Le Guin"}}}`, 0},
+		// 5 matches json.Number 5; 100 matches the int64 string "100";
+		// filter.minPages finds the proto-named min_pages.
+		{"p.S/Search", `{"page_size":5,"filter":{"min_pages":"100"}}`, 1},
+		// pageSize finds page_size; min_pages differs so #1 is skipped.
+		{"p.S.Search", `{"page_size":5,"filter":{"min_pages":"99"}}`, 2},
+		// "5" (a string) still matches 5 by JSON text.
+		{"p.S/Search", `{"page_size":"5"}`, 2},
+		// Lists compare element-wise; objects by the keys they list.
+		{"p.S/Search", `{"tags":["a","b"],"filter":{"author":{"name":"X","country":"US"}}}`, 3},
+		{"p.S/Search", `{"tags":["a","b","c"],"filter":{"author":{"country":"US"}}}`, 7},
+		// List index in a path; null matches a missing field.
+		{"p.S/Search", `{"tags":["y","z"]}`, 4},
+		{"p.S/Search", `{"tags":["y","z"],"cursor":"AAA="}`, 7},
+		// Numbers normalise (4.50 is 4.5), bools by text.
+		{"p.S/Search", `{"rating":4.50,"available":true}`, 5},
+		{"p.S/Search", `{"rating":4.5,"available":false}`, 7},
+		{"p.S/Other", `{}`, 6},
+		{"p.S/Missing", `{}`, -1},
+	}
+	for _, c := range cases {
+		if got := s.FindIndex(c.method, request(t, c.req)); got != c.want {
+			t.Errorf("FindIndex(%s, %s) = %d, want %d", c.method, c.req, got, c.want)
+		}
+	}
+	st, ok := s.Find("p.S/Other", nil)
+	if !ok || st != &s.Stubs[6] {
+		t.Errorf("Find returned %v, %v", st, ok)
+	}
+	if _, ok := s.Find("p.S/Missing", nil); ok {
+		t.Error("Find matched a missing method")
+	}
+}
+
+func TestRenderResponse(t *testing.T) {
+	t.Parallel()
+	s, err := ParseStubs([]byte(`
+stubs:
+  - method: p.S/Create
+    response:
+      title: "{{request.book.title}}"
+      pages: "{{request.book.pageCount}}"
+      author: "{{request.book.author}}"
+      first_tag: "{{request.tags.0}}"
+      missing: "{{request.nope}}"
+      all: "{{request}}"
+      list: ["{{request.parent}}", literal]
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(t, `{"parent":"shelves/1","tags":["x"],"book":{"title":"Hi","page_count":"12","author":{"name":"A"}}}`)
+	got, err := json.Marshal(s.Stubs[0].RenderResponse(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"all":{"book":{"author":{"name":"A"},"page_count":"12","title":"Hi"},"parent":"shelves/1","tags":["x"]},"author":{"name":"A"},"first_tag":"x","list":["shelves/1","literal"],"missing":null,"pages":"12","title":"Hi"}`
+	if string(got) != want {
+		t.Errorf("rendered\n%s\nwant\n%s", got, want)
+	}
+	// The stub itself is untouched.
+	if s.Stubs[0].Response.(map[string]any)["title"] != "{{request.book.title}}" {
+		t.Error("RenderResponse modified the stub")
+	}
+}
+
+func TestRewritePaths(t *testing.T) {
+	t.Parallel()
+	st := Stub{
+		Method:   "p.S/M",
+		Match:    map[string]any{"bookId": "1"},
+		Response: map[string]any{"t": "{{request.book.pageCount}}", "w": "{{request}}"},
+	}
+	upper := func(p string) (string, error) { return strings.ToUpper(p), nil }
+	out, err := st.RewritePaths(upper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out.Match["BOOKID"]; !ok {
+		t.Errorf("match = %v", out.Match)
+	}
+	r := out.Response.(map[string]any)
+	if r["t"] != "{{request.BOOK.PAGECOUNT}}" || r["w"] != "{{request}}" {
+		t.Errorf("response = %v", r)
+	}
+	if st.Match["bookId"] != "1" {
+		t.Error("RewritePaths modified the original")
+	}
+	st.Match["BookId"] = "2"
+	if _, err := st.RewritePaths(upper); err == nil || !strings.Contains(err.Error(), "name the same field") {
+		t.Errorf("collision not reported: %v", err)
+	}
+}
+
+func TestValidateGoStubs(t *testing.T) {
+	t.Parallel()
+	s := &Stubs{Stubs: []Stub{
+		{Method: "/p.S/M", Delay: Duration(time.Second)},
+		{Method: "p.S/M", Error: &StubError{Code: "NotFound", Details: []map[string]any{{"reason": "x"}}}},
+	}}
+	err := s.Validate()
+	if err == nil || !strings.Contains(err.Error(), `stub #1 (p.S/M): error.details[0]`) {
+		t.Fatalf("err = %v", err)
+	}
+	if s.Stubs[0].Method != "p.S/M" {
+		t.Errorf("Validate did not normalise: %q", s.Stubs[0].Method)
+	}
+	var d Duration
+	if err := json.Unmarshal([]byte(`"1.5s"`), &d); err != nil || time.Duration(d) != 1500*time.Millisecond {
+		t.Errorf("Duration JSON: %v %v", d, err)
+	}
+}

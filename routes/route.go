@@ -1,0 +1,48 @@
+package routes
+
+import "net/http"
+
+// Param is one path variable bound by a match: the field path it fills
+// (dotted, e.g. "book.name") and its value, already percent-decoded as the
+// HttpRule spec says (a multi-segment variable keeps %2F encoded).
+type Param struct {
+	FieldPath string
+	Value     string
+}
+
+// Params are the path variables of one match, in template order.
+type Params []Param
+
+// Get returns the value bound to fieldPath.
+func (ps Params) Get(fieldPath string) (string, bool) {
+	for _, p := range ps {
+		if p.FieldPath == fieldPath {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
+// Target serves requests matched to a route. Protocol packages implement it;
+// everything route-specific (descriptors, bindings, backend) is resolved into
+// the Target when the table is built, so serving only reads it.
+type Target interface {
+	ServeRoute(w http.ResponseWriter, r *http.Request, params Params)
+	// Backend names the backend the target calls, for logs and metrics.
+	Backend() string
+	// Describe says what the route calls, e.g. "grpc /library.v1.LibraryService/GetBook".
+	Describe() string
+}
+
+// Route is one HTTP method and path template bound to a target.
+type Route struct {
+	// Method is the HTTP method, upper case (GET, POST, ... or a custom one).
+	Method string
+	// Pattern is the template as written.
+	Pattern  string
+	Template *Template
+	// Source says who declared the route, for conflict errors and listings:
+	// "library.v1.LibraryService.GetBook" or "gateway.yaml:42".
+	Source string
+	Target Target
+}

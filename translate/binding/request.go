@@ -1,0 +1,206 @@
+package binding
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+// Request builds the backend request from the path variables, the query and
+// the body, and returns it marshalled (proto binary), so that it is encoded
+// exactly once. contentType is the request's Content-Type header. The body is
+// read, never retained. Errors are *translate.Error: INVALID_ARGUMENT (400)
+// for a bad body, parameter or path value, 415 for a body that is not JSON
+// where JSON is expected.
+//
+// The order is body, path variables, query: path variables override what the
+// body said about the same field, and the query only reaches fields that
+// neither the body nor the path binds.
+func (r *Rule) Request(params routes.Params, query url.Values, body []byte, contentType string) ([]byte, error) {
+	msg := r.in.New()
+	if err := r.bindBody(msg, body, contentType); err != nil {
+		return nil, err
+	}
+	var vs violations
+	r.bindPath(msg, params, &vs)
+	if len(query) > 0 && (r.body != bodyWhole || r.strict) {
+		r.bindQuery(msg, query, &vs)
+	}
+	if vs.len() > 0 {
+		return nil, vs.err()
+	}
+	b, err := r.encode.Marshal(msg.Interface())
+	if err != nil {
+		// Only input can make a built message fail to marshal: a proto2
+		// required field left unset (strings are UTF-8-checked as bound).
+		missingRequired(msg, "", &vs)
+		if vs.len() > 0 {
+			return nil, vs.err()
+		}
+		return nil, translate.BadRequest("invalid request: " + cleanProtoError(err))
+	}
+	return b, nil
+}
+
+// missingRequired names every unset required field in m, for a request that
+// failed to marshal. m was built from a bounded request, so the recursion is
+// bounded too.
+func missingRequired(m protoreflect.Message, path string, vs *violations) {
+	md := m.Descriptor()
+	req := md.RequiredNumbers()
+	for i := 0; i < req.Len(); i++ {
+		if fd := md.Fields().ByNumber(req.Get(i)); fd != nil && !m.Has(fd) {
+			p := join(path, string(fd.Name()))
+			vs.add(p, "missing required field "+quote(p))
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		p := join(path, fieldName(fd))
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+					missingRequired(v.Message(), p+"["+k.String()+"]", vs)
+					return true
+				})
+			}
+		case fd.IsList():
+			if fd.Message() != nil {
+				for i := 0; i < v.List().Len(); i++ {
+					missingRequired(v.List().Get(i).Message(), p+"["+strconv.Itoa(i)+"]", vs)
+				}
+			}
+		case fd.Message() != nil:
+			missingRequired(v.Message(), p, vs)
+		}
+		return true
+	})
+}
+
+func (r *Rule) bindBody(msg protoreflect.Message, body []byte, contentType string) error {
+	if r.body == bodyNone {
+		return nil
+	}
+	if r.bodyHTTP != nil {
+		// HttpBody takes any media type: the backend gets the bytes and
+		// the header as they came.
+		target := msg
+		if r.body == bodyField {
+			target = msg.Mutable(r.bodyField).Message()
+		}
+		if len(body) > 0 {
+			target.Set(r.bodyHTTP.data, protoreflect.ValueOfBytes(body))
+		}
+		if contentType != "" {
+			if !utf8.ValidString(contentType) {
+				return translate.BadRequest("the Content-Type header is not valid UTF-8")
+			}
+			target.Set(r.bodyHTTP.contentType, protoreflect.ValueOfString(contentType))
+		}
+		return nil
+	}
+	if len(body) == 0 {
+		// No body is an empty message, whatever the Content-Type says:
+		// there is nothing to decode.
+		return nil
+	}
+	if !isJSONMediaType(contentType) {
+		return translate.HTTPError(415, "unsupported Content-Type %s: the request body must be application/json", quote(contentType))
+	}
+	var err error
+	switch {
+	case r.body == bodyWhole:
+		err = r.unmarshal.Unmarshal(body, msg.Interface())
+	case r.bodyPrefix == nil:
+		err = r.unmarshal.Unmarshal(body, msg.Mutable(r.bodyField).Message().Interface())
+	default:
+		// protojson reads only messages, so the JSON of a repeated, map or
+		// scalar field is read as the one field of an object. The wrapper
+		// is one more message level for the recursion limit. The body must
+		// be one JSON value on its own first, or `1,"other":2` would set a
+		// second field through the wrapper.
+		if !json.Valid(body) {
+			return r.bodyError(body, errors.New("not JSON"))
+		}
+		wrapped := make([]byte, 0, len(r.bodyPrefix)+len(body)+1)
+		wrapped = append(append(append(wrapped, r.bodyPrefix...), body...), '}')
+		u := r.unmarshal
+		u.RecursionLimit++
+		err = u.Unmarshal(wrapped, msg.Interface())
+	}
+	if err == nil {
+		return nil
+	}
+	if isJSONNull(body) {
+		// A null body is no body. protojson rejects null for a message, but
+		// grpc-gateway accepts it, and it means the same as nothing.
+		if r.body == bodyField {
+			msg.Clear(r.bodyField)
+		}
+		return nil
+	}
+	return r.bodyError(body, err)
+}
+
+func isJSONNull(b []byte) bool {
+	return len(b) < 64 && string(bytes.TrimSpace(b)) == "null"
+}
+
+// isJSONMediaType accepts application/json with any parameters, as long as a
+// charset, if given, is UTF-8: JSON has no other encoding (RFC 8259 §8.1).
+// An absent Content-Type is accepted because many clients send JSON without
+// one. This runs per request, so it avoids mime.ParseMediaType's map.
+func isJSONMediaType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, params, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+		return false
+	}
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
+			return false
+		}
+	}
+	return true
+}
+
+// bindPath sets the path variables. routes.Params come in template order,
+// as do r.pathVars, so the common case finds each by index.
+func (r *Rule) bindPath(msg protoreflect.Message, params routes.Params, vs *violations) {
+	for i, pv := range r.pathVars {
+		var value string
+		if i < len(params) && params[i].FieldPath == pv.path {
+			value = params[i].Value
+		} else if v, ok := params.Get(pv.path); ok {
+			value = v
+		} else {
+			continue // the route did not bind it; leave the field alone
+		}
+		m := msg
+		last := len(pv.fields) - 1
+		for _, fd := range pv.fields[:last] {
+			m = m.Mutable(fd).Message()
+		}
+		if p := setSingular(m, pv.fields[last], value); p != "" {
+			vs.add(pv.path, invalidValue(value, pv.path, pv.fields[last], p))
+		}
+	}
+}

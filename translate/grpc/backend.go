@@ -1,0 +1,206 @@
+package grpc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+// Options configure one gRPC backend.
+type Options struct {
+	Endpoints []string
+	TLS       *TLS // nil means plaintext
+	// Keepalive pings an idle connection every KeepaliveTime and drops it if
+	// no answer comes within KeepaliveTimeout. Zero disables pings.
+	KeepaliveTime    time.Duration
+	KeepaliveTimeout time.Duration
+	// MaxMessageBytes bounds replies; 0 means 4 MiB, grpc-go's default.
+	MaxMessageBytes int
+}
+
+// TLS configures a TLS connection; files are read when the backend is built.
+type TLS struct {
+	CAFile     string // trust this CA instead of the system roots
+	CertFile   string // client certificate, for mutual TLS
+	KeyFile    string
+	ServerName string // overrides the name checked in the server certificate
+}
+
+// Backend is a gRPC backend: one grpc.ClientConn over all endpoints, balanced
+// round robin, reused by every request.
+type Backend struct {
+	name string
+	conn *grpc.ClientConn
+}
+
+var _ translate.Backend = (*Backend)(nil)
+
+var schemeSeq atomic.Uint64
+
+// Dial builds the connection; it does not wait for the endpoints to be up,
+// so a gateway starts even while a backend is down.
+func Dial(name string, opts Options) (*Backend, error) {
+	if len(opts.Endpoints) == 0 {
+		return nil, fmt.Errorf("backend %s: no endpoints", name)
+	}
+	creds := insecure.NewCredentials()
+	if opts.TLS != nil {
+		cfg, err := tlsConfig(opts.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w", name, err)
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	// A manual resolver per backend, under a scheme of its own, hands all
+	// endpoints to the round_robin balancer without a global registration.
+	r := manual.NewBuilderWithScheme(fmt.Sprintf("switchboard%d", schemeSeq.Add(1)))
+	addrs := make([]resolver.Address, len(opts.Endpoints))
+	for i, ep := range opts.Endpoints {
+		addrs[i] = resolver.Address{Addr: ep}
+	}
+	r.InitialState(resolver.State{Addresses: addrs})
+	maxMsg := opts.MaxMessageBytes
+	if maxMsg <= 0 {
+		maxMsg = 4 << 20
+	}
+	dialOpts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithResolvers(r),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.ForceCodecV2(Codec{})),
+		grpc.WithUserAgent("switchboard"),
+	}
+	if opts.KeepaliveTime > 0 {
+		dialOpts = append(dialOpts, grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout, PermitWithoutStream: true,
+		}))
+	}
+	conn, err := grpc.NewClient(r.Scheme()+":///"+name, dialOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", name, err)
+	}
+	return &Backend{name: name, conn: conn}, nil
+}
+
+func tlsConfig(t *TLS) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca_file %s: no PEM certificates", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Conn is the backend's connection, for server reflection.
+func (b *Backend) Conn() grpc.ClientConnInterface { return b.conn }
+
+// Invoke sends call.Body as is and returns the reply bytes. A failure is a
+// *translate.Error carrying the backend's headers and trailers as
+// Grpc-Metadata-* response headers.
+func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+	if len(call.Metadata) > 0 {
+		ctx = metadata.NewOutgoingContext(ctx, call.Metadata)
+	}
+	var header, trailer metadata.MD
+	var out []byte
+	err := b.conn.Invoke(ctx, call.Method, &call.Body, &out, grpc.Header(&header), grpc.Trailer(&trailer))
+	if err != nil {
+		return nil, b.mapError(ctx, err, header, trailer)
+	}
+	return &translate.Reply{Body: out, Header: header, Trailer: trailer}, nil
+}
+
+func (b *Backend) mapError(ctx context.Context, err error, header, trailer metadata.MD) *translate.Error {
+	st, _ := status.FromError(err)
+	e := translate.FromError(st.Err())
+	e.Cause = err
+	e.Header = http.Header{}
+	MetadataToHeader(e.Header, header)
+	MetadataToHeader(e.Header, trailer)
+	// A status grpc-go made up on our side of the wire (no headers arrived)
+	// carries dial errors and addresses: keep those in the log, not the body.
+	fromServer := len(header) > 0 || len(trailer) > 0
+	switch {
+	case e.Code == codes.DeadlineExceeded && (ctx.Err() != nil || !fromServer):
+		e.Message = "backend " + b.name + " did not answer in time"
+	case e.Code == codes.Canceled && ctx.Err() != nil:
+		e.Message = "request cancelled"
+	case e.Code == codes.Unavailable && !fromServer:
+		e.Message = "backend " + b.name + " is unavailable"
+		e.Details = nil
+	case e.Code == codes.Internal && !fromServer && strings.Contains(st.Message(), "grpc: "):
+		e.Message = "backend " + b.name + " sent an invalid reply"
+	}
+	return e
+}
+
+// Close closes the connection.
+func (b *Backend) Close() error {
+	err := b.conn.Close()
+	if errors.Is(err, grpc.ErrClientConnClosing) {
+		return nil
+	}
+	return err
+}
+
+// MetadataToHeader copies gRPC metadata into HTTP headers as Grpc-Metadata-*;
+// binary (-bin) values are base64, as in the gRPC HTTP/2 mapping.
+func MetadataToHeader(h http.Header, md metadata.MD) {
+	for k, vs := range md {
+		if isReservedMetadata(k) {
+			continue
+		}
+		key := "Grpc-Metadata-" + k
+		for _, v := range vs {
+			if strings.HasSuffix(k, "-bin") {
+				v = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+			h.Add(key, v)
+		}
+	}
+}
+
+// isReservedMetadata filters transport-level keys that mean nothing to an
+// HTTP client, or that would contradict the gateway's own headers.
+func isReservedMetadata(k string) bool {
+	switch k {
+	case "content-type", "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding",
+		"grpc-accept-encoding", "grpc-timeout", "te", "trailer", "user-agent":
+		return true
+	}
+	return strings.HasPrefix(k, ":")
+}

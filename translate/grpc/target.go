@@ -1,0 +1,202 @@
+package grpc
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/binding"
+)
+
+// DefaultForwardedHeaders are the request headers that always become gRPC
+// metadata, beside Grpc-Metadata-* and the configured ones.
+var DefaultForwardedHeaders = []string{"Authorization", "X-Request-Id", "Traceparent", "Tracestate"}
+
+// Target serves one route by calling one gRPC method. Everything in it is
+// resolved when the route table is built.
+type Target struct {
+	backendName string
+	backend     translate.Backend
+	method      string // "/library.v1.LibraryService/GetBook"
+	rule        *binding.Rule
+	resolver    translate.Resolver
+	forward     []string // canonical header names
+}
+
+var _ routes.Target = (*Target)(nil)
+
+// NewTarget binds a method to a backend. forward lists extra request header
+// names to pass on as metadata.
+func NewTarget(backendName string, backend translate.Backend, rule *binding.Rule, res translate.Resolver, forward []string) *Target {
+	md := rule.Method()
+	names := make([]string, 0, len(DefaultForwardedHeaders)+len(forward))
+	for _, h := range append(append([]string{}, DefaultForwardedHeaders...), forward...) {
+		names = append(names, http.CanonicalHeaderKey(h))
+	}
+	return &Target{
+		backendName: backendName,
+		backend:     backend,
+		method:      "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
+		rule:        rule,
+		resolver:    res,
+		forward:     names,
+	}
+}
+
+func (t *Target) Backend() string  { return t.backendName }
+func (t *Target) Describe() string { return "grpc " + t.method }
+
+// ServeRoute transcodes the request, calls the backend and writes the reply.
+func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
+	ctx := r.Context()
+	var body []byte
+	if t.rule.HasBody() && r.Body != nil {
+		var err error
+		body, err = io.ReadAll(r.Body)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				translate.Fail(w, r, translate.HTTPError(http.StatusRequestEntityTooLarge,
+					"request body exceeds the limit of %d bytes", tooBig.Limit), t.resolver)
+				return
+			}
+			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "reading request body: %v", err), t.resolver)
+			return
+		}
+	}
+	req, err := t.rule.Request(params, r.URL.Query(), body, r.Header.Get("Content-Type"))
+	if err != nil {
+		translate.Fail(w, r, err, t.resolver)
+		return
+	}
+	md, err := t.metadata(r)
+	if err != nil {
+		translate.Fail(w, r, err, t.resolver)
+		return
+	}
+	if v := r.Header.Get("Grpc-Timeout"); v != "" {
+		d, err := ParseTimeout(v)
+		if err != nil {
+			translate.Fail(w, r, translate.BadRequest(err.Error(), translate.Violation("Grpc-Timeout", err.Error())), t.resolver)
+			return
+		}
+		// The client may shorten the backend's deadline, never lengthen it:
+		// the resilience layer applies the backend timeout on top of this.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	reply, err := t.backend.Invoke(ctx, &translate.Call{Method: t.method, Body: req, Metadata: md})
+	if err != nil {
+		translate.Fail(w, r, err, t.resolver)
+		return
+	}
+	out, contentType, err := t.rule.Reply(reply.Body)
+	if err != nil {
+		translate.Fail(w, r, err, t.resolver)
+		return
+	}
+	h := w.Header()
+	MetadataToHeader(h, reply.Header)
+	MetadataToHeader(h, reply.Trailer)
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+// metadata builds the outgoing gRPC metadata: the allow-listed headers,
+// Grpc-Metadata-* with the prefix removed (-bin values base64-decoded), and
+// X-Forwarded-For/Host as grpc-gateway sends them.
+func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
+	md := metadata.MD{}
+	for _, name := range t.forward {
+		if vs := r.Header.Values(name); len(vs) > 0 {
+			md[strings.ToLower(name)] = vs
+		}
+	}
+	if id := observability.FromContext(r.Context()).ID; id != "" {
+		md["x-request-id"] = []string{id}
+	}
+	for name, vs := range r.Header {
+		key, ok := strings.CutPrefix(name, "Grpc-Metadata-")
+		if !ok {
+			continue
+		}
+		key = strings.ToLower(key)
+		if key == "" || isReservedMetadata(key) || strings.HasPrefix(key, "grpc-") {
+			return nil, translate.BadRequest("header "+name+" names reserved gRPC metadata",
+				translate.Violation(name, "reserved metadata key"))
+		}
+		for _, v := range vs {
+			if strings.HasSuffix(key, "-bin") {
+				b, err := decodeBase64(v)
+				if err != nil {
+					return nil, translate.BadRequest("header "+name+" is not valid base64",
+						translate.Violation(name, "binary metadata must be base64"))
+				}
+				v = string(b)
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+			host = prior + ", " + host
+		}
+		md["x-forwarded-for"] = []string{host}
+	}
+	if r.Host != "" {
+		md["x-forwarded-host"] = []string{r.Host}
+	}
+	return md, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// ParseTimeout reads a grpc-timeout value: at most 8 digits and a unit,
+// H, M, S, m (milli), u (micro) or n (nano). Note that "1m" is a millisecond.
+func ParseTimeout(s string) (time.Duration, error) {
+	bad := errors.New(`invalid Grpc-Timeout "` + s + `": want up to 8 digits and a unit H, M, S, m, u or n`)
+	if len(s) < 2 || len(s) > 9 {
+		return 0, bad
+	}
+	n, err := strconv.ParseUint(s[:len(s)-1], 10, 64)
+	if err != nil {
+		return 0, bad
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, bad
+	}
+	return time.Duration(n) * unit, nil
+}
