@@ -176,7 +176,7 @@ func (g *Gateway) route(set *descriptors.Set, md protoreflect.MethodDescriptor, 
 
 func bindingOptions(j config.JSON, depth int) binding.Options {
 	return binding.Options{
-		UseProtoNames:   j.UseProtoNames != nil && *j.UseProtoNames,
+		UseProtoNames: j.UseProtoNames != nil && *j.UseProtoNames,
 		// grpc-gateway v2's default marshaller emits unpopulated fields;
 		// clients moving from it expect them.
 		EmitUnpopulated: j.EmitUnpopulated == nil || *j.EmitUnpopulated,
