@@ -84,14 +84,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		}
 		snap = snap.With(set)
 	}
+	// Build the routes of what did load, so that one run reports every problem.
+	table, err := g.buildTable(snap)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		g.Close()
 		return nil, errors.New(strings.Join(problems, "\n"))
-	}
-	table, err := g.buildTable(snap)
-	if err != nil {
-		g.Close()
-		return nil, err
 	}
 	g.state.Store(&State{Schemas: snap, Table: table})
 	return g, nil

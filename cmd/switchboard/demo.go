@@ -47,24 +47,24 @@ routes:
 
 // demoCurls are the lines the demo prints; {gw} and {admin} are replaced by
 // the listeners. The cmd tests run every one of them.
-var demoCurls = []struct{ Say, Cmd string }{
-	{"GET with a nested path variable", `curl -s {gw}/v1/shelves/1/books/1`},
-	{"the same with proto field names, as grpc-gateway's OrigName", `curl -s {gw}/v1/shelves/1/books/2`},
-	{"query parameters into nested fields, repeated enums and a map", `curl -s '{gw}/v1/books:search?filter.author.name=Ursula%20K.%20Le%20Guin&filter.genres=FICTION&filter.labels[lang]=en&page_size=5'`},
-	{"POST with a body field", `curl -s -X POST {gw}/v1/shelves/1/books -H 'Content-Type: application/json' -d '{"title":"The Left Hand of Darkness","author":{"name":"Ursula K. Le Guin"},"pageCount":"304"}'`},
-	{"PATCH with a field mask", `curl -s -X PATCH '{gw}/v1/shelves/1/books/1?update_mask=title,rating' -H 'Content-Type: application/json' -d '{"title":"The Dispossessed: An Ambiguous Utopia","rating":4.7}'`},
-	{"a custom verb", `curl -s -X POST {gw}/v1/shelves/1/books/1:archive -H 'Content-Type: application/json' -d '{"reason":"worn out"}'`},
-	{"response_body: only the shelves list", `curl -s {gw}/v1/shelves`},
-	{"a multi-segment wildcard", `curl -s {gw}/v1/files/covers/2024/dispossessed.png`},
-	{"google.api.HttpBody: raw bytes with their content type", `curl -s -i {gw}/v1/shelves/1/books/1/cover`},
-	{"a method without annotation", `curl -s -X POST {gw}/library.v1.LibraryService/Ping -d '{"message":"hello"}'`},
-	{"a route from the config file", `curl -s {gw}/v1/shelves/1/titles`},
-	{"an error with details (404, google.rpc.ErrorInfo)", `curl -s -i {gw}/v1/shelves/1/books/404`},
-	{"a bad parameter (400 naming the field)", `curl -s '{gw}/v1/shelves/1/books?page_size=many'`},
-	{"the route table", `curl -s {admin}/admin/routes`},
-	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`},
-	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback`},
-	{"the registered sets", `curl -s {admin}/admin/descriptors`},
+var demoCurls = []struct{ Say, Cmd, Want string }{
+	{"GET with a nested path variable", `curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
+	{"another book: 64-bit integers as strings, enums as names", `curl -s {gw}/v1/shelves/1/books/2`, `"copiesSold":"25000000"`},
+	{"query parameters into nested fields, repeated enums and a map", `curl -s -g '{gw}/v1/books:search?filter.author.name=Ursula%20K.%20Le%20Guin&filter.genres=FICTION&filter.labels[lang]=en&page_size=5'`, `"totalSize":"1"`},
+	{"POST with a body field", `curl -s -X POST {gw}/v1/shelves/1/books -H 'Content-Type: application/json' -d '{"title":"The Left Hand of Darkness","author":{"name":"Ursula K. Le Guin"},"pageCount":"304"}'`, `"title":"The Left Hand of Darkness"`},
+	{"PATCH with a field mask", `curl -s -X PATCH '{gw}/v1/shelves/1/books/1?update_mask=title,rating' -H 'Content-Type: application/json' -d '{"title":"The Dispossessed: An Ambiguous Utopia","rating":4.7}'`, `"rating":4.7`},
+	{"a custom verb", `curl -s -X POST {gw}/v1/shelves/1/books/1:archive -H 'Content-Type: application/json' -d '{"reason":"worn out"}'`, `"archived":"true"`},
+	{"response_body: only the shelves list", `curl -s {gw}/v1/shelves`, `[{"name":"shelves/1"`},
+	{"a multi-segment wildcard", `curl -s {gw}/v1/files/covers/2024/dispossessed.png`, `"path":"covers/2024/dispossessed.png"`},
+	{"google.api.HttpBody: raw bytes with their content type", `curl -s -i {gw}/v1/shelves/1/books/1/cover`, `Content-Type: text/plain`},
+	{"a method without annotation", `curl -s -X POST {gw}/library.v1.LibraryService/Ping -H 'Content-Type: application/json' -d '{"message":"hello"}'`, `"message":"hello"`},
+	{"a route from the config file", `curl -s {gw}/v1/shelves/1/titles`, `"books":[`},
+	{"an error with details (404, google.rpc.ErrorInfo)", `curl -s -i {gw}/v1/shelves/1/books/404`, `"reason":"BOOK_NOT_FOUND"`},
+	{"a bad parameter (400 naming the field)", `curl -s '{gw}/v1/shelves/1/books?page_size=many'`, `for field \"page_size\"`},
+	{"the route table", `curl -s {admin}/admin/routes`, `"path": "/v1/{name=shelves/*/books/*}"`},
+	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`, `{"message":"hi","repeat":0}`},
+	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback`, `"version": 1`},
+	{"the registered sets", `curl -s {admin}/admin/descriptors`, `"name": "echo"`},
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

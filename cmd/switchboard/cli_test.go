@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestCLI runs the commands from the repository root, as a user would, and
+// compares exit code and output with golden files.
+func TestCLI(t *testing.T) {
+	golden, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir("../..")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+	}{
+		{"validate_ok", []string{"validate", "-c", "testdata/gateway.yaml"}, 0},
+		{"validate_problems", []string{"validate", "-c", "testdata/bad-gateway.yaml"}, 1},
+		{"validate_missing_file", []string{"validate", "-c", "testdata/nope.yaml"}, 1},
+		{"routes", []string{"routes", "-c", "testdata/gateway.yaml"}, 0},
+		{"schema_pb", []string{"schema", "testdata/library.pb", "testdata/echo.pb"}, 0},
+		{"schema_proto", []string{"schema", "-I", "testdata/proto", "testdata/proto/echo/v1/echo.proto"}, 0},
+		{"schema_errors", []string{"schema", "-I", "testdata/proto", "testdata/proto/bad/syntax.proto", "testdata/proto/bad/unknown_type.proto", "testdata/proto/bad/missing_import.proto"}, 1},
+		{"unknown_command", []string{"frobnicate"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			got := fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", code, stdout.String(), stderr.String())
+			path := filepath.Join(golden, tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d", code, tt.wantCode)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (-update to accept):\n%s", path, got)
+			}
+		})
+	}
+}
+
+func TestCompile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "library.pb")
+	var stdout, stderr bytes.Buffer
+	t.Chdir("../..")
+	if code := run(context.Background(), []string{"compile", "-o", out, "-I", "testdata/proto", "testdata/proto/library/v1/library.proto"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/library.pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("compile output differs from testdata/library.pb (make testdata regenerates it)")
+	}
+}
