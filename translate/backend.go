@@ -16,7 +16,24 @@ type Call struct {
 	Body []byte
 	// Metadata travels beside the body (gRPC metadata, NATS headers).
 	Metadata metadata.MD
+	// Delivery says what the caller waits for.
+	Delivery Delivery
 }
+
+// Delivery is what a call waits for.
+type Delivery int
+
+const (
+	// DeliveryReply waits for the backend's reply (gRPC unary, Thrift
+	// calls, NATS request/reply).
+	DeliveryReply Delivery = iota
+	// DeliveryOneway returns once the message is handed to the transport
+	// (Thrift oneway, NATS publish); the Reply is empty.
+	DeliveryOneway
+	// DeliveryAck returns once the backend has stored the message (NATS
+	// JetStream publish); the Reply carries the acknowledgement.
+	DeliveryAck
+)
 
 // Reply is what the backend answered, still encoded.
 type Reply struct {

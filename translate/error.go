@@ -2,6 +2,7 @@ package translate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,7 +21,10 @@ type Error struct {
 	Code    codes.Code
 	Message string
 	Details []*anypb.Any
-	Cause   error
+	// JSONDetails are details with no protobuf type (a Thrift exception,
+	// say), each a JSON object with an "@type" key, rendered after Details.
+	JSONDetails []json.RawMessage
+	Cause       error
 	// HTTPStatus overrides the status derived from Code, for errors the
 	// gateway makes itself (405, 413, 415) that have no exact gRPC code.
 	HTTPStatus int

@@ -65,6 +65,12 @@ func MarshalStatus(e *Error, details []*anypb.Any, res Resolver) []byte {
 		}
 		buf.Write(marshalDetail(d, res))
 	}
+	for i, d := range e.JSONDetails {
+		if i > 0 || len(details) > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(compact(d))
+	}
 	buf.WriteString("]}")
 	return buf.Bytes()
 }
