@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/descriptorpb"
 
@@ -142,7 +143,7 @@ func (g *Gateway) fetchReflection(ctx context.Context, backendName string) (*des
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	fds, err := descriptors.FetchReflection(ctx, b.grpc.Conn())
+	fds, err := descriptors.FetchReflection(ctx, waitForReady{b.grpc.Conn()})
 	if err != nil {
 		return nil, fmt.Errorf("server reflection of backend %s: %w", backendName, err)
 	}
@@ -270,4 +271,12 @@ func (g *Gateway) Close() {
 	for _, b := range g.backends {
 		_ = b.wrapped.Close()
 	}
+}
+
+// waitForReady makes reflection calls wait, up to their deadline, for a
+// backend that is reconnecting, instead of failing on the first attempt.
+type waitForReady struct{ grpc.ClientConnInterface }
+
+func (w waitForReady) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return w.ClientConnInterface.NewStream(ctx, desc, method, append(opts, grpc.WaitForReady(true))...)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/admin"
@@ -39,6 +40,14 @@ func quietLog() *slog.Logger {
 // loopback and returns its address.
 func startMock(t testing.TB, pb, stubs string) string {
 	t.Helper()
+	addr, _ := startMockOn(t, "127.0.0.1:0", pb, stubs)
+	return addr
+}
+
+// startMockOn serves the mock on addr; stop ends it early (it is also
+// stopped at cleanup).
+func startMockOn(t testing.TB, addr, pb, stubs string) (string, func()) {
+	t.Helper()
 	fds, err := descriptors.ReadSetFile(filepath.Join(root, pb))
 	if err != nil {
 		t.Fatal(err)
@@ -55,14 +64,16 @@ func startMock(t testing.TB, pb, stubs string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(lis) }()
-	t.Cleanup(func() { srv.Stop(); <-done })
-	return lis.Addr().String()
+	var once sync.Once
+	stop := func() { once.Do(func() { srv.Stop(); <-done }) }
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
 }
 
 type testGateway struct {

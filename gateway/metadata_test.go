@@ -20,6 +20,7 @@ type recordingServer struct {
 	mu       sync.Mutex
 	md       metadata.MD
 	deadline time.Duration
+	calls    int
 }
 
 func (s *recordingServer) handle(_ any, stream grpc.ServerStream) error {
@@ -31,6 +32,7 @@ func (s *recordingServer) handle(_ any, stream grpc.ServerStream) error {
 	dl, _ := stream.Context().Deadline()
 	s.mu.Lock()
 	s.md, s.deadline = md, time.Until(dl)
+	s.calls++
 	s.mu.Unlock()
 	_ = stream.SetHeader(metadata.Pairs("x-served-by", "recorder", "trace-bin", "\x00\x01\x02"))
 	stream.SetTrailer(metadata.Pairs("x-cost", "3"))
@@ -38,10 +40,10 @@ func (s *recordingServer) handle(_ any, stream grpc.ServerStream) error {
 	return stream.SendMsg(&out)
 }
 
-func startRecorder(t *testing.T) (*recordingServer, string) {
+func startRecorder(t *testing.T, opts ...grpc.ServerOption) (*recordingServer, string) {
 	t.Helper()
 	rs := &recordingServer{}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(rs.handle), grpc.ForceServerCodecV2(grpcbackend.Codec{}))
+	srv := grpc.NewServer(append(opts, grpc.UnknownServiceHandler(rs.handle), grpc.ForceServerCodecV2(grpcbackend.Codec{}))...)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,12 @@ package policy
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
-// Limits rejects requests whose body is too large, or whose query carries
-// control characters, before any route work is done, and caps the body of the
+// Limits rejects requests whose body is too large before any route work is
+// done, and caps the body of the
 // rest so a handler reading it gets *http.MaxBytesError at maxBody.
 //
 // A request with both Content-Length and Transfer-Encoding cannot be refused
@@ -29,10 +28,6 @@ func Limits(maxBody int64, next http.Handler) http.Handler {
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		}
-		if strings.ContainsAny(r.URL.RawQuery, "\x00\r\n") {
-			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "query string contains control characters"), nil)
-			return
 		}
 		next.ServeHTTP(w, r)
 	})
