@@ -24,7 +24,9 @@ func TestLimits(t *testing.T) {
 		wantStatus int
 	}{
 		{"small body", func() *http.Request { return httptest.NewRequest("POST", "/", strings.NewReader("12345")) }, 200},
-		{"declared too large", func() *http.Request { return httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 11))) }, 413},
+		{"declared too large", func() *http.Request {
+			return httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 11)))
+		}, 413},
 		{"chunked too large is cut at the limit", func() *http.Request {
 			r := httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 100)))
 			r.ContentLength = -1
