@@ -59,10 +59,17 @@ func (i *Info) AddRetry() {
 	i.mu.Unlock()
 }
 
-func (i *Info) snapshot() (route, backend, code string, err error, retries int) {
+// outcome is what the access log and metrics report of a request.
+type outcome struct {
+	route, backend, code string
+	err                  error
+	retries              int
+}
+
+func (i *Info) snapshot() outcome {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return i.route, i.backend, i.code, i.err, i.retries
+	return outcome{i.route, i.backend, i.code, i.err, i.retries}
 }
 
 // NewRequestID returns 16 random bytes in hex.

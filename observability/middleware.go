@@ -29,7 +29,8 @@ func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(WithInfo(r.Context(), info)))
 
 		d := time.Since(start)
-		route, backend, code, err, retries := info.snapshot()
+		o := info.snapshot()
+		route, backend, code, err, retries := o.route, o.backend, o.code, o.err, o.retries
 		if m != nil {
 			m.requests.WithLabelValues(route, backend, r.Method, strconv.Itoa(rec.status)).Inc()
 			m.requestDuration.WithLabelValues(route, backend).Observe(d.Seconds())

@@ -133,21 +133,6 @@ func (t *Template) String() string {
 	return b.String()
 }
 
-// shape is the canonical form without variable names: two templates with the
-// same shape match exactly the same paths.
-func (t *Template) shape() string {
-	var b strings.Builder
-	for _, s := range t.Segments {
-		b.WriteByte('/')
-		writeSegments(&b, []Segment{s})
-	}
-	if t.Verb != "" {
-		b.WriteByte(':')
-		writeEscaped(&b, t.Verb)
-	}
-	return b.String()
-}
-
 func writeSegments(b *strings.Builder, segs []Segment) {
 	for i, s := range segs {
 		if i > 0 {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -171,7 +170,7 @@ func (b *Backend) mapError(ctx context.Context, err error, header, trailer metad
 // Close closes the connection.
 func (b *Backend) Close() error {
 	err := b.conn.Close()
-	if errors.Is(err, grpc.ErrClientConnClosing) {
+	if status.Code(err) == codes.Canceled { // already closed
 		return nil
 	}
 	return err
