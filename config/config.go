@@ -17,7 +17,10 @@ type Config struct {
 	Descriptors []Descriptor       `yaml:"descriptors"`
 	Backends    map[string]Backend `yaml:"backends"`
 	Services    []Service          `yaml:"services"`
-	Routes      []Route            `yaml:"routes"`
+	// ThriftServices expose Thrift services through HTTP annotations in
+	// their IDL (the CloudWeGo api.* dialect) and POST /Service/method.
+	ThriftServices []ThriftService `yaml:"thrift_services"`
+	Routes         []Route         `yaml:"routes"`
 
 	// File is the path the config was read from; positions index into it.
 	File string         `yaml:"-"`
@@ -80,6 +83,8 @@ type Descriptor struct {
 // Backend is one upstream. Exactly one protocol section is set.
 type Backend struct {
 	GRPC    *GRPC    `yaml:"grpc"`
+	Thrift  *Thrift  `yaml:"thrift"`
+	NATS    *NATS    `yaml:"nats"`
 	Timeout Duration `yaml:"timeout"`
 	Retry   Retry    `yaml:"retry"`
 	Breaker Breaker  `yaml:"breaker"`
@@ -95,6 +100,63 @@ type GRPC struct {
 	TLS             *TLS      `yaml:"tls"`
 	Keepalive       Keepalive `yaml:"keepalive"`
 	MaxMessageBytes int       `yaml:"max_message_bytes"`
+}
+
+// Protocol names the backend's protocol section.
+func (b Backend) Protocol() string {
+	switch {
+	case b.GRPC != nil:
+		return "grpc"
+	case b.Thrift != nil:
+		return "thrift"
+	case b.NATS != nil:
+		return "nats"
+	}
+	return ""
+}
+
+// Thrift configures a Thrift backend; its IDL is parsed at start.
+type Thrift struct {
+	Endpoints       []string `yaml:"endpoints"`
+	IDL             string   `yaml:"idl"`
+	IncludeDirs     []string `yaml:"include_dirs"`
+	Protocol        string   `yaml:"protocol"`  // binary (default) | compact
+	Transport       string   `yaml:"transport"` // framed (default) | buffered
+	Multiplexed     bool     `yaml:"multiplexed"`
+	ConnectTimeout  Duration `yaml:"connect_timeout"`
+	PoolSize        int      `yaml:"pool_size"`
+	MaxMessageBytes int      `yaml:"max_message_bytes"`
+}
+
+// NATS configures a NATS backend: an embedded server or a cluster.
+type NATS struct {
+	URL                  string       `yaml:"url"`       // "embedded" or nats://host:4222[,nats://...]
+	StoreDir             string       `yaml:"store_dir"` // embedded JetStream storage
+	Listen               string       `yaml:"listen"`    // embedded server client address
+	Streams              []NATSStream `yaml:"streams"`   // created on the embedded server
+	CredentialsFile      string       `yaml:"credentials_file"`
+	Token                string       `yaml:"token"`
+	User                 string       `yaml:"user"`
+	Password             string       `yaml:"password"`
+	TLS                  *TLS         `yaml:"tls"`
+	ReconnectWait        Duration     `yaml:"reconnect_wait"`
+	MaxReconnects        *int         `yaml:"max_reconnects"`
+	ReconnectBufferBytes int          `yaml:"reconnect_buffer_bytes"`
+}
+
+// NATSStream is a JetStream stream the embedded server creates.
+type NATSStream struct {
+	Name     string   `yaml:"name"`
+	Subjects []string `yaml:"subjects"`
+}
+
+// ThriftService exposes a Thrift service of a backend's IDL.
+type ThriftService struct {
+	Name        string `yaml:"name"`
+	Backend     string `yaml:"backend"`
+	Unannotated *bool  `yaml:"unannotated"`
+	// Exceptions map declared exception names to HTTP statuses.
+	Exceptions map[string]int `yaml:"exceptions"`
 }
 
 // TLS configures a TLS client connection.
@@ -143,10 +205,42 @@ type Route struct {
 	Custom  *CustomMethod `yaml:"custom"`
 	Backend string        `yaml:"backend"`
 	// GRPC names the method: "library.v1.LibraryService/GetBook" or "library.v1.LibraryService.GetBook".
-	GRPC         string `yaml:"grpc"`
-	Body         string `yaml:"body"`
-	ResponseBody string `yaml:"response_body"`
-	JSON         JSON   `yaml:"json"`
+	GRPC string `yaml:"grpc"`
+	// Thrift names the function: "Calculator.add".
+	Thrift string `yaml:"thrift"`
+	// NATS sends the request to a subject.
+	NATS         *NATSRoute `yaml:"nats"`
+	Body         string     `yaml:"body"`
+	ResponseBody string     `yaml:"response_body"`
+	JSON         JSON       `yaml:"json"`
+	// Exceptions map Thrift exception names to HTTP statuses.
+	Exceptions map[string]int `yaml:"exceptions"`
+}
+
+// NATSRoute is a NATS target.
+type NATSRoute struct {
+	Subject string `yaml:"subject"` // template: "orders.{id}.created"
+	Mode    string `yaml:"mode"`    // request (default) | publish | jetstream
+	Raw     bool   `yaml:"raw"`     // pass the body through unvalidated
+	// Request and Reply name protobuf message types of the loaded
+	// descriptors: JSON is transcoded to protobuf on the wire and back.
+	Request string   `yaml:"request"`
+	Reply   string   `yaml:"reply"`
+	Headers []string `yaml:"headers"`
+}
+
+// Target names the route's protocol target kind and how many are set.
+func (r Route) Target() (kind string, n int) {
+	if r.GRPC != "" {
+		kind, n = "grpc", n+1
+	}
+	if r.Thrift != "" {
+		kind, n = "thrift", n+1
+	}
+	if r.NATS != nil {
+		kind, n = "nats", n+1
+	}
+	return kind, n
 }
 
 // CustomMethod is an HTTP method outside the usual five.

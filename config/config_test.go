@@ -97,7 +97,7 @@ func TestParseSemanticProblems(t *testing.T) {
 		{"wrong type", "limits:\n  max_body_bytes: lots\n", "x.yaml:2: limits.max_body_bytes: cannot unmarshal !!str `lots` into int64"},
 		{"breaker without cooldown", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    breaker: {failures: 3}\n", "x.yaml:4: backends.b.breaker.cooldown: required when failures is set"},
 		{"reflection of unknown backend", "descriptors:\n  - reflection: nope\n", `x.yaml:2: descriptors[0].reflection: unknown backend "nope" (have: )`},
-		{"route without target", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\nroutes:\n  - get: /x\n    backend: b\n", "x.yaml:5: routes[0]: missing target (grpc: package.Service/Method)"},
+		{"route without target", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\nroutes:\n  - get: /x\n    backend: b\n", "x.yaml:5: routes[0]: missing target (grpc: package.Service/Method, thrift"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

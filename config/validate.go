@@ -133,9 +133,16 @@ func (c *Config) validate() Problems {
 	for _, name := range names {
 		b := c.Backends[name]
 		key := "backends." + name
-		if b.GRPC == nil {
-			add(c.Problem(key, "no protocol section (want grpc)"))
-		} else {
+		n := 0
+		for _, set := range []bool{b.GRPC != nil, b.Thrift != nil, b.NATS != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			add(c.Problem(key, "set exactly one protocol section: grpc, thrift or nats"))
+		}
+		if b.GRPC != nil {
 			if len(b.GRPC.Endpoints) == 0 {
 				add(c.Problem(key+".grpc.endpoints", "at least one endpoint is required"))
 			}
@@ -146,6 +153,42 @@ func (c *Config) validate() Problems {
 			}
 			if t := b.GRPC.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
 				add(c.Problem(key+".grpc.tls", "cert_file and key_file go together"))
+			}
+		}
+		if t := b.Thrift; t != nil {
+			if len(t.Endpoints) == 0 {
+				add(c.Problem(key+".thrift.endpoints", "at least one endpoint is required"))
+			}
+			for j, ep := range t.Endpoints {
+				if _, _, err := net.SplitHostPort(ep); err != nil {
+					add(c.Problem(fmt.Sprintf("%s.thrift.endpoints[%d]", key, j), "invalid endpoint %q: want host:port", ep))
+				}
+			}
+			if t.IDL == "" {
+				add(c.Problem(key+".thrift.idl", "required: the .thrift file to parse"))
+			}
+			switch t.Protocol {
+			case "", "binary", "compact":
+			default:
+				add(c.Problem(key+".thrift.protocol", "unknown protocol %q (want binary or compact)", t.Protocol))
+			}
+			switch t.Transport {
+			case "", "framed", "buffered":
+			default:
+				add(c.Problem(key+".thrift.transport", "unknown transport %q (want framed or buffered)", t.Transport))
+			}
+		}
+		if nc := b.NATS; nc != nil {
+			if nc.URL == "" {
+				add(c.Problem(key+".nats.url", `required: "embedded" or nats://host:port`))
+			} else if nc.URL != "embedded" && !strings.HasPrefix(nc.URL, "nats://") && !strings.HasPrefix(nc.URL, "tls://") {
+				add(c.Problem(key+".nats.url", "invalid url %q (want embedded, nats://host:port or tls://host:port, comma-separated)", nc.URL))
+			}
+			if nc.URL != "embedded" && (nc.StoreDir != "" || len(nc.Streams) > 0 || nc.Listen != "") {
+				add(c.Problem(key+".nats", "store_dir, listen and streams apply to the embedded server only"))
+			}
+			if t := nc.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+				add(c.Problem(key+".nats.tls", "cert_file and key_file go together"))
 			}
 		}
 		if b.Retry.Attempts < 0 || b.Retry.Attempts > 10 {
@@ -177,6 +220,24 @@ func (c *Config) validate() Problems {
 		}
 		seenSvc[s.Name] = true
 		checkBackend(key+".backend", s.Backend)
+		if b, ok := c.Backends[s.Backend]; ok && b.GRPC == nil {
+			add(c.Problem(key+".backend", "backend %q is not a gRPC backend", s.Backend))
+		}
+	}
+	for i, s := range c.ThriftServices {
+		key := fmt.Sprintf("thrift_services[%d]", i)
+		if s.Name == "" {
+			add(c.Problem(key+".name", "missing service name"))
+		}
+		checkBackend(key+".backend", s.Backend)
+		if b, ok := c.Backends[s.Backend]; ok && b.Thrift == nil {
+			add(c.Problem(key+".backend", "backend %q is not a Thrift backend", s.Backend))
+		}
+		for name, st := range s.Exceptions {
+			if st < 400 || st > 599 {
+				add(c.Problem(key+".exceptions."+name, "HTTP status %d: want 400-599", st))
+			}
+		}
 	}
 
 	for i, r := range c.Routes {
@@ -193,8 +254,37 @@ func (c *Config) validate() Problems {
 			add(c.Problem(key+"."+strings.ToLower(method), "path %q must start with /", path))
 		}
 		checkBackend(key+".backend", r.Backend)
-		if r.GRPC == "" {
-			add(c.Problem(key, "missing target (grpc: package.Service/Method)"))
+		kind, n := r.Target()
+		switch {
+		case n == 0:
+			add(c.Problem(key, "missing target (grpc: package.Service/Method, thrift: Service.method or nats: {subject: ...})"))
+		case n > 1:
+			add(c.Problem(key, "more than one target of grpc, thrift, nats"))
+		default:
+			if b, ok := c.Backends[r.Backend]; ok && b.Protocol() != "" && b.Protocol() != kind {
+				add(c.Problem(key+"."+kind, "backend %q is a %s backend", r.Backend, b.Protocol()))
+			}
+		}
+		if r.Thrift != "" && !strings.Contains(r.Thrift, ".") {
+			add(c.Problem(key+".thrift", "want Service.method, got %q", r.Thrift))
+		}
+		if nr := r.NATS; nr != nil {
+			if nr.Subject == "" {
+				add(c.Problem(key+".nats.subject", "required"))
+			}
+			switch nr.Mode {
+			case "", "request", "publish", "jetstream":
+			default:
+				add(c.Problem(key+".nats.mode", "unknown mode %q (want request, publish or jetstream)", nr.Mode))
+			}
+			if nr.Raw && (nr.Request != "" || nr.Reply != "") {
+				add(c.Problem(key+".nats.raw", "raw excludes typed request and reply"))
+			}
+		}
+		for name, st := range r.Exceptions {
+			if st < 400 || st > 599 {
+				add(c.Problem(key+".exceptions."+name, "HTTP status %d: want 400-599", st))
+			}
 		}
 	}
 	return ps
