@@ -61,12 +61,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready), nil)
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	path, err := configFlag("validate", args, stderr)
+// loadOffline loads the gateway named by -c without listening, for the
+// commands that only inspect it.
+func loadOffline(ctx context.Context, name string, args []string, stderr io.Writer) (*gateway.Gateway, string, error) {
+	path, err := configFlag(name, args, stderr)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	g, _, _, err := load(ctx, path, io.Discard)
+	return g, path, err
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	g, path, err := loadOffline(ctx, "validate", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,11 +84,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func cmdRoutes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	path, err := configFlag("routes", args, stderr)
-	if err != nil {
-		return err
-	}
-	g, _, _, err := load(ctx, path, io.Discard)
+	g, _, err := loadOffline(ctx, "routes", args, stderr)
 	if err != nil {
 		return err
 	}
