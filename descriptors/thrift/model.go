@@ -1,5 +1,7 @@
 package thrift
 
+import "strings"
+
 // The resolved model of a set of Thrift IDL files: what the parser produces
 // and what the dynamic codec, the routes and the mock consume. Every type
 // reference is resolved: typedefs keep their name but point at the type they
@@ -30,7 +32,8 @@ const (
 // Type is a resolved type reference.
 type Type struct {
 	Kind Kind
-	// Name is the type as written in the IDL ("i32", "list<string>", "shared.Id").
+	// Name is the type as written in the IDL ("i32", "byte", "shared.Id");
+	// containers are spelled out canonically ("map<string, list<i32>>").
 	Name        string
 	Elem        *Type       // list and set elements
 	Key, Value  *Type       // map
@@ -38,6 +41,7 @@ type Type struct {
 	Enum        *Enum       // KindEnum
 	Typedef     *Typedef    // KindTypedef: Typedef.Type is what it stands for
 	Annotations Annotations // on the type reference, e.g. list<i32> (python.immutable = "")
+	Pos         Pos         // where the type is written
 }
 
 // Underlying follows typedefs to the type they stand for.
@@ -63,7 +67,8 @@ type Pos struct {
 	Line, Column int
 }
 
-// Annotation is one (key = "value") or bare (flag) annotation.
+// Annotation is one (key = "value") or bare (flag) annotation; a bare one
+// has Value "1", as the Apache compiler gives it.
 type Annotation struct {
 	Key, Value string
 	Pos        Pos
@@ -83,6 +88,9 @@ func (as Annotations) Get(key string) (string, bool) {
 }
 
 // Field is a struct field, a function argument or a declared exception.
+// Required follows the Apache compiler: union members are always Optional,
+// "optional" on an argument and "required" in a throws clause are ignored
+// (Default), with a warning.
 type Field struct {
 	ID          int16
 	ImplicitID  bool // the IDL gave no id; ID was assigned (negative, counting down from -1) as the Apache compiler does
@@ -93,7 +101,7 @@ type Field struct {
 	Reference   bool        // declared with &
 	Annotations Annotations
 	Doc         string
-	Pos         Pos
+	Pos         Pos // where the declaration starts (its id, or what comes first)
 }
 
 // StructKind tells structs, unions and exceptions apart.
@@ -213,6 +221,13 @@ type ConstValue struct {
 	Ident    string          // ConstIdent: the name as written
 	Resolved *ConstValue     // ConstIdent: the value it names (an enum value becomes ConstInt)
 	Pos      Pos
+
+	// Const is the constant a ConstIdent names, nil for an enum value.
+	Const *Const
+	// Enum and EnumValue are set on a value that stands for an enum value:
+	// a ConstIdent naming one, and any ConstInt in a slot of enum type.
+	Enum      *Enum
+	EnumValue *EnumValue
 }
 
 // ConstMapEntry is one entry of a map constant.
@@ -238,7 +253,7 @@ type Function struct {
 	Throws      []*Field
 	Annotations Annotations
 	Doc         string
-	Pos         Pos
+	Pos         Pos // where the declaration starts (oneway, or the return type)
 	Service     *Service
 }
 
@@ -252,6 +267,9 @@ type Service struct {
 	Annotations Annotations
 	Doc         string
 	Pos         Pos
+
+	extends    string // the parent as written, until resolved
+	extendsPos Pos
 }
 
 // FullName is "file_prefix.Name".
@@ -311,6 +329,13 @@ type File struct {
 	Services    map[string]*Service
 	Senums      map[string][]string // deprecated string enums: parsed and warned, not usable as types
 	Doc         string
+
+	senumPos []namePos // where each senum is declared, for duplicate checks
+}
+
+type namePos struct {
+	name string
+	pos  Pos
 }
 
 // Program is a root file with everything it includes, resolved.
@@ -321,22 +346,24 @@ type Program struct {
 	Warnings []string
 }
 
-// Service finds a service by "Name" in the root file or by "prefix.Name".
+// Service finds a service by "Name" in the root file, or by "prefix.Name" in
+// the file whose Prefix is prefix (the root's own prefix works too, so
+// p.Service(s.FullName()) finds s). Prefixes may themselves contain dots
+// ("a.b.thrift" has prefix "a.b"), so every file whose prefix fits is tried,
+// root first. It returns nil when there is no such service.
 func (p *Program) Service(name string) *Service {
+	if p == nil || p.Root == nil {
+		return nil
+	}
+	if !strings.Contains(name, ".") {
+		return p.Root.Services[name]
+	}
 	for _, f := range p.Files {
-		if s, ok := f.Services[name]; ok && f == p.Root {
-			return s
-		}
-		if s, ok := f.Services[trimPrefix(name, f.Prefix+".")]; ok && name != trimPrefix(name, f.Prefix+".") {
-			return s
+		if rest, ok := strings.CutPrefix(name, f.Prefix+"."); ok {
+			if s := f.Services[rest]; s != nil {
+				return s
+			}
 		}
 	}
 	return nil
-}
-
-func trimPrefix(s, prefix string) string {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return s
 }

@@ -1,0 +1,6 @@
+namespace * smoke
+namespace py smoke
+
+struct Ping {
+  1: string message
+}

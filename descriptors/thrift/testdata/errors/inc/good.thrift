@@ -1,0 +1,3 @@
+struct Thing {
+  1: i32 id
+}
