@@ -32,6 +32,8 @@ func TestCLI(t *testing.T) {
 		{"schema_pb", []string{"schema", "testdata/library.pb", "testdata/echo.pb"}, 0},
 		{"schema_proto", []string{"schema", "-I", "testdata/proto", "testdata/proto/echo/v1/echo.proto"}, 0},
 		{"schema_errors", []string{"schema", "-I", "testdata/proto", "testdata/proto/bad/syntax.proto", "testdata/proto/bad/unknown_type.proto", "testdata/proto/bad/missing_import.proto"}, 1},
+		{"schema_thrift", []string{"schema", "testdata/thrift/calculator.thrift"}, 0},
+		{"schema_thrift_errors", []string{"schema", "testdata/thrift/bad.thrift"}, 1},
 		{"unknown_command", []string{"frobnicate"}, 2},
 	}
 	for _, tt := range tests {

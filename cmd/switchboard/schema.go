@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/switchboard-gw/switchboard/descriptors"
+	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
 	"github.com/switchboard-gw/switchboard/gateway"
 )
 
@@ -55,16 +57,26 @@ func cmdSchema(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var importPaths stringList
-	fs.Var(&importPaths, "I", "import path for .proto files (repeatable)")
+	fs.Var(&importPaths, "I", "import path for .proto files, include directory for .thrift files (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "switchboard schema: name at least one .proto or .pb file")
+		fmt.Fprintln(stderr, "switchboard schema: name at least one .proto, .pb or .thrift file")
 		return errUsage
 	}
 	failed := false
 	for _, path := range fs.Args() {
+		if strings.HasSuffix(path, ".thrift") {
+			prog, err := idl.ParseFile(path, idl.Options{IncludeDirs: importPaths})
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				failed = true
+				continue
+			}
+			printThrift(stdout, path, prog)
+			continue
+		}
 		fds, err := loadSchemaFile(context.Background(), path, importPaths)
 		if err == nil {
 			var set *descriptors.Set
@@ -120,6 +132,75 @@ func printSchema(w io.Writer, path string, set *descriptors.Set) {
 			}
 		}
 	}
+}
+
+// printThrift lists the services of a Thrift IDL file with their function
+// signatures and HTTP annotations (the CloudWeGo api.* dialect).
+func printThrift(w io.Writer, path string, prog *idl.Program) {
+	var names []string
+	for name := range prog.Root.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		fmt.Fprintf(w, "%s: no services\n", path)
+	}
+	for _, name := range names {
+		svc := prog.Root.Services[name]
+		ext := ""
+		if svc.Extends != nil {
+			ext = " extends " + svc.Extends.FullName()
+		}
+		fmt.Fprintf(w, "service %s%s  (%s)\n", svc.Name, ext, path)
+		for _, fn := range svc.AllFunctions() {
+			fmt.Fprintf(w, "  %s\n", thriftSignature(fn))
+			rules := 0
+			for _, verb := range []string{"get", "post", "put", "delete", "patch"} {
+				if p, ok := fn.Annotations.Get("api." + verb); ok {
+					fmt.Fprintf(w, "      %s %s\n", strings.ToUpper(verb), p)
+					rules++
+				}
+			}
+			if rules == 0 {
+				fmt.Fprintf(w, "      POST /%s/%s  (no api.* annotation)\n", svc.Name, fn.Name)
+			}
+		}
+	}
+	for _, warn := range prog.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+func thriftSignature(fn *idl.Function) string {
+	var b strings.Builder
+	if fn.Oneway {
+		b.WriteString("oneway ")
+	}
+	if fn.Returns == nil || fn.Returns.Kind == idl.KindVoid {
+		b.WriteString("void")
+	} else {
+		b.WriteString(fn.Returns.Name)
+	}
+	b.WriteString(" " + fn.Name + "(" + thriftFields(fn.Args) + ")")
+	if len(fn.Throws) > 0 {
+		b.WriteString(" throws (" + thriftFields(fn.Throws) + ")")
+	}
+	return b.String()
+}
+
+func thriftFields(fs []*idl.Field) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		req := ""
+		switch f.Required {
+		case idl.Required:
+			req = "required "
+		case idl.Optional:
+			req = "optional "
+		}
+		parts[i] = fmt.Sprintf("%d: %s%s %s", f.ID, req, f.Type.Name, f.Name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func cmdCompile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
