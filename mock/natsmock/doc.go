@@ -1,0 +1,47 @@
+// Package natsmock answers NATS requests from stub files, so that the
+// gateway's NATS routes can be tried with curl before a real service exists,
+// and so that its tests have a service to talk to.
+//
+// Stubs use the shared format of package mock (match, response templates,
+// error, headers, delay) with a NATS subject where gRPC stubs have a method,
+// under subject: (or method:). Subjects may hold wildcards. Load them with
+// LoadStubs or ParseStubs: the shared loader accepts only gRPC method names.
+//
+//	stubs:
+//	  - subject: orders.*.get
+//	    match: {tokens.1: "42"}          # orders.42.get
+//	    response: {id: "{{request.tokens.1}}", status: SHIPPED}
+//	    headers: {x-order-version: "3"}
+//	  - subject: orders.*.get
+//	    error: {code: 404, message: order not found}
+//
+// # What a stub sees
+//
+// Match keys and templates see the request body's fields at the top (as in
+// the gRPC mock), plus subject (the full subject), tokens (a list, so
+// tokens.1 is the second token) and body (the whole body, whatever its JSON
+// type; a body that is not JSON is a string). These three shadow body fields
+// of the same name, which body.<name> still reaches. A typed subject (see
+// TypesForSubject) decodes the protobuf request and shows it as proto3 JSON
+// with proto field names and unpopulated fields, like the gRPC mock.
+//
+// # What a stub answers
+//
+// A response is sent as JSON, or as protobuf binary of the Reply type for a
+// typed subject; no response is {} (an empty message). An error follows the
+// NATS micro protocol: the headers Nats-Service-Error (the message) and
+// Nats-Service-Error-Code (an HTTP-like status: the stub's code when it is a
+// number from 400 to 599, or its gRPC code mapped to HTTP, NOT_FOUND to 404),
+// with the details, if any, as a JSON list in the data. Stub headers are
+// reply headers, except Nats-* ones, which belong to the protocol; NATS has
+// no trailers. Delays run beside the subscription, so a slow stub does not
+// hold up other requests.
+//
+// A request that no stub matches gets a 501 micro error naming the subject
+// (the gRPC mock's UNIMPLEMENTED); a typed request that does not decode, 400.
+//
+// The Responder is a NATS micro service named "natsmock": it answers the
+// $SRV.PING, INFO and STATS discovery subjects too. Overlapping subjects
+// (orders.*.get beside orders.42.get) are answered once: the first stub in
+// file order whose subject and match fit wins.
+package natsmock

@@ -1,0 +1,449 @@
+package nats
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EmbeddedURL as ConnOptions.URL starts an in-process NATS server with
+// JetStream instead of connecting to one.
+const EmbeddedURL = "embedded"
+
+// Defaults for ConnOptions' zero values.
+const (
+	DefaultReconnectWait        = 2 * time.Second
+	DefaultReconnectBufferBytes = 8 << 20
+	// drainTimeout bounds Close's wait for replies already on their way.
+	drainTimeout = 5 * time.Second
+)
+
+// ConnOptions configure one NATS backend.
+type ConnOptions struct {
+	// URL is EmbeddedURL or a comma-separated server list,
+	// "nats://a:4222,nats://b:4222".
+	URL string
+	// StoreDir is the embedded server's JetStream storage; "" is a
+	// temporary directory removed by Close. Embedded only.
+	StoreDir string
+	// EmbeddedListen is the embedded server's client address, host:port;
+	// "" is 127.0.0.1 on a random port. The embedded server has no TLS, and
+	// no authentication unless Token or User/Password are set, so listen
+	// beyond loopback only with those.
+	EmbeddedListen string
+	// Streams are created (or updated) on the embedded server at start,
+	// file-backed, for demos and tests. Embedded only: streams on a real
+	// deployment belong to its operators, not to a gateway's start-up.
+	Streams []StreamConfig
+
+	// CredentialsFile is a .creds file (JWT and NKey seed). External only.
+	CredentialsFile string
+	// Token, or User and Password, authenticate the connection. With the
+	// embedded server they also become its own authorization.
+	Token, User, Password string
+	// TLS for external servers; nil is plaintext (or whatever the URL
+	// scheme, tls://, asks for).
+	TLS *TLS
+
+	// ReconnectWait is the pause between reconnect attempts to one server;
+	// 0 means DefaultReconnectWait. Up to half of it again is added as
+	// jitter, so that a fleet of gateways does not reconnect in lockstep.
+	ReconnectWait time.Duration
+	// MaxReconnects bounds reconnect attempts; 0 or negative means forever.
+	// A gateway that gives up on a backend for good needs a restart to
+	// serve it again, which is rarely what anyone wants.
+	MaxReconnects int
+	// ReconnectBufferBytes bounds what publishes are buffered while
+	// reconnecting; beyond it they fail with 503. 0 means
+	// DefaultReconnectBufferBytes; negative disables buffering, so every
+	// publish during a reconnect fails at once.
+	ReconnectBufferBytes int
+	// Name is the connection name the server shows; "" is
+	// "switchboard-<backend>".
+	Name string
+}
+
+// StreamConfig is a JetStream stream to create on the embedded server.
+// Keep its subjects apart from request/reply subjects: a stream captures
+// requests too, and its acknowledgement then races the service's reply.
+type StreamConfig struct {
+	Name     string
+	Subjects []string
+}
+
+// TLS configures a TLS connection; files are read by Connect, so a missing
+// file fails the start-up rather than the first reconnect.
+type TLS struct {
+	CAFile     string // trust this CA instead of the system roots
+	CertFile   string // client certificate, for mutual TLS
+	KeyFile    string
+	ServerName string // overrides the name checked in the server certificate
+}
+
+// Backend is a NATS backend: one connection, shared by every route, that
+// reconnects by itself, and optionally the embedded server it talks to.
+// It implements translate.Backend.
+type Backend struct {
+	name string
+	url  string
+	log  *slog.Logger
+	nc   *natsgo.Conn
+	js   jetstream.JetStream
+
+	srv     *server.Server // embedded server, or nil
+	tempDir string         // embedded store to remove on Close
+
+	closed    chan struct{} // closed by the connection's ClosedHandler
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Connect builds the backend. It does not wait for an external server: with
+// the servers down, the connection keeps retrying in the background and
+// Ready reports it, so a gateway starts while a backend is away.
+func Connect(name string, opts ConnOptions, log *slog.Logger) (*Backend, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("backend", name))
+	b := &Backend{name: name, log: log, closed: make(chan struct{})}
+	url := strings.TrimSpace(opts.URL)
+	switch url {
+	case "":
+		return nil, fmt.Errorf("nats backend %s: no URL (want %q or nats://host:port)", name, EmbeddedURL)
+	case EmbeddedURL:
+		if opts.TLS != nil || opts.CredentialsFile != "" {
+			return nil, fmt.Errorf("nats backend %s: tls and credentials_file apply to external servers, not the embedded one", name)
+		}
+		if err := b.startEmbedded(opts); err != nil {
+			return nil, fmt.Errorf("nats backend %s: %w", name, err)
+		}
+		url = b.srv.ClientURL()
+	default:
+		if len(opts.Streams) > 0 || opts.StoreDir != "" || opts.EmbeddedListen != "" {
+			return nil, fmt.Errorf("nats backend %s: streams, store_dir and embedded_listen apply to the embedded server only", name)
+		}
+	}
+	b.url = url
+
+	nopts, err := b.options(opts)
+	if err != nil {
+		b.stopEmbedded()
+		return nil, fmt.Errorf("nats backend %s: %w", name, err)
+	}
+	nc, err := natsgo.Connect(url, nopts...)
+	if err != nil {
+		b.stopEmbedded()
+		return nil, fmt.Errorf("nats backend %s: %w", name, err)
+	}
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", name, err)
+	}
+	if len(opts.Streams) > 0 {
+		if err := b.createStreams(opts.Streams); err != nil {
+			_ = b.Close()
+			return nil, fmt.Errorf("nats backend %s: %w", name, err)
+		}
+	}
+	return b, nil
+}
+
+func (b *Backend) options(opts ConnOptions) ([]natsgo.Option, error) {
+	wait := opts.ReconnectWait
+	if wait <= 0 {
+		wait = DefaultReconnectWait
+	}
+	maxReconnects := opts.MaxReconnects
+	if maxReconnects <= 0 {
+		maxReconnects = -1
+	}
+	buf := opts.ReconnectBufferBytes
+	switch {
+	case buf == 0:
+		buf = DefaultReconnectBufferBytes
+	case buf < 0:
+		buf = -1
+	}
+	connName := opts.Name
+	if connName == "" {
+		connName = "switchboard-" + b.name
+	}
+	log := b.log
+	o := []natsgo.Option{
+		natsgo.Name(connName),
+		// The gateway must start while NATS is down; requests meanwhile
+		// fail fast or time out, and Ready says why.
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.MaxReconnects(maxReconnects),
+		natsgo.ReconnectWait(wait),
+		natsgo.ReconnectJitter(wait/2, wait/2),
+		natsgo.ReconnectBufSize(buf),
+		// Notice a silently dead server within a minute rather than the
+		// library's default four, so Ready and 503s follow reality.
+		natsgo.PingInterval(30 * time.Second),
+		natsgo.MaxPingsOutstanding(2),
+		natsgo.DrainTimeout(drainTimeout),
+		natsgo.ConnectHandler(func(nc *natsgo.Conn) {
+			log.Info("nats connected", slog.String("url", nc.ConnectedUrlRedacted()))
+		}),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", slog.String("error", err.Error()))
+			} else {
+				log.Info("nats disconnected")
+			}
+		}),
+		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {
+			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
+		}),
+		natsgo.ReconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			// Once per attempt: debug, the disconnect was already a warning.
+			log.Debug("nats reconnect attempt failed", slog.Any("error", err))
+		}),
+		natsgo.ClosedHandler(func(*natsgo.Conn) {
+			log.Info("nats connection closed")
+			close(b.closed)
+		}),
+		natsgo.ErrorHandler(func(_ *natsgo.Conn, sub *natsgo.Subscription, err error) {
+			attrs := []slog.Attr{slog.String("error", err.Error())}
+			if sub != nil {
+				attrs = append(attrs, slog.String("subject", sub.Subject))
+			}
+			log.LogAttrs(context.Background(), slog.LevelWarn, "nats async error", attrs...)
+		}),
+		natsgo.LameDuckModeHandler(func(*natsgo.Conn) {
+			log.Warn("nats server entering lame duck mode; will reconnect elsewhere")
+		}),
+	}
+	switch {
+	case opts.Token != "" && opts.User != "":
+		return nil, errors.New("set token or user/password, not both")
+	case opts.Token != "":
+		o = append(o, natsgo.Token(opts.Token))
+	case opts.User != "":
+		o = append(o, natsgo.UserInfo(opts.User, opts.Password))
+	}
+	if opts.CredentialsFile != "" {
+		if _, err := os.Stat(opts.CredentialsFile); err != nil {
+			return nil, fmt.Errorf("credentials_file: %w", err)
+		}
+		o = append(o, natsgo.UserCredentials(opts.CredentialsFile))
+	}
+	if opts.TLS != nil {
+		cfg, err := tlsConfig(opts.TLS)
+		if err != nil {
+			return nil, err
+		}
+		o = append(o, natsgo.Secure(cfg))
+	}
+	return o, nil
+}
+
+func tlsConfig(t *TLS) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca_file %s: no PEM certificates", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// startEmbedded starts the in-process server and waits until it accepts
+// clients.
+func (b *Backend) startEmbedded(opts ConnOptions) error {
+	host, port := "127.0.0.1", server.RANDOM_PORT
+	if opts.EmbeddedListen != "" {
+		h, p, err := net.SplitHostPort(opts.EmbeddedListen)
+		if err != nil {
+			return fmt.Errorf("embedded_listen %q: %w", opts.EmbeddedListen, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("embedded_listen %q: bad port", opts.EmbeddedListen)
+		}
+		host = h
+		if n != 0 { // 0 would mean 4222 to nats-server; we mean "any"
+			port = n
+		}
+	}
+	dir := opts.StoreDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "switchboard-nats-")
+		if err != nil {
+			return err
+		}
+		dir, b.tempDir = d, d
+	}
+	sopts := &server.Options{
+		ServerName: "switchboard-" + sanitizeName(b.name),
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true, // the gateway owns the process's signals
+		Username:   opts.User,
+		Password:   opts.Password,
+	}
+	if opts.Token != "" {
+		sopts.Authorization = opts.Token
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		b.removeTemp()
+		return fmt.Errorf("embedded server: %w", err)
+	}
+	srv.SetLoggerV2(serverLog{b.log}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		b.removeTemp()
+		return errors.New("embedded server did not start within 10s")
+	}
+	b.srv = srv
+	b.log.Info("embedded nats server started", slog.String("url", srv.ClientURL()), slog.String("store_dir", dir))
+	return nil
+}
+
+func sanitizeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func (b *Backend) createStreams(streams []StreamConfig) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, sc := range streams {
+		_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:     sc.Name,
+			Subjects: sc.Subjects,
+			Storage:  jetstream.FileStorage,
+		})
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+		b.log.Info("jetstream stream ready", slog.String("stream", sc.Name), slog.Any("subjects", sc.Subjects))
+	}
+	return nil
+}
+
+// Ready is nil while the connection is up. Reconnecting, draining or
+// closed are errors, for /readyz: a gateway that cannot reach NATS should
+// be taken out of rotation rather than answer 503s.
+func (b *Backend) Ready() error {
+	switch st := b.nc.Status(); st {
+	case natsgo.CONNECTED:
+		return nil
+	case natsgo.CLOSED:
+		return fmt.Errorf("nats backend %s: connection closed", b.name)
+	default:
+		return fmt.Errorf("nats backend %s: not connected (%s)", b.name, st)
+	}
+}
+
+// ClientURL is the embedded server's client URL (for a mock responder to
+// connect to), or the configured URL.
+func (b *Backend) ClientURL() string {
+	if b.srv != nil {
+		return b.srv.ClientURL()
+	}
+	return b.url
+}
+
+// Conn is the connection, for tests and for tools that subscribe beside
+// the gateway.
+func (b *Backend) Conn() *natsgo.Conn { return b.nc }
+
+// Close drains the connection (replies already on their way are still
+// delivered, for up to 5s), then shuts the embedded server down and waits
+// for it. Calls made afterwards fail with UNAVAILABLE.
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() {
+		if b.nc != nil {
+			if err := b.nc.Drain(); err != nil {
+				// Not connected (reconnecting): nothing can drain.
+				b.nc.Close()
+			}
+			select {
+			case <-b.closed:
+			case <-time.After(drainTimeout + time.Second):
+				b.nc.Close()
+			}
+		}
+		b.stopEmbedded()
+	})
+	return b.closeErr
+}
+
+func (b *Backend) stopEmbedded() {
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+		b.log.Info("embedded nats server stopped")
+	}
+	b.removeTemp()
+}
+
+func (b *Backend) removeTemp() {
+	if b.tempDir != "" {
+		if err := os.RemoveAll(b.tempDir); err != nil {
+			b.closeErr = err
+		}
+		b.tempDir = ""
+	}
+}
+
+// serverLog sends the embedded server's log to slog. Its notices (a banner
+// of a dozen lines at start) are debug: the gateway logs its own summary.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) {
+	l.log.Debug("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLog) Warnf(format string, v ...any) {
+	l.log.Warn("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLog) Errorf(format string, v ...any) {
+	l.log.Error("nats-server: " + fmt.Sprintf(format, v...))
+}
+
+// Fatalf is an error, not an exit: the embedded server must not take the
+// gateway down with it.
+func (l serverLog) Fatalf(format string, v ...any) {
+	l.log.Error("nats-server: " + fmt.Sprintf(format, v...))
+}
+func (l serverLog) Debugf(string, ...any) {}
+func (l serverLog) Tracef(string, ...any) {}
