@@ -13,6 +13,8 @@ import (
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate/binding"
 	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
+	natsbackend "github.com/switchboard-gw/switchboard/translate/nats"
+	thriftbackend "github.com/switchboard-gw/switchboard/translate/thrift"
 )
 
 // buildError collects every problem found while building a route table, so
@@ -76,6 +78,9 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) 
 			be.add("%s", g.cfg.Problem(fmt.Sprintf("services[%d].name", i),
 				"service %s is not in any descriptor set (have: %s)", sc.Name, strings.Join(serviceNames(snap), ", ")))
 		}
+	}
+	for i := range g.cfg.ThriftServices {
+		rs = append(rs, g.thriftServiceRoutes(be, i)...)
 	}
 	for i := range g.cfg.Routes {
 		if r := g.configRoute(be, snap, i); r != nil {
@@ -170,6 +175,9 @@ func (g *Gateway) route(set *descriptors.Set, md protoreflect.MethodDescriptor, 
 	if !ok {
 		return nil, fmt.Errorf("unknown backend %q (have: %s)", backend, strings.Join(g.cfg.BackendNames(), ", "))
 	}
+	if be.grpc == nil {
+		return nil, fmt.Errorf("backend %q is not a gRPC backend", backend)
+	}
 	target := grpcbackend.NewTarget(backend, be.wrapped, rule, set.Types, be.headers)
 	return &routes.Route{Method: b.method, Pattern: b.path, Template: tmpl, Source: source, Target: target}, nil
 }
@@ -191,6 +199,27 @@ func (g *Gateway) configRoute(be *buildError, snap *descriptors.Snapshot, i int)
 	rc := g.cfg.Routes[i]
 	key := g.cfg.RouteKey(i)
 	method, path, _ := rc.MethodPath()
+	source := fmt.Sprintf("%s:%d", g.cfg.File, g.cfg.Line(key))
+	kind, _ := rc.Target()
+	var r *routes.Route
+	var err error
+	switch kind {
+	case "grpc":
+		return g.grpcConfigRoute(be, snap, i, method, path, source)
+	case "thrift":
+		r, err = g.thriftRoute(rc.Backend, rc.Thrift, method, path, rc.Body, rc.Exceptions, source)
+	case "nats":
+		r, err = g.natsRoute(snap, rc, method, path, source)
+	}
+	if err != nil {
+		be.add("%s", g.cfg.Problem(fmt.Sprintf("routes[%d].%s", i, kind), "%v", err))
+		return nil
+	}
+	return r
+}
+
+func (g *Gateway) grpcConfigRoute(be *buildError, snap *descriptors.Snapshot, i int, method, path, source string) *routes.Route {
+	rc := g.cfg.Routes[i]
 	name := strings.TrimPrefix(rc.GRPC, "/")
 	full := name
 	if svc, m, ok := strings.Cut(name, "/"); ok {
@@ -211,15 +240,136 @@ func (g *Gateway) configRoute(be *buildError, snap *descriptors.Snapshot, i int)
 		be.add("%s", g.cfg.Problem(fmt.Sprintf("routes[%d].grpc", i), "method %s is not in any descriptor set", rc.GRPC))
 		return nil
 	}
-	source := fmt.Sprintf("%s:%d", g.cfg.File, g.cfg.Line(key))
 	r, err := g.route(set, md, rc.Backend,
 		httpBinding{method: method, path: path, body: rc.Body, responseBody: rc.ResponseBody},
 		g.cfg.JSON.Merge(rc.JSON), source)
 	if err != nil {
-		be.add("%s", g.cfg.Problem(key, "%v", err))
+		be.add("%s", g.cfg.Problem(g.cfg.RouteKey(i), "%v", err))
 		return nil
 	}
 	return r
+}
+
+// thriftRoute binds one function of a Thrift backend's IDL to a template.
+func (g *Gateway) thriftRoute(backendName, function, method, path, body string, exceptions map[string]int, source string) (*routes.Route, error) {
+	b, ok := g.backends[backendName]
+	if !ok || b.thrift == nil {
+		return nil, fmt.Errorf("backend %q is not a Thrift backend", backendName)
+	}
+	svc, fn, err := b.thriftFunction(function)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := routes.ParseTemplate(path)
+	if err != nil {
+		return nil, err
+	}
+	if body == "" && method != "GET" && method != "DELETE" && method != "HEAD" {
+		body = "*" // an object keyed by argument name
+	}
+	binding := thriftbackend.Binding{PathFields: tmpl.FieldPaths(), Body: body, ExceptionStatus: exceptions,
+		MaxDepth: g.cfg.Limits.MaxJSONDepth, Protocol: b.thriftProto}
+	if b.multiplexed {
+		binding.ServiceName = svc.Name
+	}
+	target, err := thriftbackend.NewTarget(backendName, b.wrapped, fn, binding)
+	if err != nil {
+		return nil, err
+	}
+	return &routes.Route{Method: method, Pattern: path, Template: tmpl, Source: source, Target: target}, nil
+}
+
+// thriftServiceRoutes exposes a Thrift service through its IDL annotations.
+func (g *Gateway) thriftServiceRoutes(be *buildError, i int) []*routes.Route {
+	ts := g.cfg.ThriftServices[i]
+	key := fmt.Sprintf("thrift_services[%d]", i)
+	b, ok := g.backends[ts.Backend]
+	if !ok || b.thrift == nil {
+		be.add("%s", g.cfg.Problem(key+".backend", "backend %q is not a Thrift backend", ts.Backend))
+		return nil
+	}
+	svc := b.thrift.Service(ts.Name)
+	if svc == nil {
+		be.add("%s", g.cfg.Problem(key+".name", "no service %s in %s", ts.Name, g.cfg.Backends[ts.Backend].Thrift.IDL))
+		return nil
+	}
+	ars, err := thriftbackend.AnnotatedRoutes(svc)
+	if err != nil {
+		be.add("%s", g.cfg.Problem(key, "%v", err))
+		return nil
+	}
+	unannotated := ts.Unannotated == nil || *ts.Unannotated
+	var rs []*routes.Route
+	for _, ar := range ars {
+		if !unannotated && ar.Path == "/"+svc.Name+"/"+ar.Function.Name {
+			continue
+		}
+		tmpl, err := routes.ParseTemplate(ar.Path)
+		if err != nil {
+			be.add("%s", g.cfg.Problem(key, "%s.%s: %v", svc.Name, ar.Function.Name, err))
+			continue
+		}
+		binding := ar.Binding
+		binding.ExceptionStatus = ts.Exceptions
+		binding.MaxDepth = g.cfg.Limits.MaxJSONDepth
+		binding.Protocol = b.thriftProto
+		if b.multiplexed {
+			binding.ServiceName = svc.Name
+		}
+		target, err := thriftbackend.NewTarget(ts.Backend, b.wrapped, ar.Function, binding)
+		if err != nil {
+			be.add("%s", g.cfg.Problem(key, "%v", err))
+			continue
+		}
+		rs = append(rs, &routes.Route{Method: ar.Method, Pattern: ar.Path, Template: tmpl,
+			Source: svc.Name + "." + ar.Function.Name, Target: target})
+	}
+	return rs
+}
+
+// natsRoute binds a subject template to a route; typed payloads resolve
+// their message types from the current schemas.
+func (g *Gateway) natsRoute(snap *descriptors.Snapshot, rc config.Route, method, path, source string) (*routes.Route, error) {
+	b, ok := g.backends[rc.Backend]
+	if !ok || b.nats == nil {
+		return nil, fmt.Errorf("backend %q is not a NATS backend", rc.Backend)
+	}
+	tmpl, err := routes.ParseTemplate(path)
+	if err != nil {
+		return nil, err
+	}
+	nr := natsbackend.Route{Subject: rc.NATS.Subject, Mode: rc.NATS.Mode, Raw: rc.NATS.Raw,
+		Headers: append(append([]string{}, b.headers...), rc.NATS.Headers...), MaxDepth: g.cfg.Limits.MaxJSONDepth}
+	for _, typed := range []struct {
+		name string
+		dst  *protoreflect.MessageDescriptor
+	}{{rc.NATS.Request, &nr.Request}, {rc.NATS.Reply, &nr.Reply}} {
+		if typed.name == "" {
+			continue
+		}
+		md, set := findMessage(snap, typed.name)
+		if md == nil {
+			return nil, fmt.Errorf("message type %s is not in any descriptor set", typed.name)
+		}
+		*typed.dst = md
+		nr.Resolver = set.Types
+	}
+	target, err := natsbackend.NewTarget(rc.Backend, b.wrapped, tmpl.FieldPaths(), nr)
+	if err != nil {
+		return nil, err
+	}
+	return &routes.Route{Method: method, Pattern: path, Template: tmpl, Source: source, Target: target}, nil
+}
+
+func findMessage(snap *descriptors.Snapshot, name string) (protoreflect.MessageDescriptor, *descriptors.Set) {
+	for _, s := range snap.Sets() {
+		if d, err := s.Files.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
+			if md, ok := d.(protoreflect.MessageDescriptor); ok {
+				return md, s
+			}
+		}
+	}
+	return nil, nil
 }
 
 // httpBindings flattens the google.api.http option of md with its

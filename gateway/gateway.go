@@ -21,7 +21,6 @@ import (
 	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
-	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
 )
 
@@ -38,12 +37,6 @@ type Gateway struct {
 	mu sync.Mutex
 }
 
-type backend struct {
-	grpc    *grpcbackend.Backend // the raw connection, for reflection
-	wrapped translate.Backend    // what targets call
-	headers []string
-}
-
 var _ http.Handler = (*Gateway)(nil)
 
 // ErrInvalidSchema wraps every refusal of a schema change caused by its
@@ -55,25 +48,12 @@ var ErrInvalidSchema = errors.New("invalid schema")
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log, metrics: metrics, backends: map[string]*backend{}}
 	for _, name := range cfg.BackendNames() {
-		bc := cfg.Backends[name]
-		if bc.GRPC == nil {
-			continue
-		}
-		opts := grpcbackend.Options{
-			Endpoints:        bc.GRPC.Endpoints,
-			KeepaliveTime:    bc.GRPC.Keepalive.Time.D(0),
-			KeepaliveTimeout: bc.GRPC.Keepalive.Timeout.D(20 * time.Second),
-			MaxMessageBytes:  bc.GRPC.MaxMessageBytes,
-		}
-		if t := bc.GRPC.TLS; t != nil {
-			opts.TLS = &grpcbackend.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
-		}
-		gb, err := grpcbackend.Dial(name, opts)
+		b, err := newBackend(name, cfg.Backends[name], log, metrics)
 		if err != nil {
 			g.Close()
-			return nil, config.Problems{cfg.Problem("backends."+name+".grpc", "%v", err)}
+			return nil, config.Problems{cfg.Problem("backends."+name, "%v", err)}
 		}
-		g.backends[name] = &backend{grpc: gb, wrapped: resilience.Wrap(name, gb, policyOf(bc), metrics), headers: bc.Headers}
+		g.backends[name] = b
 	}
 	snap := descriptors.NewSnapshot()
 	var problems []string
@@ -279,4 +259,15 @@ type waitForReady struct{ grpc.ClientConnInterface }
 
 func (w waitForReady) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return w.ClientConnInterface.NewStream(ctx, desc, method, append(opts, grpc.WaitForReady(true))...)
+}
+
+// NATSURL returns the client URL of a NATS backend (the embedded server's
+// when it runs one), for tools that talk to the same bus, like the demo's
+// mock responder.
+func (g *Gateway) NATSURL(backendName string) (string, bool) {
+	b, ok := g.backends[backendName]
+	if !ok || b.nats == nil {
+		return "", false
+	}
+	return b.nats.ClientURL(), true
 }

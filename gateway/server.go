@@ -25,6 +25,13 @@ func (g *Gateway) Ready() error {
 	if g.state.Load() == nil {
 		return errors.New("no route table")
 	}
+	for _, name := range g.cfg.BackendNames() {
+		if b, ok := g.backends[name]; ok {
+			if err := b.ready(); err != nil {
+				return fmt.Errorf("backend %s: %w", name, err)
+			}
+		}
+	}
 	return nil
 }
 

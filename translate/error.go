@@ -171,7 +171,7 @@ func HTTPStatus(c codes.Code) int {
 func CodeForHTTPStatus(s int) codes.Code {
 	switch s {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
-		http.StatusRequestHeaderFieldsTooLarge:
+		http.StatusRequestHeaderFieldsTooLarge, http.StatusUnprocessableEntity:
 		return codes.InvalidArgument
 	case http.StatusUnauthorized:
 		return codes.Unauthenticated

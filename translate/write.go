@@ -35,13 +35,13 @@ func WriteError(w http.ResponseWriter, err error, res Resolver, requestID string
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
-	details := e.Details
+	var tail []*anypb.Any
 	if requestID != "" {
 		if a, err := anypb.New(&errdetails.RequestInfo{RequestId: requestID}); err == nil {
-			details = append(details[:len(details):len(details)], a)
+			tail = append(tail, a)
 		}
 	}
-	body := MarshalStatus(e, details, res)
+	body := MarshalStatus(e, e.Details, res, tail...)
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("Content-Encoding")
@@ -50,8 +50,9 @@ func WriteError(w http.ResponseWriter, err error, res Resolver, requestID string
 	return e
 }
 
-// MarshalStatus renders the google.rpc.Status JSON body.
-func MarshalStatus(e *Error, details []*anypb.Any, res Resolver) []byte {
+// MarshalStatus renders the google.rpc.Status JSON body: details, then
+// e.JSONDetails, then tail (the gateway's own, such as the request id).
+func MarshalStatus(e *Error, details []*anypb.Any, res Resolver, tail ...*anypb.Any) []byte {
 	var buf bytes.Buffer
 	buf.WriteString(`{"code":`)
 	buf.WriteString(strconv.Itoa(int(e.Code)))
@@ -65,11 +66,20 @@ func MarshalStatus(e *Error, details []*anypb.Any, res Resolver) []byte {
 		}
 		buf.Write(marshalDetail(d, res))
 	}
-	for i, d := range e.JSONDetails {
-		if i > 0 || len(details) > 0 {
+	n := len(details)
+	for _, d := range e.JSONDetails {
+		if n > 0 {
 			buf.WriteByte(',')
 		}
 		buf.Write(compact(d))
+		n++
+	}
+	for _, d := range tail {
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(marshalDetail(d, res))
+		n++
 	}
 	buf.WriteString("]}")
 	return buf.Bytes()

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-gw/switchboard/admin"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 	"github.com/switchboard-gw/switchboard/observability"
 )
 
@@ -25,7 +26,10 @@ log: {level: info, format: text}
 descriptors:
   - name: library
     proto: [library/v1/library.proto]
-    import_paths: [%q]
+    import_paths: [%[3]q]
+  - name: shop
+    proto: [shop/v1/shop.proto]
+    import_paths: [%[3]q]
 backends:
   library:
     grpc: {endpoints: [%q]}
@@ -34,15 +38,41 @@ backends:
     breaker: {failures: 5, cooldown: 10s}
     headers: [X-Tenant]
   echo:
-    grpc: {endpoints: [%q]}
+    grpc: {endpoints: [%[5]q]}
+    timeout: 2s
+  calc:
+    thrift: {endpoints: [%[6]q], idl: %[7]q, protocol: binary, transport: framed}
+    timeout: 2s
+  bus:
+    nats:
+      url: embedded
+      streams: [{name: ORDERS, subjects: ["orders.*.created"]}]
     timeout: 2s
 services:
   - name: library.v1.LibraryService
     backend: library
+thrift_services:
+  - name: Calculator
+    backend: calc
 routes:
   - get: /v1/shelves/{parent}/titles
     backend: library
     grpc: library.v1.LibraryService/ListBooks
+  - get: /v1/sum/{num1}/{num2}
+    backend: calc
+    thrift: Calculator.add
+  - get: /v1/orders/{id}
+    backend: bus
+    nats: {subject: "orders.{id}.get"}
+  - post: /v1/orders/{id}/events
+    backend: bus
+    nats: {subject: "orders.{id}.events", mode: publish}
+  - post: /v1/orders/{id}
+    backend: bus
+    nats: {subject: "orders.{id}.created", mode: jetstream}
+  - post: /v1/orders:status
+    backend: bus
+    nats: {subject: orders.typed.status, request: shop.v1.Order, reply: shop.v1.OrderStatus}
 `
 
 // demoCurls are the lines the demo prints; {gw} and {admin} are replaced by
@@ -65,6 +95,17 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`, `{"message":"hi","repeat":0}`},
 	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback`, `"version": 1`},
 	{"the registered sets", `curl -s {admin}/admin/descriptors`, `"name": "echo"`},
+	{"Thrift: a config route to Calculator.add", `curl -s {gw}/v1/sum/1/2`, `3`},
+	{"Thrift: an IDL-annotated route (api.post), a struct argument from path and body", `curl -s -X POST {gw}/v1/calculate/7 -H 'Content-Type: application/json' -d '{"w":{"num1":6,"num2":7,"op":"MULTIPLY"}}'`, `42`},
+	{"Thrift: a declared exception, its status from the IDL (422)", `curl -s -i -X POST {gw}/v1/calculate/7 -H 'Content-Type: application/json' -d '{"w":{"num1":1,"num2":0,"op":"DIVIDE"}}'`, `"@type":"thrift/calculator.InvalidOperation"`},
+	{"Thrift: containers, maps keyed by enum, i64 as strings, binary as base64", `curl -s -X POST {gw}/Calculator/stats -H 'Content-Type: application/json' -d '{}'`, `"by_op":{"ADD":"7","DIVIDE":"5"}`},
+	{"Thrift: a oneway call answers 202", `curl -s -i -X POST {gw}/v1/zip`, `202 Accepted`},
+	{"NATS: request/reply on orders.42.get", `curl -s {gw}/v1/orders/42`, `"status":"SHIPPED"`},
+	{"NATS: a micro-protocol error becomes 404 with details", `curl -s -i {gw}/v1/orders/9`, `"reason":"ORDER_NOT_FOUND"`},
+	{"NATS: a subject injection attempt is refused", `curl -s {gw}/v1/orders/a.%2A`, `"code":3`},
+	{"NATS: publish, fire and forget (202)", `curl -s -X POST {gw}/v1/orders/42/events -H 'Content-Type: application/json' -d '{"event":"packed"}'`, `"subject":"orders.42.events"`},
+	{"NATS: JetStream publish, acknowledged; a retry with the same Idempotency-Key is stored once", `curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}' && curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}'`, `"duplicate":true`},
+	{"NATS: typed, JSON in, protobuf on the wire, JSON out", `curl -s -X POST {gw}/v1/orders:status -H 'Content-Type: application/json' -d '{"id":"42","items":[{"sku":"BOOK","quantity":1}]}'`, `"status":"STATUS_SHIPPED"`},
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -108,8 +149,20 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		addrs[i] = lis.Addr().String()
 		go func() { errc <- serveUntil(ctx, srv, lis) }()
 	}
+	idlPath := filepath.Join(td, "thrift", "calculator.thrift")
+	thriftSrv, err := newThriftMock(idlPath, nil, "Calculator", filepath.Join(td, "stubs", "calculator.yaml"),
+		thriftmock.Options{Protocol: "binary", Transport: "framed"}, log.With("mock", "calculator.thrift"))
+	if err != nil {
+		return fmt.Errorf("demo thrift mock: %w", err)
+	}
+	thriftLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { errc <- serveThriftUntil(ctx, thriftSrv, thriftLis) }()
 
-	yaml := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(td, "proto"), addrs[0], addrs[1])
+	yaml := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(td, "proto"), addrs[0], addrs[1],
+		thriftLis.Addr().String(), idlPath)
 	cfg, err := config.Parse([]byte(yaml), "demo.yaml")
 	if err != nil {
 		return err
@@ -119,9 +172,18 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	// The NATS responder answers on the gateway's embedded server.
+	busURL, _ := g.NATSURL("bus")
+	responder, err := startNATSMock(ctx, busURL, filepath.Join(td, "stubs", "orders.yaml"), filepath.Join(td, "proto"), log.With("mock", "orders.yaml"))
+	if err != nil {
+		g.Close()
+		return fmt.Errorf("demo nats mock: %w", err)
+	}
+	defer responder.stop()
 	err = g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready), func(l gateway.Listeners) {
 		fmt.Fprintf(stdout, "Switchboard demo: gateway on http://%s, admin on http://%s\n", l.HTTP, l.Admin)
-		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s, echo on %s\n\nTry:\n\n", addrs[0], addrs[1])
+		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s, echo on %s\n", addrs[0], addrs[1])
+		fmt.Fprintf(stdout, "mock Thrift backend (binary, framed): %s; embedded NATS with JetStream: %s\n\nTry:\n\n", thriftLis.Addr(), busURL)
 		for _, c := range demoCurls {
 			fmt.Fprintf(stdout, "# %s\n%s\n\n", c.Say, expandCurl(c.Cmd, l))
 		}
@@ -131,7 +193,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		}
 	})
 	cancel()
-	for range mocks {
+	for range len(mocks) + 1 {
 		<-errc
 	}
 	return err

@@ -1,0 +1,622 @@
+package thriftmock
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
+	"github.com/switchboard-gw/switchboard/mock"
+	"github.com/switchboard-gw/switchboard/translate/thrift"
+)
+
+// Options configure the wire format; zero values are binary and framed.
+type Options struct {
+	Protocol, Transport string
+	// Multiplexed serves "Service:function" names, as a
+	// TMultiplexedProcessor does, and replies with the bare name.
+	Multiplexed bool
+}
+
+// Server is a Thrift mock backend. Create it with New.
+type Server struct {
+	svc      *idl.Service
+	framer   thrift.Framer
+	mux      bool
+	log      *slog.Logger
+	funcs    map[string]*function // by function name
+	stubs    mock.Stubs           // methods as "<Service>/<function>"
+	prepared []prepared           // parallel to stubs.Stubs
+
+	mu     sync.Mutex
+	lis    map[net.Listener]struct{}
+	conns  map[net.Conn]struct{}
+	closed bool
+	done   chan struct{} // closed by Stop: ends delays
+	wg     sync.WaitGroup
+}
+
+type function struct {
+	fn  *idl.Function
+	m   *thrift.Method
+	key string // "Service/function", as stubs are compared
+}
+
+// prepared is a stub with everything that does not depend on the request
+// done once, in New.
+type prepared struct {
+	result    []byte // the encoded result struct
+	templated bool   // the response must be rendered per call
+	appEx     *thrift.ApplicationException
+	exception string // the declared exception's type, for the log
+	delay     time.Duration
+	source    string
+}
+
+// New builds a mock of service ("Calculator" or "prefix.Calculator") in
+// prog, answering from stubs. log may be nil.
+//
+// It fails when a stub names a function the service does not have, a match
+// or template path names no argument or field, a response does not fit the
+// return type, an error names neither a declared exception nor an
+// application error, or a oneway function is given an answer: mistakes in
+// a stub file stop the mock at start-up rather than puzzle a demo.
+func New(prog *idl.Program, service string, stubs *mock.Stubs, opts Options, log *slog.Logger) (*Server, error) {
+	if prog == nil {
+		return nil, errors.New("thriftmock: no IDL")
+	}
+	svc := prog.Service(service)
+	if svc == nil {
+		return nil, fmt.Errorf("thriftmock: no service %s in %s (it has %s)", service, prog.Root.Path, serviceNames(prog))
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	codec, err := thrift.NewCodec(opts.Protocol, 0)
+	if err != nil {
+		return nil, fmt.Errorf("thriftmock: %w", err)
+	}
+	framer, err := thrift.NewFramer(opts.Protocol, opts.Transport, 0)
+	if err != nil {
+		return nil, fmt.Errorf("thriftmock: %w", err)
+	}
+	s := &Server{
+		svc:    svc,
+		framer: framer,
+		mux:    opts.Multiplexed,
+		log:    log,
+		funcs:  map[string]*function{},
+		lis:    map[net.Listener]struct{}{},
+		conns:  map[net.Conn]struct{}{},
+		done:   make(chan struct{}),
+	}
+	for _, fn := range svc.AllFunctions() {
+		m, err := codec.Method(fn)
+		if err != nil {
+			return nil, fmt.Errorf("thriftmock: service %s: %w", svc.Name, err)
+		}
+		s.funcs[fn.Name] = &function{fn: fn, m: m, key: svc.Name + "/" + fn.Name}
+	}
+	if stubs != nil {
+		s.stubs.Stubs = slices.Clone(stubs.Stubs)
+	}
+	if err := validateGeneric(s.stubs); err != nil {
+		return nil, fmt.Errorf("thriftmock: %w", err)
+	}
+	s.prepared = make([]prepared, len(s.stubs.Stubs))
+	for i := range s.stubs.Stubs {
+		st := s.stubs.Stubs[i] // as written, for the message
+		if err := s.prepare(i); err != nil {
+			where := fmt.Sprintf("stub #%d (%s)", i, st.Method)
+			if src := st.Source(); src != "" {
+				where = src + ": " + where
+			}
+			return nil, fmt.Errorf("thriftmock: %s: %w", where, err)
+		}
+	}
+	return s, nil
+}
+
+func serviceNames(p *idl.Program) string {
+	var names []string
+	for _, f := range p.Files {
+		for _, n := range slices.Sorted(maps.Keys(f.Services)) {
+			if f == p.Root {
+				names = append(names, n)
+			} else {
+				names = append(names, f.Prefix+"."+n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// validateGeneric runs mock's own checks (templates, match paths, delays)
+// on a copy whose errors are made gRPC-shaped: a Thrift stub's error code
+// may name an exception, which mock.Stubs.Validate would not know.
+func validateGeneric(stubs mock.Stubs) error {
+	cp := mock.Stubs{Stubs: slices.Clone(stubs.Stubs)}
+	for i := range cp.Stubs {
+		if e := cp.Stubs[i].Error; e != nil {
+			cp.Stubs[i].Error = &mock.StubError{Code: "UNKNOWN", Message: e.Message}
+		}
+	}
+	return cp.Validate()
+}
+
+// prepare resolves stub i: its function, paths, and its answer encoded.
+func (s *Server) prepare(i int) error {
+	st := s.stubs.Stubs[i]
+	f, err := s.function(st.Method)
+	if err != nil {
+		return err
+	}
+	cst, err := st.RewritePaths(func(p string) (string, error) { return p, checkArgPath(f.fn, p) })
+	if err != nil {
+		return err
+	}
+	cst.Method = f.key
+	s.stubs.Stubs[i] = cst
+	p := prepared{delay: time.Duration(st.Delay), source: st.Source()}
+	switch {
+	case f.fn.Oneway && (st.Error != nil || st.Response != nil):
+		return fmt.Errorf("%s is oneway: nothing is sent back, so the stub can have no response or error", f.fn.Name)
+	case f.fn.Oneway:
+	case st.Error != nil:
+		if err := s.prepareError(&p, f, st.Error); err != nil {
+			return err
+		}
+	case cst.Templated():
+		p.templated = true
+		// Check everything but the templates now: with no request they
+		// render as null, which the codec reads as "not given".
+		// A response that is one template ("{{request.num1}}") leaves
+		// nothing to check.
+		if v := dropNulls(cst.RenderResponse(nil)); v != nil {
+			if _, err := encodeResponse(f, v); err != nil {
+				return err
+			}
+		}
+	default:
+		b, err := encodeResponse(f, cst.Response)
+		if err != nil {
+			return err
+		}
+		p.result = b
+	}
+	s.prepared[i] = p
+	return nil
+}
+
+// function resolves a stub's method: "Service/function" or
+// "Service.function", the service by name or prefix.Name, or the name of
+// the service that declares an inherited function.
+func (s *Server) function(method string) (*function, error) {
+	c, err := mock.CanonicalMethod(method)
+	if err != nil {
+		return nil, fmt.Errorf("method %q: want Service.function or Service/function", method)
+	}
+	svcName, fnName, _ := strings.Cut(c, "/")
+	ok := false
+	for sv := s.svc; sv != nil; sv = sv.Extends {
+		if svcName == sv.Name || sv.File != nil && svcName == sv.FullName() {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("method %q: the mock serves service %s, not %s", method, s.svc.Name, svcName)
+	}
+	f := s.funcs[fnName]
+	if f == nil {
+		return nil, fmt.Errorf("service %s has no function %s (it has %s)", s.svc.Name, fnName, strings.Join(slices.Sorted(maps.Keys(s.funcs)), ", "))
+	}
+	return f, nil
+}
+
+// checkArgPath checks a match or template path: an argument, then struct
+// fields, list indexes and map keys.
+func checkArgPath(fn *idl.Function, p string) error {
+	segs := strings.Split(p, ".")
+	var t *idl.Type
+	for _, a := range fn.Args {
+		if a.Name == segs[0] {
+			t = a.Type
+		}
+	}
+	if t == nil {
+		return fmt.Errorf("%s has no argument %q", fn.Name, segs[0])
+	}
+	for i, seg := range segs[1:] {
+		u := t.Underlying()
+		switch {
+		case u == nil:
+			return fmt.Errorf("unresolved type at %q", strings.Join(segs[:i+1], "."))
+		case u.Kind == idl.KindStruct:
+			f := u.Struct.FieldByName(seg)
+			if f == nil {
+				return fmt.Errorf("%s has no field %q", u.Struct.Name, seg)
+			}
+			t = f.Type
+		case u.Kind == idl.KindList || u.Kind == idl.KindSet:
+			if _, err := strconv.Atoi(seg); err != nil {
+				return fmt.Errorf("%q is a list: %q is not an index", strings.Join(segs[:i+1], "."), seg)
+			}
+			t = u.Elem
+		case u.Kind == idl.KindMap:
+			t = u.Value
+		default:
+			return fmt.Errorf("%q is %s, which has no %q", strings.Join(segs[:i+1], "."), u.Name, seg)
+		}
+	}
+	return nil
+}
+
+// encodeResponse encodes a stub's response as the result struct.
+func encodeResponse(f *function, resp any) ([]byte, error) {
+	if f.fn.Returns == nil || f.fn.Returns.Underlying() == nil || f.fn.Returns.Underlying().Kind == idl.KindVoid {
+		if m, ok := resp.(map[string]any); resp != nil && (!ok || len(m) > 0) {
+			return nil, fmt.Errorf("%s returns void: the response must be empty", f.fn.Name)
+		}
+		return f.m.EncodeResult([]byte("{}"))
+	}
+	if resp == nil {
+		return nil, fmt.Errorf("%s returns %s: the stub has no response (a response of null is no answer at all)", f.fn.Name, f.fn.Returns.Name)
+	}
+	js, err := json.Marshal(map[string]any{"success": resp})
+	if err != nil {
+		return nil, fmt.Errorf("response is not JSON: %w", err)
+	}
+	b, err := f.m.EncodeResult(js)
+	if err != nil {
+		return nil, fmt.Errorf("response does not fit %s: %v", f.fn.Returns.Name, err)
+	}
+	return b, nil
+}
+
+// prepareError resolves a stub error: a declared exception, named by the
+// code or by details[0]["@type"], with details[0] as its fields; or a
+// TApplicationException.
+func (s *Server) prepareError(p *prepared, f *function, e *mock.StubError) error {
+	var fields map[string]any
+	if len(e.Details) > 0 {
+		fields = maps.Clone(e.Details[0])
+	}
+	exField, exType := declaredException(f.fn, e.Code)
+	if exField == nil && fields != nil {
+		if t, _ := fields["@type"].(string); t != "" {
+			exField, exType = declaredException(f.fn, strings.TrimPrefix(t, "thrift/"))
+			if exField == nil {
+				return fmt.Errorf("error.details[0] @type %q is not an exception %s declares (%s)", t, f.fn.Name, throwsList(f.fn))
+			}
+		}
+	}
+	if exField != nil {
+		if len(e.Details) > 1 {
+			return errors.New("an exception takes its fields from error.details[0] alone")
+		}
+		if fields == nil {
+			fields = map[string]any{}
+		}
+		delete(fields, "@type")
+		if e.Message != "" {
+			if mf := messageField(exType); mf != "" {
+				if _, given := fields[mf]; !given {
+					fields[mf] = e.Message
+				}
+			}
+		}
+		js, err := json.Marshal(map[string]any{exField.Name: fields})
+		if err != nil {
+			return fmt.Errorf("error details are not JSON: %w", err)
+		}
+		b, err := f.m.EncodeResult(js)
+		if err != nil {
+			return fmt.Errorf("error details do not fit %s: %v", exType.Name, err)
+		}
+		p.result, p.exception = b, exType.Name
+		return nil
+	}
+	typ, err := applicationErrorType(e.Code)
+	if err != nil {
+		return fmt.Errorf("error code %q: %v; %s declares %s", e.Code, err, f.fn.Name, throwsList(f.fn))
+	}
+	if len(e.Details) > 0 {
+		return errors.New("a TApplicationException has no details; name a declared exception to send fields")
+	}
+	p.appEx = &thrift.ApplicationException{Type: typ, Message: e.Message}
+	return nil
+}
+
+// declaredException finds the exception fn throws whose type is name
+// ("NotFound" or "prefix.NotFound").
+func declaredException(fn *idl.Function, name string) (*idl.Field, *idl.Struct) {
+	for _, t := range fn.Throws {
+		u := t.Type.Underlying()
+		if u == nil || u.Struct == nil {
+			continue
+		}
+		st := u.Struct
+		if name == st.Name || st.File != nil && name == st.FullName() {
+			return t, st
+		}
+	}
+	return nil, nil
+}
+
+func throwsList(fn *idl.Function) string {
+	if len(fn.Throws) == 0 {
+		return "no exceptions"
+	}
+	var names []string
+	for _, t := range fn.Throws {
+		names = append(names, t.Type.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// messageField is the field the gateway takes an exception's message from.
+func messageField(st *idl.Struct) string {
+	for _, n := range []string{"message", "msg", "what", "why"} {
+		if f := st.FieldByName(n); f != nil {
+			if u := f.Type.Underlying(); u != nil && u.Kind == idl.KindString {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// applicationErrorType reads a TApplicationException type name, or one of
+// the gRPC codes that has an equivalent. Other gRPC codes are refused: a
+// Thrift service says NOT_FOUND with a declared exception.
+func applicationErrorType(code string) (int32, error) {
+	if t, ok := thrift.AppExceptionType(strings.ToUpper(code)); ok {
+		return t, nil
+	}
+	c, err := mock.ParseCode(code)
+	if err != nil {
+		return 0, errors.New("not a declared exception, a TApplicationException type (UNKNOWN_METHOD, INTERNAL_ERROR, ...) or a gRPC code")
+	}
+	switch c {
+	case codes.Unknown:
+		return thrift.AppExUnknown, nil
+	case codes.Unimplemented:
+		return thrift.AppExUnknownMethod, nil
+	case codes.Internal:
+		return thrift.AppExInternalError, nil
+	case codes.InvalidArgument:
+		return thrift.AppExValidationFailed, nil
+	}
+	return 0, fmt.Errorf("gRPC code %s has no TApplicationException equivalent (UNKNOWN, INTERNAL, INVALID_ARGUMENT and UNIMPLEMENTED do)", mock.CodeName(c))
+}
+
+// dropNulls removes nulls from objects and lists, to check a templated
+// response at load time, where templates render as null.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if e != nil {
+				out[k] = dropNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if e != nil {
+				out = append(out, dropNulls(e))
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// Serve accepts connections on lis until Stop. It returns nil after Stop.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		lis.Close()
+		return net.ErrClosed
+	}
+	s.lis[lis] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	for {
+		c, err := lis.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			delete(s.lis, lis)
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+// Stop closes the listeners and every connection, ends delays, and waits
+// for the goroutines serving them.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+		for l := range s.lis {
+			l.Close()
+		}
+		for c := range s.conns {
+			c.Close()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// serveConn answers one connection's calls in order, as a Thrift server
+// does: a connection carries one call at a time.
+func (s *Server) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	br := bufio.NewReader(c)
+	for {
+		m, err := s.framer.ReadMessage(br)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("thriftmock: dropping a connection after an unreadable message", "error", err)
+			}
+			return
+		}
+		out := s.handle(m)
+		if out == nil {
+			continue
+		}
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// handle answers one message; nil means no reply (oneway).
+func (s *Server) handle(m *thrift.Message) []byte {
+	start := time.Now()
+	name := m.Name
+	attrs := []slog.Attr{slog.String("method", name)}
+	level := slog.LevelInfo
+	var out []byte
+	reply := func(body []byte) {
+		out = s.framer.AppendMessage(nil, &thrift.Message{Name: name, Type: thrift.Reply, SeqID: m.SeqID, Body: body})
+	}
+	appEx := func(typ int32, msg string) {
+		attrs = append(attrs, slog.String("outcome", "application exception "+thrift.AppExceptionName(typ)), slog.String("error", msg))
+		if m.Type != thrift.Oneway {
+			out = s.framer.AppendApplicationException(nil, name, m.SeqID, typ, msg)
+		}
+	}
+	defer func() {
+		attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+		s.log.LogAttrs(context.Background(), level, "thriftmock call", attrs...)
+	}()
+
+	if s.mux {
+		svc, bare, ok := strings.Cut(name, ":")
+		if !ok || svc != s.svc.Name && (s.svc.File == nil || svc != s.svc.FullName()) {
+			level = slog.LevelWarn
+			appEx(thrift.AppExUnknownMethod, fmt.Sprintf("unknown service in %q: the mock is multiplexed and serves %s", m.Name, s.svc.Name))
+			return out
+		}
+		name = bare // TMultiplexedProcessor replies with the bare name
+	}
+	f := s.funcs[name]
+	switch {
+	case m.Type != thrift.Call && m.Type != thrift.Oneway:
+		level = slog.LevelWarn
+		appEx(thrift.AppExInvalidMessageType, fmt.Sprintf("unexpected %s message", m.Type))
+		return out
+	case f == nil:
+		level = slog.LevelWarn
+		appEx(thrift.AppExUnknownMethod, "unknown function "+name)
+		return out
+	}
+	args, err := f.m.DecodeArgs(m.Body)
+	if err != nil {
+		level = slog.LevelWarn
+		appEx(thrift.AppExProtocolError, fmt.Sprintf("cannot decode the arguments of %s: %v", name, err))
+		return out
+	}
+	var req map[string]any
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	_ = dec.Decode(&req)
+	i := s.stubs.FindIndex(f.key, req)
+	attrs = append(attrs, slog.Bool("matched", i >= 0), slog.Int("stub", i))
+	if i < 0 {
+		// No stub: the user most likely needs to edit the stub file, so it
+		// stands out, and the gateway shows 501 as for grpcmock.
+		level = slog.LevelWarn
+		if f.fn.Oneway {
+			attrs = append(attrs, slog.String("outcome", "oneway, no stub"))
+			return nil
+		}
+		appEx(thrift.AppExUnknownMethod, "no stub matches "+f.key)
+		return out
+	}
+	p := &s.prepared[i]
+	if p.source != "" {
+		attrs = append(attrs, slog.String("stub_source", p.source))
+	}
+	if f.fn.Oneway {
+		attrs = append(attrs, slog.String("outcome", "oneway"))
+		return nil
+	}
+	if p.delay > 0 {
+		t := time.NewTimer(p.delay)
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return nil
+		}
+	}
+	switch {
+	case p.appEx != nil:
+		appEx(p.appEx.Type, p.appEx.Message)
+	case p.templated:
+		b, err := encodeResponse(f, s.stubs.Stubs[i].RenderResponse(req))
+		if err != nil {
+			// The template put a request value where its type does not fit:
+			// a stub bug, so INTERNAL_ERROR.
+			level = slog.LevelWarn
+			appEx(thrift.AppExInternalError, fmt.Sprintf("stub #%d %s: templated %v", i, p.source, err))
+			return out
+		}
+		attrs = append(attrs, slog.String("outcome", "reply"))
+		reply(b)
+	case p.exception != "":
+		attrs = append(attrs, slog.String("outcome", "exception "+p.exception))
+		reply(p.result)
+	default:
+		attrs = append(attrs, slog.String("outcome", "reply"))
+		reply(p.result)
+	}
+	return out
+}

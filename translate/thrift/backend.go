@@ -1,0 +1,484 @@
+package thrift
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+// Options configure one Thrift backend.
+type Options struct {
+	Endpoints []string // host:port, called round robin
+	Protocol  string   // "binary" (default) or "compact"
+	Transport string   // "framed" (default) or "buffered"
+	// Multiplexed says the server runs a TMultiplexedProcessor: method
+	// names on the wire are "Service:method" (the Target adds the prefix,
+	// from Binding.ServiceName) and replies may carry the bare name.
+	Multiplexed bool
+	// ConnectTimeout bounds a TCP connect, within the call's deadline;
+	// 0 means 2s.
+	ConnectTimeout time.Duration
+	// PoolSize bounds the connections to each endpoint, busy and idle; a
+	// call waits (within its deadline) for one to be free. 0 means 16.
+	PoolSize int
+	// MaxMessageBytes bounds a reply: its frame, or the whole message when
+	// buffered, and so every string, binary and container in it. 0 means
+	// 16 MiB.
+	MaxMessageBytes int
+}
+
+const (
+	defaultConnectTimeout = 2 * time.Second
+	defaultPoolSize       = 16
+	// defaultCallTimeout is the deadline of a call whose context has none:
+	// every read and write on a connection has a deadline, so that a
+	// server that accepts and never answers cannot hold a connection and
+	// a goroutine forever.
+	defaultCallTimeout = 30 * time.Second
+	// maxIdle retires a pooled connection unused for this long: NATs and
+	// firewalls drop idle flows without telling either end, and a call on
+	// such a connection would wait for its whole deadline.
+	maxIdle = 60 * time.Second
+	// downFor is how long an endpoint that refused a connection is passed
+	// over while another endpoint is up.
+	downFor = time.Second
+)
+
+// Backend is a Thrift backend: a bounded pool of connections per endpoint,
+// each carrying one call at a time. It implements translate.Backend.
+type Backend struct {
+	name           string
+	compact        bool
+	framed         bool
+	multiplexed    bool
+	maxMsg         int
+	connectTimeout time.Duration
+	callTimeout    time.Duration // for calls whose context has no deadline
+	endpoints      []*endpoint
+	next           atomic.Uint64
+	closed         atomic.Bool
+}
+
+var _ translate.Backend = (*Backend)(nil)
+
+type endpoint struct {
+	addr      string
+	slots     chan struct{} // one token per open connection, busy or idle
+	mu        sync.Mutex
+	idle      []*conn // most recently used last
+	open      map[*conn]struct{}
+	downUntil atomic.Int64 // unix nanoseconds
+}
+
+type conn struct {
+	nc        net.Conn
+	br        *bufio.Reader
+	seq       int32
+	wbuf      []byte
+	idleSince time.Time
+}
+
+// Dial checks the options and builds the pool. It does not connect:
+// connections are made on demand, so a gateway starts while a backend is
+// down.
+func Dial(name string, opts Options) (*Backend, error) {
+	if len(opts.Endpoints) == 0 {
+		return nil, fmt.Errorf("backend %s: no endpoints", name)
+	}
+	p, err := parseProtocol(opts.Protocol)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", name, err)
+	}
+	t, err := parseTransport(opts.Transport)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", name, err)
+	}
+	if opts.PoolSize < 0 || opts.ConnectTimeout < 0 || opts.MaxMessageBytes < 0 || opts.MaxMessageBytes > maxMessageLimit {
+		return nil, fmt.Errorf("backend %s: pool size, connect timeout and max message bytes must be positive (or 0 for the default)", name)
+	}
+	b := &Backend{
+		name:           name,
+		compact:        p == protoCompact,
+		framed:         t == transportFramed,
+		multiplexed:    opts.Multiplexed,
+		maxMsg:         cmpOr(opts.MaxMessageBytes, DefaultMaxMessageBytes),
+		connectTimeout: cmpOr(opts.ConnectTimeout, defaultConnectTimeout),
+		callTimeout:    defaultCallTimeout,
+	}
+	pool := cmpOr(opts.PoolSize, defaultPoolSize)
+	for _, ep := range opts.Endpoints {
+		if _, _, err := net.SplitHostPort(ep); err != nil {
+			return nil, fmt.Errorf("backend %s: endpoint %q: want host:port", name, ep)
+		}
+		b.endpoints = append(b.endpoints, &endpoint{addr: ep, slots: make(chan struct{}, pool), open: map[*conn]struct{}{}})
+	}
+	return b, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Protocol is the protocol the backend speaks, "binary" or "compact": the
+// one its targets must encode in.
+func (b *Backend) Protocol() string {
+	if b.compact {
+		return "compact"
+	}
+	return "binary"
+}
+
+// callError says at which step a call failed, which decides its status.
+type callError struct {
+	step step
+	err  error
+}
+
+type step int
+
+const (
+	stepWait    step = iota // waiting for a free connection
+	stepDial                // connecting: nothing was sent
+	stepSend                // writing the request
+	stepReceive             // reading the reply: the connection failed
+	stepReply               // the reply made no sense or broke a limit
+)
+
+func (e *callError) Error() string { return e.err.Error() }
+func (e *callError) Unwrap() error { return e.err }
+
+// Invoke sends call.Body, the encoded args struct, as a CALL (or ONEWAY)
+// message and returns the reply's result struct. It does not retry.
+func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+	if b.closed.Load() {
+		return nil, &translate.Error{Code: codes.Unavailable, Message: "backend " + b.name + " is closed"}
+	}
+	if call.Delivery != translate.DeliveryReply && call.Delivery != translate.DeliveryOneway {
+		return nil, &translate.Error{Code: codes.Unimplemented, Message: "backend " + b.name + ": Thrift has no acknowledged delivery"}
+	}
+	if b.multiplexed && !strings.Contains(call.Method, ":") {
+		return nil, &translate.Error{Code: codes.Internal, Message: "backend " + b.name + " is multiplexed but the route names no service",
+			Cause: fmt.Errorf("method %q has no \"Service:\" prefix", call.Method)}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.callTimeout)
+		defer cancel()
+	}
+	ep := b.pick()
+	c, err := b.acquire(ctx, ep)
+	if err != nil {
+		return nil, b.mapError(ctx, err)
+	}
+	reply, reusable, err := b.roundTrip(ctx, c, call)
+	if err != nil {
+		ep.discard(c)
+		return nil, b.mapError(ctx, err)
+	}
+	if reusable {
+		b.release(ep, c)
+	} else {
+		ep.discard(c)
+	}
+	return reply, nil
+}
+
+// pick chooses the next endpoint round robin, passing over endpoints that
+// recently refused connections while any other is up.
+func (b *Backend) pick() *endpoint {
+	n := uint64(len(b.endpoints))
+	start := b.next.Add(1)
+	if n == 1 {
+		return b.endpoints[0]
+	}
+	now := time.Now().UnixNano()
+	for i := range n {
+		if ep := b.endpoints[(start+i)%n]; ep.downUntil.Load() <= now {
+			return ep
+		}
+	}
+	return b.endpoints[start%n]
+}
+
+// acquire takes a connection slot, waiting within the deadline, and then
+// an idle connection that is still good, or a new one.
+func (b *Backend) acquire(ctx context.Context, ep *endpoint) (*conn, error) {
+	select {
+	case ep.slots <- struct{}{}:
+	default:
+		select {
+		case ep.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, &callError{stepWait, fmt.Errorf("all %d connections to %s busy: %w", cap(ep.slots), ep.addr, ctx.Err())}
+		}
+	}
+	for {
+		ep.mu.Lock()
+		var c *conn
+		if n := len(ep.idle); n > 0 {
+			c = ep.idle[n-1]
+			ep.idle = ep.idle[:n-1]
+		}
+		ep.mu.Unlock()
+		if c == nil {
+			break
+		}
+		if time.Since(c.idleSince) < maxIdle && c.br.Buffered() == 0 && alive(c.nc) {
+			return c, nil
+		}
+		ep.close(c)
+	}
+	d := net.Dialer{Timeout: b.connectTimeout}
+	nc, err := d.DialContext(ctx, "tcp", ep.addr)
+	if err != nil {
+		<-ep.slots
+		if ctx.Err() == nil {
+			ep.downUntil.Store(time.Now().Add(downFor).UnixNano())
+		}
+		return nil, &callError{stepDial, err}
+	}
+	c := &conn{nc: nc, br: bufio.NewReader(nc)}
+	ep.mu.Lock()
+	ep.open[c] = struct{}{}
+	closed := b.closed.Load()
+	ep.mu.Unlock()
+	if closed {
+		ep.discard(c)
+		return nil, &callError{stepDial, errors.New("backend closed")}
+	}
+	ep.downUntil.Store(0)
+	return c, nil
+}
+
+func (b *Backend) release(ep *endpoint, c *conn) {
+	c.idleSince = time.Now()
+	ep.mu.Lock()
+	if b.closed.Load() {
+		ep.mu.Unlock()
+		ep.discard(c)
+		return
+	}
+	ep.idle = append(ep.idle, c)
+	ep.mu.Unlock()
+	<-ep.slots
+}
+
+// discard closes a connection that carried a call and frees its slot.
+func (ep *endpoint) discard(c *conn) {
+	ep.close(c)
+	<-ep.slots
+}
+
+func (ep *endpoint) close(c *conn) {
+	ep.mu.Lock()
+	delete(ep.open, c)
+	ep.mu.Unlock()
+	_ = c.nc.Close()
+}
+
+// aLongTimeAgo is a deadline in the past: setting it makes blocked reads
+// and writes return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// roundTrip writes the call and reads its reply on c. The context's
+// deadline becomes the connection's, and cancelling the context moves the
+// deadline to the past, so no read or write outlives the call. reusable is
+// false when that cancellation has started: it may still be about to set
+// a past deadline, which must not land on the connection's next call.
+func (b *Backend) roundTrip(ctx context.Context, c *conn, call *translate.Call) (_ *translate.Reply, reusable bool, _ error) {
+	deadline, _ := ctx.Deadline()
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return nil, false, &callError{stepSend, err}
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	reply, err := b.exchange(c, call)
+	if !stop() {
+		reusable = false
+	} else {
+		reusable = err == nil
+	}
+	return reply, reusable, err
+}
+
+// exchange writes one message and reads the answer.
+func (b *Backend) exchange(c *conn, call *translate.Call) (*translate.Reply, error) {
+
+	c.seq++
+	if c.seq <= 0 {
+		c.seq = 1
+	}
+	typ := Call
+	if call.Delivery == translate.DeliveryOneway {
+		// C++ and Java send ONEWAY; Apache's Go client sends CALL, which
+		// a server may answer. ONEWAY is what the protocol means.
+		typ = Oneway
+	}
+	c.wbuf = appendMessage(c.wbuf[:0], b.compact, b.framed, call.Method, typ, c.seq, call.Body)
+	if _, err := c.nc.Write(c.wbuf); err != nil {
+		return nil, &callError{stepSend, err}
+	}
+	if len(c.wbuf) > 64<<10 {
+		c.wbuf = nil // do not keep a large request's buffer in the pool
+	}
+	if typ == Oneway {
+		return &translate.Reply{}, nil
+	}
+	msg, err := readMessage(c.br, b.compact, b.framed, b.maxMsg, nil)
+	if err != nil {
+		var ioe *ioError
+		if errors.As(err, &ioe) {
+			return nil, &callError{stepReceive, ioe.err}
+		}
+		return nil, &callError{stepReply, err}
+	}
+	if msg.SeqID != c.seq {
+		return nil, &callError{stepReply, fmt.Errorf("reply has sequence id %d, want %d", msg.SeqID, c.seq)}
+	}
+	if !b.replyName(msg.Name, call.Method) {
+		return nil, &callError{stepReply, fmt.Errorf("reply is for method %q, want %q", msg.Name, call.Method)}
+	}
+	switch msg.Type {
+	case Reply:
+		return &translate.Reply{Body: msg.Body}, nil
+	case Exception:
+		ae, err := decodeAppException(msg.Body, b.compact)
+		if err != nil {
+			return nil, &callError{stepReply, fmt.Errorf("TApplicationException: %w", err)}
+		}
+		return nil, ae
+	}
+	return nil, &callError{stepReply, fmt.Errorf("unexpected %s message in reply", msg.Type)}
+}
+
+// replyName accepts the name sent, and for a multiplexed call the bare
+// method name: TMultiplexedProcessor strips the service before the
+// service's processor writes the reply.
+func (b *Backend) replyName(got, sent string) bool {
+	if got == sent {
+		return true
+	}
+	if _, bare, ok := strings.Cut(sent, ":"); ok && b.multiplexed {
+		return got == bare
+	}
+	return false
+}
+
+// mapError turns a failed call into the gateway's error. Messages name the
+// backend, never an address: the address and the underlying error are the
+// Cause, for logs.
+//
+//	waiting for a connection past the deadline   DEADLINE_EXCEEDED  504
+//	any step, the call's deadline passed           DEADLINE_EXCEEDED  504
+//	any step, the client went away                 CANCELLED          499
+//	connect refused or timed out                   UNAVAILABLE        503
+//	writing the request failed                     UNAVAILABLE        503
+//	the connection failed before the reply ended   UNAVAILABLE        502
+//	the reply is malformed, over a limit, or has
+//	  the wrong sequence id, name or message type  INTERNAL           502
+//	TApplicationException                          see appError
+func (b *Backend) mapError(ctx context.Context, err error) *translate.Error {
+	var ae *ApplicationException
+	if errors.As(err, &ae) {
+		return b.appError(ae)
+	}
+	var ce *callError
+	if !errors.As(err, &ce) {
+		return translate.FromError(err)
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return &translate.Error{Code: codes.Canceled, Message: "request cancelled", Cause: err}
+	case ctx.Err() != nil || ce.step != stepDial && isTimeout(err):
+		return &translate.Error{Code: codes.DeadlineExceeded, Message: "backend " + b.name + " did not answer in time", Cause: err}
+	}
+	switch ce.step {
+	case stepDial, stepSend:
+		return &translate.Error{Code: codes.Unavailable, Message: "backend " + b.name + " is unavailable", Cause: err}
+	case stepReceive:
+		return &translate.Error{Code: codes.Unavailable, HTTPStatus: 502,
+			Message: "backend " + b.name + " closed the connection before replying", Cause: err}
+	}
+	return &translate.Error{Code: codes.Internal, HTTPStatus: 502, Message: "backend " + b.name + " sent an invalid reply", Cause: err}
+}
+
+// appError maps a TApplicationException. The server's message is passed
+// on, as a gRPC backend's status message is.
+//
+//	UNKNOWN_METHOD             UNIMPLEMENTED     501
+//	VALIDATION_FAILED          INVALID_ARGUMENT  400
+//	INTERNAL_ERROR             INTERNAL          502
+//	the other protocol errors  INTERNAL          502
+//	UNKNOWN and anything else  UNKNOWN           502
+func (b *Backend) appError(ae *ApplicationException) *translate.Error {
+	e := &translate.Error{Cause: ae}
+	switch ae.Type {
+	case AppExUnknownMethod:
+		e.Code = codes.Unimplemented
+		e.Message = "backend " + b.name + " does not implement the method"
+	case AppExValidationFailed:
+		e.Code = codes.InvalidArgument
+		e.Message = "backend " + b.name + " rejected the request"
+	case AppExInvalidMessageType, AppExWrongMethodName, AppExBadSequenceID, AppExMissingResult,
+		AppExInternalError, AppExProtocolError, AppExInvalidTransform, AppExInvalidProtocol, AppExUnsupportedClient:
+		e.Code, e.HTTPStatus = codes.Internal, 502
+		e.Message = "backend " + b.name + " failed (" + AppExceptionName(ae.Type) + ")"
+	default:
+		e.Code, e.HTTPStatus = codes.Unknown, 502
+		e.Message = "backend " + b.name + " failed (" + AppExceptionName(ae.Type) + ")"
+	}
+	if ae.Message != "" {
+		e.Message += ": " + ae.Message
+	}
+	return e
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// Close closes every connection, idle or busy; calls in flight fail.
+func (b *Backend) Close() error {
+	b.closed.Store(true)
+	for _, ep := range b.endpoints {
+		ep.mu.Lock()
+		for c := range ep.open {
+			_ = c.nc.Close()
+		}
+		ep.idle = nil
+		clear(ep.open)
+		ep.mu.Unlock()
+	}
+	return nil
+}
+
+// alive reports whether a pooled connection can still be used: the peer
+// has not closed it and sent nothing unasked. The check is a non-blocking
+// read where the platform allows it (see conncheck_unix.go).
+func alive(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return connAlive(rc)
+}

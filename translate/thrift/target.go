@@ -1,0 +1,522 @@
+package thrift
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
+)
+
+// Binding says where a function's arguments come from in an HTTP request.
+// Paths are argument paths: an argument's name, then field names into
+// structs, dotted ("req.filter.page").
+type Binding struct {
+	// PathFields are the route template's variables, as argument paths.
+	PathFields []string
+	// Body is "" for no body, "*" for a JSON object keyed by argument
+	// name, or an argument's name for a body that is that argument's value.
+	Body string
+	// Query maps query keys to argument paths (api.query annotations). A
+	// key not listed is taken as an argument path itself ("a", "req.page").
+	Query map[string]string
+	// Headers maps argument paths to the request headers they come from
+	// (api.header annotations).
+	Headers map[string]string
+	// ExceptionStatus maps exception names ("NotFound" or "shared.NotFound")
+	// to HTTP statuses, overriding the IDL's annotations.
+	ExceptionStatus map[string]int
+	// MaxDepth bounds nesting in the request and the reply; 0 means 64.
+	MaxDepth int
+	// ServiceName, when set, prefixes the method name on the wire
+	// ("Calculator:add"), for a multiplexed backend.
+	ServiceName string
+	// Protocol is the backend's protocol, "binary" (default) or "compact":
+	// the Target encodes the arguments once, in it. A Target built over a
+	// *Backend directly takes it from the Backend; a wrapped backend (the
+	// resilience layer's) hides it, so the wiring passes it here.
+	Protocol string
+}
+
+// DefaultExceptionStatus is the HTTP status of a declared exception with
+// no status configured or annotated: the backend's application said no,
+// for a reason the gateway cannot classify. Its code is UNKNOWN.
+const DefaultExceptionStatus = http.StatusInternalServerError
+
+// Target serves one route by calling one Thrift function.
+type Target struct {
+	backendName string
+	backend     translate.Backend
+	m           *Method
+	fn          *idl.Function
+	method      string // the name on the wire
+	describe    string
+	body        bodyMode
+	bodyArg     *tfield
+	pathVars    []boundPath
+	query       map[string]boundPath
+	headers     []boundHeader
+	excStatus   map[*tstruct]int
+}
+
+type bodyMode int
+
+const (
+	bodyNone bodyMode = iota
+	bodyWhole
+	bodyArg
+)
+
+type boundPath struct {
+	path  string
+	chain []*tfield
+}
+
+type boundHeader struct {
+	boundPath
+	header string
+}
+
+var _ routes.Target = (*Target)(nil)
+
+// NewTarget binds fn to a backend. Errors name the function and the path,
+// key or name at fault.
+func NewTarget(backendName string, backend translate.Backend, fn *idl.Function, b Binding) (*Target, error) {
+	if fn == nil {
+		return nil, errors.New("thrift target: no function")
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("function %s: %s", fn.Name, fmt.Sprintf(format, args...))
+	}
+	protocol := b.Protocol
+	if tb, ok := backend.(*Backend); ok {
+		if protocol != "" && protocol != tb.Protocol() {
+			return nil, fail("binding protocol %q, but backend %s speaks %s", protocol, backendName, tb.Protocol())
+		}
+		protocol = tb.Protocol()
+	}
+	codec, err := NewCodec(protocol, b.MaxDepth)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	m, err := codec.Method(fn)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{
+		backendName: backendName,
+		backend:     backend,
+		m:           m,
+		fn:          fn,
+		method:      fn.Name,
+		query:       map[string]boundPath{},
+		excStatus:   map[*tstruct]int{},
+	}
+	if b.ServiceName != "" {
+		t.method = b.ServiceName + ":" + fn.Name
+	}
+	svc := ""
+	if fn.Service != nil {
+		svc = fn.Service.Name
+		if fn.Service.File != nil {
+			svc = fn.Service.FullName()
+		}
+		svc += "/"
+	}
+	t.describe = "thrift " + svc + fn.Name
+	if fn.Oneway {
+		t.describe += " (oneway)"
+	}
+
+	switch b.Body {
+	case "":
+	case "*":
+		t.body = bodyWhole
+	default:
+		f := m.args.byName[b.Body]
+		if f == nil {
+			return nil, fail("body %q names no argument (it has %s)", b.Body, argNames(m.args))
+		}
+		t.body, t.bodyArg = bodyArg, f
+	}
+	bound := map[string]string{} // chain key -> what binds it
+	for _, p := range b.PathFields {
+		chain, err := resolvePath(m.args, p)
+		if err != nil {
+			return nil, fail("path field %q: %v", p, err)
+		}
+		if !isScalar(chain[len(chain)-1].t) {
+			return nil, fail("path field %q is %s; a path variable can only set a scalar", p, kindName(chain[len(chain)-1].t))
+		}
+		if t.body == bodyArg && len(chain) == 1 && chain[0] == t.bodyArg {
+			return nil, fail("path field %q is also the body", p)
+		}
+		if prev, dup := bound[chainKey(chain)]; dup {
+			return nil, fail("path field %q is bound twice (%s)", p, prev)
+		}
+		bound[chainKey(chain)] = "path variable " + strconv.Quote(p)
+		t.pathVars = append(t.pathVars, boundPath{p, chain})
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.Query)) {
+		p := b.Query[k]
+		if k == "" {
+			return nil, fail("empty query key for %q", p)
+		}
+		chain, err := resolvePath(m.args, p)
+		if err != nil {
+			return nil, fail("query %q: %v", k, err)
+		}
+		if !isTextual(chain[len(chain)-1].t) {
+			return nil, fail("query %q sets %q, which is %s; the query can only set scalars and lists of scalars", k, p, kindName(chain[len(chain)-1].t))
+		}
+		if prev, dup := bound[chainKey(chain)]; dup {
+			return nil, fail("query %q sets %q, which is already bound to the %s", k, p, prev)
+		}
+		bound[chainKey(chain)] = "query parameter " + strconv.Quote(k)
+		t.query[k] = boundPath{p, chain}
+	}
+	for _, p := range slices.Sorted(maps.Keys(b.Headers)) {
+		h := b.Headers[p]
+		if !validHeaderName(h) {
+			return nil, fail("header %q for %q is not a valid header name", h, p)
+		}
+		chain, err := resolvePath(m.args, p)
+		if err != nil {
+			return nil, fail("header %q: %v", h, err)
+		}
+		if !isTextual(chain[len(chain)-1].t) {
+			return nil, fail("header %q sets %q, which is %s; a header can only set scalars and lists of scalars", h, p, kindName(chain[len(chain)-1].t))
+		}
+		if prev, dup := bound[chainKey(chain)]; dup {
+			return nil, fail("header %q sets %q, which is already bound to the %s", h, p, prev)
+		}
+		bound[chainKey(chain)] = "header " + h
+		t.headers = append(t.headers, boundHeader{boundPath{p, chain}, http.CanonicalHeaderKey(h)})
+	}
+	for _, f := range m.result.fields {
+		if f == m.success {
+			continue
+		}
+		st := f.t.st
+		status, err := exceptionStatus(st, b.ExceptionStatus)
+		if err != nil {
+			return nil, fail("exception %s: %v", st.name, err)
+		}
+		t.excStatus[st] = status
+	}
+	return t, nil
+}
+
+// exceptionStatus is the HTTP status for an exception: the route's
+// configuration, then the IDL annotation http.status (or api.http_code),
+// then DefaultExceptionStatus.
+func exceptionStatus(st *tstruct, configured map[string]int) (int, error) {
+	short := st.name[strings.LastIndexByte(st.name, '.')+1:]
+	for _, k := range []string{st.name, short} {
+		if s, ok := configured[k]; ok {
+			if s < 400 || s > 599 {
+				return 0, fmt.Errorf("configured status %d: want 400 to 599", s)
+			}
+			return s, nil
+		}
+	}
+	for _, key := range []string{"http.status", "api.http_code"} {
+		if v, ok := st.ann.Get(key); ok {
+			s, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || s < 400 || s > 599 {
+				return 0, fmt.Errorf("annotation %s = %q: want a status from 400 to 599", key, v)
+			}
+			return s, nil
+		}
+	}
+	return DefaultExceptionStatus, nil
+}
+
+func argNames(st *tstruct) string {
+	if len(st.fields) == 0 {
+		return "none"
+	}
+	names := make([]string, len(st.fields))
+	for i, f := range st.fields {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
+}
+
+func chainKey(chain []*tfield) string {
+	var b strings.Builder
+	for _, f := range chain {
+		fmt.Fprintf(&b, "%p.", f)
+	}
+	return b.String()
+}
+
+// resolvePath follows an argument path through struct fields.
+func resolvePath(args *tstruct, p string) ([]*tfield, error) {
+	if p == "" {
+		return nil, errors.New("empty path")
+	}
+	var chain []*tfield
+	st := args
+	for i, seg := range strings.Split(p, ".") {
+		if st == nil {
+			return nil, fmt.Errorf("%q is %s, which has no field %q", strings.Join(strings.Split(p, ".")[:i], "."), kindName(chain[len(chain)-1].t), seg)
+		}
+		f := st.byName[seg]
+		if f == nil {
+			if i == 0 {
+				return nil, fmt.Errorf("no argument %q (the function has %s)", seg, argNames(st))
+			}
+			return nil, fmt.Errorf("%s has no field %q", kindNameOf(st), seg)
+		}
+		chain = append(chain, f)
+		st = f.t.st
+	}
+	return chain, nil
+}
+
+func isScalar(t *ttype) bool {
+	switch t.wire {
+	case tStruct, tList, tSet, tMap:
+		return false
+	}
+	return true
+}
+
+// isTextual: what a query parameter or header can set, repeated values
+// making a list.
+func isTextual(t *ttype) bool {
+	return isScalar(t) || (t.wire == tList || t.wire == tSet) && isScalar(t.elem)
+}
+
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Target) Backend() string  { return t.backendName }
+func (t *Target) Describe() string { return t.describe }
+
+// ServeRoute transcodes the request, calls the function and writes the
+// result, or the error.
+func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
+	args, err := t.request(r, params)
+	if err != nil {
+		translate.Fail(w, r, err, nil)
+		return
+	}
+	call := &translate.Call{Method: t.method, Body: args}
+	if t.fn.Oneway {
+		call.Delivery = translate.DeliveryOneway
+	}
+	reply, err := t.backend.Invoke(r.Context(), call)
+	if err != nil {
+		translate.Fail(w, r, err, nil)
+		return
+	}
+	if t.fn.Oneway {
+		// Accepted: handed to the transport; nothing comes back. The body is
+		// {} so that a client that always parses JSON does not trip.
+		writeJSON(w, http.StatusAccepted, []byte("{}"))
+		return
+	}
+	out, err := t.reply(reply.Body)
+	if err != nil {
+		translate.Fail(w, r, err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// request builds the encoded args struct. The body is read only when the
+// binding has one; a body on a route without one is ignored, as
+// grpc-gateway ignores it.
+func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) {
+	root := &node{}
+	if t.body != bodyNone && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, translate.HTTPError(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
+			}
+			return nil, translate.HTTPError(http.StatusBadRequest, "reading request body: %v", err)
+		}
+		if len(body) > 0 {
+			if ct := r.Header.Get("Content-Type"); !isJSONMediaType(ct) {
+				return nil, translate.HTTPError(http.StatusUnsupportedMediaType,
+					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(ct))
+			}
+			v, terr := trimJSON(body)
+			if terr != nil {
+				return nil, terr
+			}
+			if v != nil {
+				if t.body == bodyWhole {
+					root.raw = v
+				} else {
+					root.child(t.bodyArg).raw = v
+				}
+			}
+		}
+	}
+	var vs violations
+	for _, pv := range t.pathVars {
+		if v, ok := params.Get(pv.path); ok {
+			setLeaf(root, pv, []string{v}, "path variable "+strconv.Quote(pv.path), true, &vs)
+		}
+	}
+	if q := r.URL.Query(); len(q) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(q)) {
+			bp, ok := t.query[k]
+			if !ok {
+				chain, err := resolvePath(t.m.args, k)
+				if err != nil {
+					vs.add(k, fmt.Sprintf("unknown query parameter %s: %v", strconv.Quote(k), err))
+					continue
+				}
+				if !isTextual(chain[len(chain)-1].t) {
+					vs.add(k, fmt.Sprintf("query parameter %s names %s, which cannot be set from the query", strconv.Quote(k), kindName(chain[len(chain)-1].t)))
+					continue
+				}
+				bp = boundPath{k, chain}
+			}
+			setLeaf(root, bp, q[k], "query parameter "+strconv.Quote(k), false, &vs)
+		}
+	}
+	for _, h := range t.headers {
+		if vals := r.Header.Values(h.header); len(vals) > 0 {
+			setLeaf(root, h.boundPath, vals, "header "+h.header, false, &vs)
+		}
+	}
+	if vs.total > 0 {
+		return nil, vs.err()
+	}
+	args, terr := t.m.encode(root, nil)
+	if terr != nil {
+		return nil, terr
+	}
+	return args, nil
+}
+
+// setLeaf records values for the field at the end of bp's chain. Two
+// sources for one field (a path variable and a query parameter, two query
+// spellings of one field) are an error rather than a silent choice.
+func setLeaf(root *node, bp boundPath, texts []string, origin string, fromPath bool, vs *violations) {
+	n := root
+	for _, f := range bp.chain {
+		n = n.child(f)
+	}
+	switch {
+	case n.texts != nil:
+		vs.add(bp.path, fmt.Sprintf("field %s is set by both the %s and the %s", strconv.Quote(bp.path), n.origin, origin))
+		return
+	case n.raw != nil:
+		vs.add(bp.path, fmt.Sprintf("field %s is set by both the request body and the %s", strconv.Quote(bp.path), origin))
+		return
+	}
+	n.texts, n.origin, n.fromPath = texts, origin, fromPath
+}
+
+// reply renders the result struct, or turns a declared exception into the
+// error response.
+func (t *Target) reply(b []byte) ([]byte, error) {
+	res, err := t.m.DecodeResult(b)
+	if errors.Is(err, ErrMissingResult) {
+		return nil, &translate.Error{Code: codes.Internal, HTTPStatus: http.StatusBadGateway,
+			Message: "backend " + t.backendName + " returned no result for " + t.fn.Name, Cause: err}
+	}
+	if err != nil {
+		return nil, &translate.Error{Code: codes.Internal, HTTPStatus: http.StatusBadGateway,
+			Message: "backend " + t.backendName + " sent a reply that does not match the IDL of " + t.fn.Name, Cause: err}
+	}
+	if ex := res.Exception; ex != nil {
+		return nil, t.exception(ex)
+	}
+	if res.Success == nil {
+		return []byte("{}"), nil // void
+	}
+	return res.Success, nil
+}
+
+// exception is the error for a declared exception: its message, its
+// fields as a detail typed "thrift/<prefix>.<Name>", and its status.
+func (t *Target) exception(ex *ThrownException) *translate.Error {
+	status, ok := t.excStatus[ex.st]
+	if !ok {
+		status = DefaultExceptionStatus
+	}
+	msg := ex.Message
+	if msg == "" {
+		msg = ex.Type[strings.LastIndexByte(ex.Type, '.')+1:]
+	}
+	typeJSON, _ := json.Marshal(ex.TypeURL)
+	detail := make([]byte, 0, len(ex.JSON)+len(typeJSON)+10)
+	detail = append(detail, `{"@type":`...)
+	detail = append(detail, typeJSON...)
+	if len(ex.JSON) > 2 {
+		detail = append(detail, ',')
+		detail = append(detail, ex.JSON[1:]...)
+	} else {
+		detail = append(detail, '}')
+	}
+	return &translate.Error{
+		Code:        translate.CodeForHTTPStatus(status),
+		HTTPStatus:  status,
+		Message:     msg,
+		JSONDetails: []json.RawMessage{detail},
+		Cause:       fmt.Errorf("%s threw %s", t.fn.Name, ex.Type),
+	}
+}
+
+// isJSONMediaType accepts application/json with any parameters, as long as
+// a charset, if given, is UTF-8, and an absent Content-Type (translate/
+// binding's rule, so both protocols answer alike).
+func isJSONMediaType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, params, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+		return false
+	}
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
+			return false
+		}
+	}
+	return true
+}
