@@ -1,8 +1,13 @@
 package thrift
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -242,5 +247,65 @@ func TestBodyLimit(t *testing.T) {
 	tg.ServeRoute(w, r, nil)
 	if w.Code != 413 {
 		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
+
+// TestWireGolden records, byte for byte, the framed CALL the gateway sends
+// for an HTTP request, in both protocols: the message envelope (strict
+// binary, or compact), the sequence id, and the args struct with its
+// defaults filled in.
+func TestWireGolden(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			f := mustFramer(t, proto, "framed")
+			got := make(chan []byte, 1)
+			addr := rawServer(t, func(c net.Conn) {
+				var hdr [4]byte
+				if _, err := io.ReadFull(c, hdr[:]); err != nil {
+					return
+				}
+				frame := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+				if _, err := io.ReadFull(c, frame); err != nil {
+					return
+				}
+				got <- append(hdr[:], frame...)
+				m, err := f.ReadMessage(bufio.NewReader(bytes.NewReader(append(hdr[:], frame...))))
+				if err != nil {
+					return
+				}
+				var e encoder
+				e.compact = proto == "compact"
+				e.stop()
+				_, _ = c.Write(f.AppendMessage(nil, &Message{Name: m.Name, Type: Reply, SeqID: m.SeqID, Body: e.buf}))
+			})
+			b := dial(t, Options{Endpoints: []string{addr}, Protocol: proto})
+			g := interopGateway(t, b, proto, false, extraRoutes...)
+			w := g.do(t, "POST", "/v1/touch/7", "")
+			if w.Code != 200 {
+				t.Fatalf("%d %s", w.Code, w.Body)
+			}
+			golden(t, "wire_touch_call."+proto+".hex", []byte(hex.Dump(<-got)))
+		})
+	}
+}
+
+// TestMissingResultThroughTarget: a non-void function answered with an
+// empty result struct is a 502, not a zero value.
+func TestMissingResultThroughTarget(t *testing.T) {
+	t.Parallel()
+	f := mustFramer(t, "binary", "framed")
+	addr, _ := fakeServer(t, f, func(m *Message) []byte {
+		return f.AppendMessage(nil, &Message{Name: m.Name, Type: Reply, SeqID: m.SeqID, Body: []byte{0}})
+	})
+	b := dial(t, Options{Endpoints: []string{addr}})
+	g := interopGateway(t, b, "binary", false)
+	w := g.do(t, "POST", "/Interop/divide", `{"a":1,"b":1}`)
+	if w.Code != 502 || w.Body.String() != `{"code":13,"message":"backend interop returned no result for divide","details":[]}` {
+		t.Errorf("%d %s", w.Code, w.Body)
+	}
+	if w := g.do(t, "POST", "/Interop/touch", `{"id":1}`); w.Code != 200 || w.Body.String() != `{}` {
+		t.Errorf("void: %d %s", w.Code, w.Body)
 	}
 }
