@@ -22,7 +22,7 @@ test-short: ## the suite without the race detector
 demo: ## gateway + mock gRPC backends on 127.0.0.1:8080 (admin :9901), with curl lines to try
 	$(GO) run ./cmd/switchboard demo
 
-bench: ## route matching, transcoding and the REST-to-gRPC call beside a direct gRPC call
+bench: ## matching, transcoding, and each protocol through the gateway beside a direct client call
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./routes/ ./translate/... ./gateway/
 
 fuzz: ## run each fuzz target for 30s
@@ -30,6 +30,9 @@ fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime 30s ./routes/
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime 30s ./translate/binding/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSet$$' -fuzztime 30s ./descriptors/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./descriptors/thrift/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime 30s ./translate/thrift/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeJSON$$' -fuzztime 30s ./translate/thrift/
 
 lint: ## go vet and staticcheck (installed from the Go module proxy)
 	$(GO) vet $(PKGS)

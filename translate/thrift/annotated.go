@@ -54,7 +54,7 @@ func AnnotatedRoutes(svc *idl.Service) ([]AnnotatedRoute, error) {
 func functionRoutes(svc *idl.Service, fn *idl.Function) ([]AnnotatedRoute, error) {
 	for _, k := range unsupportedAnnotations {
 		if _, ok := fn.Annotations.Get(k); ok {
-			return nil, fmt.Errorf("annotation %s is not supported: declare each method with api.get, api.post, ...", k)
+			return nil, fmt.Errorf("annotation %s is not supported: declare each method with its own api.get, api.post (and so on)", k)
 		}
 	}
 	var out []AnnotatedRoute

@@ -60,7 +60,7 @@ func TestAnnotatedRouteErrors(t *testing.T) {
 	tests := []struct {
 		src, want string
 	}{
-		{`service S { void f() (api.any = "/x") }`, "service S, function f: annotation api.any is not supported: declare each method with api.get, api.post, ..."},
+		{`service S { void f() (api.any = "/x") }`, "service S, function f: annotation api.any is not supported: declare each method with its own api.get, api.post (and so on)"},
 		{`struct R { 1: string a (api.form = "a") } service S { void f(1: R r) (api.post = "/x") }`,
 			`service S, function f: api.post = "/x": field R.a: annotation api.form is not supported`},
 		{`struct R { 1: string a (api.body = "b") } service S { void f(1: R r) (api.post = "/x") }`,

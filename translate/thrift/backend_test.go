@@ -44,25 +44,6 @@ func fakeServer(t *testing.T, f Framer, reply func(m *Message) []byte) (string, 
 	return addr, &conns
 }
 
-// pingReply is a well-formed reply to ping.
-func pingReply(t *testing.T, f Framer, m *Message) []byte {
-	meth := pingMethod(t, f)
-	body, err := meth.EncodeResult([]byte(`{"success":"pong"}`))
-	if err != nil {
-		t.Error(err)
-	}
-	return f.AppendMessage(nil, &Message{Name: m.Name, Type: Reply, SeqID: m.SeqID, Body: body})
-}
-
-func pingMethod(t testing.TB, f Framer) *Method {
-	c, _ := NewCodec(map[bool]string{true: "compact", false: "binary"}[f.compact], 0)
-	m, err := c.Method(interopFunc(t, "ping"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func mustFramer(t testing.TB, protocol, transport string) Framer {
 	f, err := NewFramer(protocol, transport, 0)
 	if err != nil {

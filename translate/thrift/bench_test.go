@@ -56,6 +56,7 @@ func BenchmarkCall(b *testing.B) {
 	// generated+json variant (map keys that are pointers cannot be JSON).
 	plain := *rich
 	plain.PointNames = nil
+	//lint:ignore SA1026 PointNames, the map encoding/json cannot key, is nil
 	plainJSON, err := json.Marshal(&gen.InteropEchoArgs{E: &plain})
 	if err != nil {
 		b.Fatal(err)
@@ -104,6 +105,7 @@ func BenchmarkCall(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			//lint:ignore SA1026 the echoed PointNames is nil
 			if _, err := json.Marshal(r); err != nil {
 				b.Fatal(err)
 			}
@@ -126,6 +128,7 @@ func BenchmarkCodec(b *testing.B) {
 		ColorsById: map[int64][]gen.Color{1: {gen.Color_RED, gen.Color_BLUE}},
 		Shape:      &gen.Shape{Label: athrift.StringPtr("l")}, Tags: gen.Tags{"t1", "t2"}, Smalls: []int16{1, 2, 3}, Blobs: [][]byte{{1, 2, 3}},
 	})
+	//lint:ignore SA1026 PointNames is nil in v
 	vJSON, _ := json.Marshal(&gen.InteropEchoArgs{E: v})
 	c, _ := NewCodec("binary", 0)
 	m, err := c.Method(interopFunc(b, "echo"))
@@ -202,6 +205,7 @@ func BenchmarkCodec(b *testing.B) {
 			if err := r.Read(ctx, prot); err != nil {
 				b.Fatal(err)
 			}
+			//lint:ignore SA1026 PointNames is nil in the result
 			if _, err := json.Marshal(r.Success); err != nil {
 				b.Fatal(err)
 			}

@@ -44,8 +44,6 @@ func rulesMethod(t testing.TB, proto, fn string, maxDepth int) *Method {
 	return m
 }
 
-var rulesProgram *idl.Program
-
 func loadRules(t testing.TB) *idl.Program {
 	if p, ok := idlCache.Load("rules"); ok {
 		return p.(*idl.Program)

@@ -61,7 +61,6 @@ const (
 	segKey
 )
 
-func (s *encState) push(g seg)         { s.stack = append(s.stack, g) }
 func (s *encState) pushField(n string) { s.stack = append(s.stack, seg{kind: segField, name: n}) }
 func (s *encState) pushIndex(i int)    { s.stack = append(s.stack, seg{kind: segIndex, index: i}) }
 func (s *encState) pushKey(k []byte)   { s.stack = append(s.stack, seg{kind: segKey, key: k}) }
@@ -367,8 +366,6 @@ func (s *encState) jsonInt(t *ttype, v []byte) (int64, bool) {
 	}
 	return n, true
 }
-
-var errNotInteger = errors.New("not an integer")
 
 // parseInt parses JSON's integer form exactly, with range errors worded for
 // a client.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
@@ -640,13 +639,4 @@ func appendUUID(dst []byte, u []byte) []byte {
 		dst = append(dst, hexDigits[c>>4], hexDigits[c&0x0f])
 	}
 	return dst
-}
-
-// typeList names types for messages: "i32, string".
-func typeList(ts []*ttype) string {
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.name
-	}
-	return strings.Join(names, ", ")
 }
