@@ -507,7 +507,10 @@ func (s *Server) serveConn(c net.Conn) {
 			return
 		}
 		out := s.handle(m)
-		if out == nil {
+		if out == nil || m.Type == thrift.Oneway {
+			// Nothing goes back for a ONEWAY message, whatever function it
+			// names: the client is not reading, and a reply would be taken
+			// for the answer to its next call.
 			continue
 		}
 		if _, err := c.Write(out); err != nil {

@@ -74,8 +74,11 @@ type Backend struct {
 var _ translate.Backend = (*Backend)(nil)
 
 type endpoint struct {
-	addr      string
-	slots     chan struct{} // one token per open connection, busy or idle
+	addr string
+	// slots holds a token per call using a connection. A connection is
+	// made only when none is idle, so open connections never outnumber
+	// the tokens: the pool's bound.
+	slots     chan struct{}
 	mu        sync.Mutex
 	idle      []*conn // most recently used last
 	open      map[*conn]struct{}
@@ -266,17 +269,30 @@ func (b *Backend) acquire(ctx context.Context, ep *endpoint) (*conn, error) {
 	return c, nil
 }
 
+// release returns a connection to the idle list. Idle connections are
+// reused last in, first out, which keeps the fewest warm; those at the
+// bottom that have waited past maxIdle are closed here, or a burst would
+// leave them open for good.
 func (b *Backend) release(ep *endpoint, c *conn) {
-	c.idleSince = time.Now()
+	now := time.Now()
+	c.idleSince = now
 	ep.mu.Lock()
 	if b.closed.Load() {
 		ep.mu.Unlock()
 		ep.discard(c)
 		return
 	}
+	var expired []*conn
+	for len(ep.idle) > 0 && now.Sub(ep.idle[0].idleSince) >= maxIdle {
+		expired = append(expired, ep.idle[0])
+		ep.idle = ep.idle[1:]
+	}
 	ep.idle = append(ep.idle, c)
 	ep.mu.Unlock()
 	<-ep.slots
+	for _, old := range expired {
+		ep.close(old)
+	}
 }
 
 // discard closes a connection that carried a call and frees its slot.

@@ -233,14 +233,3 @@ func (m *Method) DecodeResult(b []byte) (*Result, error) {
 	}
 	return res, nil
 }
-
-// Exceptions lists the declared exceptions' field names and types.
-func (m *Method) Exceptions() map[string]string {
-	out := map[string]string{}
-	for _, f := range m.result.fields {
-		if f != m.success {
-			out[f.name] = f.t.st.name
-		}
-	}
-	return out
-}

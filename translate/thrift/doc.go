@@ -91,7 +91,9 @@
 // A body must be application/json (any parameters, charset UTF-8 if given,
 // or no Content-Type at all): anything else is 415. An unknown query
 // parameter is a 400. Every problem with a request is reported at once, as
-// google.rpc.BadRequest field violations.
+// google.rpc.BadRequest field violations. The binary and compact protocols
+// have no headers of their own, so request headers reach the backend only
+// where a binding names them (api.header), and no metadata comes back.
 //
 // A declared exception becomes the error body: its message is the
 // exception's message, msg, what or why string field if set, else its
@@ -104,12 +106,29 @@
 //
 // A reply with neither the return value nor a declared exception is an
 // INTERNAL error with status 502, the MISSING_RESULT of generated clients,
-// not the zero value Apache's Go client returns. Transport failures and
-// TApplicationExceptions map as the tables on Backend.mapError and
-// Backend.appError say: in short, 503 when the backend cannot be reached,
-// 504 at the deadline, 502 when the connection breaks or the reply is
-// malformed, 501 for UNKNOWN_METHOD. Error messages name the backend,
-// never its address.
+// not the zero value Apache's Go client returns. Everything else that can
+// go wrong with a call:
+//
+//	what happened                                     code               HTTP
+//	all connections busy until the deadline           DEADLINE_EXCEEDED  504
+//	the deadline passed (connect, write or read)      DEADLINE_EXCEEDED  504
+//	the client went away                              CANCELLED          499
+//	connect refused or timed out, write failed        UNAVAILABLE        503
+//	the connection broke before the reply ended       UNAVAILABLE        502
+//	the reply is malformed, over a limit, or has the
+//	  wrong sequence id, method name or message type  INTERNAL           502
+//	the reply does not fit the IDL (a union with two
+//	  members, a list of the wrong element type)      INTERNAL           502
+//	TApplicationException UNKNOWN_METHOD              UNIMPLEMENTED      501
+//	TApplicationException VALIDATION_FAILED           INVALID_ARGUMENT   400
+//	TApplicationException INTERNAL_ERROR and the
+//	  protocol ones (BAD_SEQUENCE_ID, ...)            INTERNAL           502
+//	TApplicationException UNKNOWN or another type     UNKNOWN            502
+//
+// A TApplicationException's message is passed on after the gateway's own,
+// as a gRPC backend's status message is. Error messages name the backend,
+// never its address; the underlying error, address included, is the
+// error's Cause, for logs.
 //
 // # Backend
 //

@@ -71,6 +71,7 @@ func TestInteropBytes(t *testing.T) {
 			`{"a":7,"b":"b","c":true,"d":false}`, ""},
 		{"sparse far", "Sparse", &gen.Sparse{C: athrift.BoolPtr(false)}, `{"c":false}`, ""},
 		{"sparse empty", "Sparse", &gen.Sparse{}, `{}`, ""},
+		{"declared out of id order", "Unordered", &gen.Unordered{C: 3, A: "a", B: athrift.BoolPtr(true)}, `{"c":3,"b":true,"a":"a"}`, `{"a":"a","b":true,"c":3}`},
 		{"union radius", "Shape", &gen.Shape{Radius: athrift.Float64Ptr(math.Inf(-1))}, `{"radius":"-Infinity"}`, ""},
 		{"union point", "Shape", &gen.Shape{Point: &gen.Point{X: 3}}, `{"point":{"x":3,"y":0}}`, ""},
 		{"union label", "Shape", &gen.Shape{Label: athrift.StringPtr("")}, `{"label":""}`, ""},

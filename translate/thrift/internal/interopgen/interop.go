@@ -1010,6 +1010,195 @@ func (p *Sparse) String() string {
 }
 
 // Attributes:
+//  - C
+//  - A
+//  - B
+type Unordered struct {
+  A string `thrift:"a,1" db:"a" json:"a"`
+  B *bool `thrift:"b,2" db:"b" json:"b,omitempty"`
+  C int32 `thrift:"c,3" db:"c" json:"c"`
+}
+
+func NewUnordered() *Unordered {
+  return &Unordered{}
+}
+
+
+func (p *Unordered) GetC() int32 {
+  return p.C
+}
+
+func (p *Unordered) GetA() string {
+  return p.A
+}
+var Unordered_B_DEFAULT bool
+func (p *Unordered) GetB() bool {
+  if !p.IsSetB() {
+    return Unordered_B_DEFAULT
+  }
+return *p.B
+}
+func (p *Unordered) IsSetB() bool {
+  return p.B != nil
+}
+
+func (p *Unordered) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 3:
+      if fieldTypeId == thrift.I32 {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.BOOL {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *Unordered)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI32(ctx); err != nil {
+  return thrift.PrependError("error reading field 3: ", err)
+} else {
+  p.C = v
+}
+  return nil
+}
+
+func (p *Unordered)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadString(ctx); err != nil {
+  return thrift.PrependError("error reading field 1: ", err)
+} else {
+  p.A = v
+}
+  return nil
+}
+
+func (p *Unordered)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBool(ctx); err != nil {
+  return thrift.PrependError("error reading field 2: ", err)
+} else {
+  p.B = &v
+}
+  return nil
+}
+
+func (p *Unordered) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "Unordered"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *Unordered) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "a", thrift.STRING, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err) }
+  if err := oprot.WriteString(ctx, string(p.A)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err) }
+  return err
+}
+
+func (p *Unordered) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetB() {
+    if err := oprot.WriteFieldBegin(ctx, "b", thrift.BOOL, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:b: ", p), err) }
+    if err := oprot.WriteBool(ctx, bool(*p.B)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.b (2) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:b: ", p), err) }
+  }
+  return err
+}
+
+func (p *Unordered) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "c", thrift.I32, 3); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:c: ", p), err) }
+  if err := oprot.WriteI32(ctx, int32(p.C)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.c (3) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:c: ", p), err) }
+  return err
+}
+
+func (p *Unordered) Equals(other *Unordered) bool {
+  if p == other {
+    return true
+  } else if p == nil || other == nil {
+    return false
+  }
+  if p.A != other.A { return false }
+  if p.B != other.B {
+    if p.B == nil || other.B == nil {
+      return false
+    }
+    if (*p.B) != (*other.B) { return false }
+  }
+  if p.C != other.C { return false }
+  return true
+}
+
+func (p *Unordered) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("Unordered(%+v)", *p)
+}
+
+// Attributes:
 //  - Point
 //  - Radius
 //  - Label

@@ -46,6 +46,13 @@ struct Sparse {
   32001: optional bool d,
 }
 
+// Declared out of id order: every generator writes fields by id.
+struct Unordered {
+  3: i32 c,
+  1: string a,
+  2: optional bool b,
+}
+
 union Shape {
   1: Point point,
   2: double radius,
