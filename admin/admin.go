@@ -213,6 +213,8 @@ func schemaError(err error, name string) *translate.Error {
 		return translate.HTTPError(http.StatusNotFound, "no descriptor set %q", name)
 	case errors.Is(err, descriptors.ErrNoPrevious):
 		return translate.HTTPError(http.StatusConflict, "descriptor set %q has no previous version", name)
+	case errors.Is(err, gateway.ErrChanged):
+		return translate.HTTPError(http.StatusConflict, "%v", err)
 	}
 	return translate.HTTPError(http.StatusBadRequest, "%v", err)
 }

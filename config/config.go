@@ -37,6 +37,9 @@ type Limits struct {
 	WriteTimeout      Duration `yaml:"write_timeout"`
 	IdleTimeout       Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long /readyz fails before the listener closes,
+	// so that a load balancer stops sending new requests first.
+	ShutdownDelay Duration `yaml:"shutdown_delay"`
 }
 
 // Log configures the process log.

@@ -191,6 +191,13 @@ func (c *Config) validate() Problems {
 				add(c.Problem(key+".nats.tls", "cert_file and key_file go together"))
 			}
 		}
+		for j, h := range b.Headers {
+			if !validHeaderName(h) {
+				add(c.Problem(fmt.Sprintf("%s.headers[%d]", key, j), "%q is not a header name", h))
+			} else if hopByHop(strings.ToLower(h)) {
+				add(c.Problem(fmt.Sprintf("%s.headers[%d]", key, j), "%s is hop-by-hop and cannot be forwarded", h))
+			}
+		}
 		if b.Retry.Attempts < 0 || b.Retry.Attempts > 10 {
 			add(c.Problem(key+".retry.attempts", "must be between 1 and 10"))
 		}
@@ -307,4 +314,28 @@ func (c *Config) RouteKey(i int) string {
 		return fmt.Sprintf("routes[%d].custom", i)
 	}
 	return fmt.Sprintf("routes[%d].%s", i, strings.ToLower(method))
+}
+
+// validHeaderName is an HTTP token that is also a valid gRPC metadata key
+// once lower-cased.
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func hopByHop(h string) bool {
+	switch h {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te",
+		"proxy-authenticate", "proxy-authorization", "content-length":
+		return true
+	}
+	return false
 }

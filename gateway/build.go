@@ -49,7 +49,13 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) 
 	sets := snap.Sets()
 	sort.SliceStable(sets, func(i, j int) bool { return sets[i].Backend == "" && sets[j].Backend != "" })
 	for _, set := range sets {
+		imported := importedFiles(set)
 		for _, sd := range set.Services() {
+			if imported[sd.ParentFile().Path()] {
+				// An upload built with --include_imports carries the files it
+				// imports; their services are not the upload's to expose.
+				continue
+			}
 			backend := set.Backend
 			jsonOpts := g.cfg.JSON
 			unannotated := true
@@ -95,6 +101,22 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) 
 		return nil, err
 	}
 	return table, nil
+}
+
+// importedFiles names the files of an uploaded set that another of its
+// files imports. Sets from the config expose only the services it lists,
+// and reflection sets what the server serves, so only uploads need this.
+func importedFiles(set *descriptors.Set) map[string]bool {
+	if set.Source != "admin" {
+		return nil
+	}
+	imported := map[string]bool{}
+	for _, f := range set.FDS.GetFile() {
+		for _, dep := range f.GetDependency() {
+			imported[dep] = true
+		}
+	}
+	return imported
 }
 
 func serviceNames(snap *descriptors.Snapshot) []string {

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,6 +93,25 @@ services:
 		t.Errorf("backend saw %d calls", calls)
 	}
 
+	// Without server_name the certificate is checked against the endpoint's
+	// own host (here its IP address), not the backend's name in the config.
+	byHost := startGateway(t, fmt.Sprintf(`
+descriptors:
+  - file: {root}/library.pb
+backends:
+  secure:
+    grpc:
+      endpoints: ["%s"]
+      tls: {ca_file: %s, cert_file: %s, key_file: %s}
+    timeout: 2s
+services:
+  - name: library.v1.LibraryService
+    backend: secure
+`, addr, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")))
+	if r := do(t, "POST", byHost.http.URL+pingPath, []byte(`{}`), map[string]string{"Content-Type": "application/json"}); r.status != 200 {
+		t.Fatalf("TLS checked against the endpoint host: %d %s", r.status, r.body)
+	}
+
 	// A CA that did not sign the server certificate: the call must fail, and
 	// the client sees 503 without the handshake details.
 	other, _ := newCA(t)
@@ -146,7 +166,7 @@ func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name str
 		usage = x509.ExtKeyUsageClientAuth
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{name}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

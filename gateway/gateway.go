@@ -43,6 +43,9 @@ var _ http.Handler = (*Gateway)(nil)
 // content (link errors, conflicts), as opposed to an unknown name.
 var ErrInvalidSchema = errors.New("invalid schema")
 
+// ErrChanged refuses a change that raced with another one.
+var ErrChanged = errors.New("concurrent change")
+
 // New dials the backends, loads the descriptor sets the config names and
 // builds the first route table. It fails with every problem found.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics) (*Gateway, error) {
@@ -209,7 +212,14 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
-	st, err := g.change("refresh", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.With(set), nil })
+	st, err := g.change("refresh", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
+		// The fetch ran unlocked: refuse to undo a removal or an upload
+		// that landed meanwhile.
+		if now, ok := s.Set(name); !ok || now.Version != cur.Version || now.Source != cur.Source {
+			return nil, fmt.Errorf("%w: set %q changed during the refresh", ErrChanged, name)
+		}
+		return s.With(set), nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,9 @@ services:
 	if got := md.Get("x-forwarded-for"); len(got) != 1 || got[0] != "127.0.0.1" {
 		t.Errorf("x-forwarded-for = %q", got)
 	}
+	if got := md.Get(":authority"); len(got) != 1 || got[0] != addr {
+		t.Errorf(":authority = %q, want the endpoint %s", got, addr)
+	}
 	if deadline <= 0 || deadline > 2*time.Second {
 		t.Errorf("backend saw a deadline of %v; want at most the backend's 2s although the client asked 10s", deadline)
 	}
@@ -124,8 +127,24 @@ services:
 			t.Errorf("response header %s = %q: transport metadata leaked", k, got)
 		}
 	}
-	reserved := do(t, "POST", tg.http.URL+"/library.v1.LibraryService/Ping", []byte(`{}`), map[string]string{"Grpc-Metadata-Grpc-Status": "0"})
-	if reserved.status != 400 {
-		t.Errorf("reserved metadata key: status %d, want 400", reserved.status)
+	for _, h := range []map[string]string{
+		{"Grpc-Metadata-Grpc-Status": "0"},
+		{"Grpc-Metadata-Connection": "close"},
+		{"Grpc-Metadata-Upgrade": "h2c"},
+		{"Grpc-Metadata-X-Request-Id": "spoofed"},
+		{"Authorization": "Bearer good", "Grpc-Metadata-Authorization": "Bearer forged"},
+		{"Authorization": "Bearer \xe9"},
+		{"Grpc-Metadata-Foo": "caf\xc3\xa9"},
+		{"Grpc-Metadata-Blob-Bin": "!!!"},
+	} {
+		h["Content-Type"] = "application/json"
+		r := do(t, "POST", tg.http.URL+"/library.v1.LibraryService/Ping", []byte(`{}`), h)
+		if r.status != 400 {
+			t.Errorf("headers %q: status %d, want 400: %s", h, r.status, r.body)
+		}
+	}
+	// An absurd Grpc-Timeout is no limit, not an overflow into the past.
+	if r := do(t, "POST", tg.http.URL+"/library.v1.LibraryService/Ping", []byte(`{}`), map[string]string{"Content-Type": "application/json", "Grpc-Timeout": "99999999H"}); r.status != 200 {
+		t.Errorf("Grpc-Timeout 99999999H: status %d, want 200: %s", r.status, r.body)
 	}
 }

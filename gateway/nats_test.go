@@ -27,7 +27,9 @@ func TestNATSReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	sub, err := nc.Subscribe("greet.*", func(m *natsgo.Msg) { _ = m.Respond([]byte(`{"hello":"` + strings.TrimPrefix(m.Subject, "greet.") + `"}`)) })
+	sub, err := nc.Subscribe("greet.*", func(m *natsgo.Msg) {
+		_ = m.Respond([]byte(`{"hello":"` + strings.TrimPrefix(m.Subject, "greet.") + `"}`))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
 )
@@ -79,6 +80,12 @@ func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(List
 	case runErr = <-errc:
 	}
 	g.draining.Store(true)
+	if d := cfg.Limits.ShutdownDelay.D(0); d > 0 && runErr == nil {
+		// Keep serving while /readyz fails, so the load balancer notices
+		// before connections are refused.
+		g.log.Info("failing readiness before shutdown", "delay", d.String())
+		time.Sleep(d)
+	}
 	timeout := cfg.Limits.ShutdownTimeout.D(config.DefaultShutdownTimeout)
 	g.log.Info("shutting down", "drain_timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)

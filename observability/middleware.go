@@ -32,7 +32,7 @@ func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 		o := info.snapshot()
 		route, backend, code, err, retries := o.route, o.backend, o.code, o.err, o.retries
 		if m != nil {
-			m.requests.WithLabelValues(route, backend, r.Method, strconv.Itoa(rec.status)).Inc()
+			m.requests.WithLabelValues(route, backend, methodLabel(r.Method), strconv.Itoa(rec.status)).Inc()
 			m.requestDuration.WithLabelValues(route, backend).Observe(d.Seconds())
 		}
 		level := slog.LevelInfo
@@ -88,3 +88,14 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// methodLabel keeps the method label's values few: any client can send any
+// method token, and every new label value is a new series held forever.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}

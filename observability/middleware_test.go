@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -60,5 +61,20 @@ func TestMiddleware(t *testing.T) {
 				t.Error("request not counted by route, backend and status")
 			}
 		})
+	}
+}
+
+func TestMethodLabelBounded(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	h := Middleware(slog.New(slog.NewJSONHandler(io.Discard, nil)), m, http.NotFoundHandler())
+	for _, method := range []string{"X0", "X1", "PURGE", "GET"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/nope", nil))
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if !strings.Contains(body, `method="OTHER",route="",status="404"} 3`) || strings.Contains(body, `method="X0"`) {
+		t.Errorf("unknown methods not folded into OTHER:\n%s", body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -73,9 +74,19 @@ func Dial(name string, opts Options) (*Backend, error) {
 	// A manual resolver per backend, under a scheme of its own, hands all
 	// endpoints to the round_robin balancer without a global registration.
 	r := manual.NewBuilderWithScheme(fmt.Sprintf("switchboard%d", schemeSeq.Add(1)))
+	// Each address carries its own host as the server name, so that TLS
+	// checks the certificate against the endpoint and :authority names it,
+	// not the backend's config name; tls.server_name overrides both.
 	addrs := make([]resolver.Address, len(opts.Endpoints))
 	for i, ep := range opts.Endpoints {
-		addrs[i] = resolver.Address{Addr: ep}
+		if _, _, err := net.SplitHostPort(ep); err != nil {
+			return nil, fmt.Errorf("backend %s: endpoint %q: %w", name, ep, err)
+		}
+		authority := ep // grpc-go's TLS strips the port when it checks the name
+		if opts.TLS != nil && opts.TLS.ServerName != "" {
+			authority = opts.TLS.ServerName
+		}
+		addrs[i] = resolver.Address{Addr: ep, ServerName: authority}
 	}
 	r.InitialState(resolver.State{Addresses: addrs})
 	maxMsg := opts.MaxMessageBytes
@@ -161,6 +172,12 @@ func (b *Backend) mapError(ctx context.Context, err error, header, trailer metad
 	case e.Code == codes.Unavailable && !fromServer:
 		e.Message = "backend " + b.name + " is unavailable"
 		e.Details = nil
+	case e.Code == codes.ResourceExhausted && strings.Contains(st.Message(), "grpc: received message") &&
+		strings.Contains(st.Message(), "larger than max"):
+		// Our own receive limit, not the backend's quota: a 429 would tell
+		// the client to retry what can never fit.
+		e.Code, e.HTTPStatus, e.Details = codes.Internal, http.StatusBadGateway, nil
+		e.Message = "backend " + b.name + " sent a reply larger than max_message_bytes"
 	case e.Code == codes.Internal && !fromServer && strings.Contains(st.Message(), "grpc: "):
 		e.Message = "backend " + b.name + " sent an invalid reply"
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -93,9 +94,11 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 		}
 		// The client may shorten the backend's deadline, never lengthen it:
 		// the resilience layer applies the backend timeout on top of this.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+		if d < time.Duration(math.MaxInt64) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
 	}
 	reply, err := t.backend.Invoke(ctx, &translate.Call{Method: t.method, Body: req, Metadata: md})
 	if err != nil {
@@ -118,16 +121,37 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 
 // metadata builds the outgoing gRPC metadata: the allow-listed headers,
 // Grpc-Metadata-* with the prefix removed (-bin values base64-decoded), and
-// X-Forwarded-For/Host as grpc-gateway sends them.
+// X-Forwarded-For/Host as grpc-gateway sends them. A client cannot use
+// Grpc-Metadata-* to set hop-by-hop or transport keys, nor to add values to
+// the keys the gateway sets itself (the request id, forwarded headers,
+// allow-listed ones such as Authorization); values must be printable ASCII,
+// which is all HTTP/2 metadata may carry.
 func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	md := metadata.MD{}
 	for _, name := range t.forward {
-		if vs := r.Header.Values(name); len(vs) > 0 {
-			md[strings.ToLower(name)] = vs
+		vs := r.Header.Values(name)
+		if len(vs) == 0 {
+			continue
 		}
+		for _, v := range vs {
+			if !printableASCII(v) {
+				return nil, translate.BadRequest("header "+name+" has characters gRPC metadata cannot carry",
+					translate.Violation(name, "must be printable ASCII"))
+			}
+		}
+		md[strings.ToLower(name)] = vs
 	}
 	if id := observability.FromContext(r.Context()).ID; id != "" {
 		md["x-request-id"] = []string{id}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header.Get("X-Forwarded-For"); prior != "" && printableASCII(prior) {
+			host = prior + ", " + host
+		}
+		md["x-forwarded-for"] = []string{host}
+	}
+	if r.Host != "" && printableASCII(r.Host) {
+		md["x-forwarded-host"] = []string{r.Host}
 	}
 	for name, vs := range r.Header {
 		key, ok := strings.CutPrefix(name, "Grpc-Metadata-")
@@ -135,9 +159,9 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 			continue
 		}
 		key = strings.ToLower(key)
-		if key == "" || isReservedMetadata(key) || strings.HasPrefix(key, "grpc-") {
-			return nil, translate.BadRequest("header "+name+" names reserved gRPC metadata",
-				translate.Violation(name, "reserved metadata key"))
+		if _, taken := md[key]; taken || !validMetadataKey(key) || isReservedMetadata(key) || strings.HasPrefix(key, "grpc-") || hopByHop(key) {
+			return nil, translate.BadRequest("header "+name+" names metadata a client may not set",
+				translate.Violation(name, "reserved, hop-by-hop or already set by the gateway"))
 		}
 		for _, v := range vs {
 			if strings.HasSuffix(key, "-bin") {
@@ -147,20 +171,48 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 						translate.Violation(name, "binary metadata must be base64"))
 				}
 				v = string(b)
+			} else if !printableASCII(v) {
+				return nil, translate.BadRequest("header "+name+" has characters gRPC metadata cannot carry",
+					translate.Violation(name, "must be printable ASCII"))
 			}
 			md[key] = append(md[key], v)
 		}
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
-			host = prior + ", " + host
-		}
-		md["x-forwarded-for"] = []string{host}
-	}
-	if r.Host != "" {
-		md["x-forwarded-host"] = []string{r.Host}
-	}
 	return md, nil
+}
+
+// validMetadataKey is the gRPC spec's key alphabet.
+func validMetadataKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// hopByHop names headers that describe one HTTP connection, which HTTP/2
+// forbids as metadata and a proxy must never forward.
+func hopByHop(k string) bool {
+	switch k {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host",
+		"proxy-authenticate", "proxy-authorization":
+		return true
+	}
+	return false
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeBase64(s string) ([]byte, error) {
@@ -181,6 +233,7 @@ func ParseTimeout(s string) (time.Duration, error) {
 	if err != nil {
 		return 0, bad
 	}
+	const forever = time.Duration(math.MaxInt64)
 	var unit time.Duration
 	switch s[len(s)-1] {
 	case 'H':
@@ -197,6 +250,9 @@ func ParseTimeout(s string) (time.Duration, error) {
 		unit = time.Nanosecond
 	default:
 		return 0, bad
+	}
+	if n > uint64(forever/unit) {
+		return forever, nil // longer than any backend timeout: no limit from the client
 	}
 	return time.Duration(n) * unit, nil
 }

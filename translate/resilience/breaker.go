@@ -25,40 +25,54 @@ type breaker struct {
 	probing     bool      // a half-open probe is in flight
 }
 
-// allow reports whether a call may go ahead; when it returns true the caller
-// must report the outcome with done.
-func (b *breaker) allow() bool {
+// ticket is what allow hands to a call admitted through the breaker; the
+// call gives it back to done or abandon. Only the probe's ticket decides a
+// half-open breaker: a slow call admitted before the breaker opened cannot
+// take the probe's place.
+type ticket struct{ probe bool }
+
+// allow reports whether a call may go ahead; when it does, the caller must
+// report the outcome with done or abandon.
+func (b *breaker) allow() (ticket, bool) {
 	if b == nil {
-		return true
+		return ticket{}, true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openUntil.IsZero() {
-		return true
+		return ticket{}, true
 	}
 	if b.now().Before(b.openUntil) || b.probing {
-		return false
+		return ticket{}, false
 	}
 	b.probing = true
-	return true
+	return ticket{probe: true}, true
 }
 
-func (b *breaker) done(failed bool) {
+// done records a call's outcome.
+func (b *breaker) done(t ticket, failed bool) {
 	if b == nil {
 		return
 	}
 	b.mu.Lock()
 	wasOpen := !b.openUntil.IsZero()
-	probe := b.probing
-	b.probing = false
-	if !failed {
-		b.consecutive = 0
-		b.openUntil = time.Time{}
-	} else {
+	switch {
+	case t.probe:
+		b.probing = false
+		if failed {
+			b.openUntil = b.now().Add(b.cooldown)
+		} else {
+			b.consecutive, b.openUntil = 0, time.Time{}
+		}
+	case wasOpen:
+		// A call admitted before the breaker opened: the probe decides.
+	case failed:
 		b.consecutive++
-		if probe || b.consecutive >= b.failures {
+		if b.consecutive >= b.failures {
 			b.openUntil = b.now().Add(b.cooldown)
 		}
+	default:
+		b.consecutive = 0
 	}
 	isOpen := !b.openUntil.IsZero()
 	b.mu.Unlock()
@@ -68,9 +82,10 @@ func (b *breaker) done(failed bool) {
 }
 
 // abandon ends a call that says nothing about the backend (the caller went
-// away): a half-open probe slot is freed, no count changes.
-func (b *breaker) abandon() {
-	if b == nil {
+// away or set its own short deadline): a probe's slot is freed, no count
+// changes.
+func (b *breaker) abandon(t ticket) {
+	if b == nil || !t.probe {
 		return
 	}
 	b.mu.Lock()

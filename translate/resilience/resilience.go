@@ -95,6 +95,13 @@ func (c codeClassifier) Classify(err error) retrier.Action {
 }
 
 func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+	// A deadline the caller set shorter than the policy's says nothing about
+	// the backend when it fires: such timeouts must not open the breaker,
+	// or any client could open it for everyone with Grpc-Timeout: 1n.
+	callerDeadline := false
+	if dl, ok := ctx.Deadline(); ok && (b.policy.Timeout <= 0 || time.Until(dl) < b.policy.Timeout) {
+		callerDeadline = true
+	}
 	if b.policy.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b.policy.Timeout)
@@ -110,7 +117,7 @@ func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 		}
 	}
 	if b.retrier == nil {
-		return b.attempt(ctx, call)
+		return b.attempt(ctx, call, callerDeadline)
 	}
 	var reply *translate.Reply
 	info := observability.FromContext(ctx)
@@ -119,7 +126,7 @@ func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 			info.AddRetry()
 		}
 		var err error
-		reply, err = b.attempt(ctx, call)
+		reply, err = b.attempt(ctx, call, callerDeadline)
 		return err
 	})
 	if err != nil {
@@ -128,8 +135,9 @@ func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	return reply, nil
 }
 
-func (b *backend) attempt(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
-	if !b.breaker.allow() {
+func (b *backend) attempt(ctx context.Context, call *translate.Call, callerDeadline bool) (*translate.Reply, error) {
+	t, ok := b.breaker.allow()
+	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name}
 	}
 	start := time.Now()
@@ -138,11 +146,12 @@ func (b *backend) attempt(ctx context.Context, call *translate.Call) (*translate
 	if err != nil {
 		code = translate.FromError(err).Code
 	}
-	// A caller that went away says nothing about the backend's health.
-	if code == codes.Canceled {
-		b.breaker.abandon()
+	// A caller that went away, or whose own deadline fired, says nothing
+	// about the backend's health.
+	if code == codes.Canceled || (code == codes.DeadlineExceeded && callerDeadline) {
+		b.breaker.abandon(t)
 	} else {
-		b.breaker.done(slices.Contains(tripCodes, code))
+		b.breaker.done(t, slices.Contains(tripCodes, code))
 	}
 	b.metrics.BackendCall(b.name, code.String(), time.Since(start))
 	return reply, err

@@ -111,47 +111,79 @@ func TestBreaker(t *testing.T) {
 	// Successes reset the count: failures must be consecutive.
 	for i := 0; i < 10; i++ {
 		for _, failed := range []bool{true, true, false} {
-			if !br.allow() {
+			tk, ok := br.allow()
+			if !ok {
 				t.Fatal("breaker opened on non-consecutive failures")
 			}
-			br.done(failed)
+			br.done(tk, failed)
 		}
 	}
+	// A slow call admitted while closed, finishing later.
+	slow, _ := br.allow()
 	for i := 0; i < 3; i++ {
-		if !br.allow() {
+		tk, ok := br.allow()
+		if !ok {
 			t.Fatalf("refused before the third failure (i=%d)", i)
 		}
-		br.done(true)
+		br.done(tk, true)
 	}
-	if br.allow() {
+	if _, ok := br.allow(); ok {
 		t.Fatal("breaker not open after 3 consecutive failures")
 	}
 	clock.t = clock.t.Add(11 * time.Second)
-	if !br.allow() {
+	probe, ok := br.allow()
+	if !ok || !probe.probe {
 		t.Fatal("half-open breaker refused the probe")
 	}
-	if br.allow() {
+	if _, ok := br.allow(); ok {
 		t.Fatal("half-open breaker admitted a second caller while the probe runs")
 	}
-	br.done(true) // probe failed: open again
-	if br.allow() {
+	br.done(slow, false) // the old call's success must not close it or free the probe slot
+	if _, ok := br.allow(); ok {
+		t.Fatal("a call admitted before the trip took the probe's place")
+	}
+	br.done(probe, true) // probe failed: open again
+	if _, ok := br.allow(); ok {
 		t.Fatal("breaker closed after a failed probe")
 	}
 	clock.t = clock.t.Add(11 * time.Second)
-	if !br.allow() {
+	probe, ok = br.allow()
+	if !ok {
 		t.Fatal("no probe after the second cooldown")
 	}
-	br.abandon() // a cancelled probe frees the slot without deciding
-	if !br.allow() {
+	br.abandon(probe) // a cancelled probe frees the slot without deciding
+	probe, ok = br.allow()
+	if !ok {
 		t.Fatal("abandoned probe kept the slot")
 	}
-	br.done(false)
-	if !br.allow() {
+	br.done(probe, false)
+	tk, ok := br.allow()
+	if !ok {
 		t.Fatal("breaker still open after a successful probe")
 	}
-	br.done(false)
+	br.done(tk, false)
 	if want := []bool{true, false}; len(changes) != 2 || changes[0] != want[0] || changes[1] != want[1] {
 		t.Errorf("state changes = %v, want %v", changes, want)
+	}
+}
+
+// TestBreakerIgnoresCallerDeadlines: timeouts the caller chose shorter than
+// the policy's cannot open the breaker for everyone.
+func TestBreakerIgnoresCallerDeadlines(t *testing.T) {
+	t.Parallel()
+	f := &fakeBackend{block: make(chan struct{})}
+	b := Wrap("lib", f, Policy{Timeout: time.Minute, Breaker: Breaker{Failures: 2, Cooldown: time.Minute}}, nil)
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		_, err := b.Invoke(ctx, &translate.Call{})
+		cancel()
+		if translate.FromError(err).Code != codes.DeadlineExceeded {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	close(f.block)
+	if _, err := b.Invoke(context.Background(), &translate.Call{}); err != nil {
+		t.Errorf("after caller timeouts: %v (the breaker opened)", err)
 	}
 }
 
