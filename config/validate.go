@@ -272,6 +272,25 @@ func (c *Config) validate() Problems {
 				add(c.Problem(key+"."+kind, "backend %q is a %s backend", r.Backend, b.Protocol()))
 			}
 		}
+		// Keys that mean nothing for the route's protocol are errors, not
+		// silently ignored.
+		notFor := func(set bool, k string) {
+			if set {
+				add(c.Problem(key+"."+k, "does not apply to %s routes", kind))
+			}
+		}
+		jsonSet := r.JSON != (JSON{})
+		switch kind {
+		case "grpc":
+			notFor(len(r.Exceptions) > 0, "exceptions")
+		case "thrift":
+			notFor(r.ResponseBody != "", "response_body")
+			notFor(jsonSet, "json")
+		case "nats":
+			notFor(r.Body != "", "body")
+			notFor(r.ResponseBody != "", "response_body")
+			notFor(len(r.Exceptions) > 0, "exceptions")
+		}
 		if r.Thrift != "" && !strings.Contains(r.Thrift, ".") {
 			add(c.Problem(key+".thrift", "want Service.method, got %q", r.Thrift))
 		}

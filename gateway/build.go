@@ -290,7 +290,7 @@ func (g *Gateway) thriftRoute(backendName, function, method, path, body string, 
 		body = "*" // an object keyed by argument name
 	}
 	binding := thriftbackend.Binding{PathFields: tmpl.FieldPaths(), Body: body, ExceptionStatus: exceptions,
-		MaxDepth: g.cfg.Limits.MaxJSONDepth, Protocol: b.thriftProto}
+		MaxDepth: thriftDepth(g.cfg.Limits.MaxJSONDepth), Protocol: b.thriftProto}
 	if b.multiplexed {
 		binding.ServiceName = svc.Name
 	}
@@ -333,7 +333,7 @@ func (g *Gateway) thriftServiceRoutes(be *buildError, i int) []*routes.Route {
 		}
 		binding := ar.Binding
 		binding.ExceptionStatus = ts.Exceptions
-		binding.MaxDepth = g.cfg.Limits.MaxJSONDepth
+		binding.MaxDepth = thriftDepth(g.cfg.Limits.MaxJSONDepth)
 		binding.Protocol = b.thriftProto
 		if b.multiplexed {
 			binding.ServiceName = svc.Name
@@ -360,8 +360,10 @@ func (g *Gateway) natsRoute(snap *descriptors.Snapshot, rc config.Route, method,
 	if err != nil {
 		return nil, err
 	}
+	jo := bindingOptions(g.cfg.JSON.Merge(rc.JSON), g.cfg.Limits.MaxJSONDepth)
 	nr := natsbackend.Route{Subject: rc.NATS.Subject, Mode: rc.NATS.Mode, Raw: rc.NATS.Raw,
-		Headers: append(append([]string{}, b.headers...), rc.NATS.Headers...), MaxDepth: g.cfg.Limits.MaxJSONDepth}
+		Headers: append(append([]string{}, b.headers...), rc.NATS.Headers...), MaxDepth: g.cfg.Limits.MaxJSONDepth,
+		Strict: jo.Strict, UseProtoNames: jo.UseProtoNames, UseEnumNumbers: jo.UseEnumNumbers, OmitUnpopulated: !jo.EmitUnpopulated}
 	for _, typed := range []struct {
 		name string
 		dst  *protoreflect.MessageDescriptor
@@ -382,6 +384,10 @@ func (g *Gateway) natsRoute(snap *descriptors.Snapshot, rc config.Route, method,
 	}
 	return &routes.Route{Method: method, Pattern: path, Template: tmpl, Source: source, Target: target}, nil
 }
+
+// thriftDepth caps the JSON depth limit at the Thrift codec's own maximum:
+// its decoder recurses, and Thrift payloads nest far less than JSON ones.
+func thriftDepth(d int) int { return min(d, thriftbackend.MaxDepthLimit) }
 
 func findMessage(snap *descriptors.Snapshot, name string) (protoreflect.MessageDescriptor, *descriptors.Set) {
 	for _, s := range snap.Sets() {

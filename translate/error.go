@@ -25,6 +25,10 @@ type Error struct {
 	// say), each a JSON object with an "@type" key, rendered after Details.
 	JSONDetails []json.RawMessage
 	Cause       error
+	// BackendHealthy says the failure is about this request, not the
+	// backend's health (no responder on this request's NATS subject): the
+	// breaker must not count it, or one client could open it for everyone.
+	BackendHealthy bool
 	// HTTPStatus overrides the status derived from Code, for errors the
 	// gateway makes itself (405, 413, 415) that have no exact gRPC code.
 	HTTPStatus int

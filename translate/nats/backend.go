@@ -120,9 +120,13 @@ func (b *Backend) mapError(call *translate.Call, err error) *translate.Error {
 	case errors.Is(err, context.Canceled):
 		e.Code, e.Message = codes.Canceled, "request cancelled"
 	case errors.Is(err, natsgo.ErrNoResponders):
+		// Subjects come from path variables: a subject nobody serves is
+		// this request's problem, not a sign the bus is down.
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+": no responders for subject "+call.Method
+		e.BackendHealthy = true
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+": no stream for subject "+call.Method
+		e.BackendHealthy = true
 	case errors.Is(err, natsgo.ErrMaxPayload):
 		e.Code, e.HTTPStatus = codes.InvalidArgument, http.StatusRequestEntityTooLarge
 		e.Message = fmt.Sprintf("message exceeds the NATS server's maximum payload of %d bytes", b.nc.MaxPayload())

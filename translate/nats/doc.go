@@ -45,7 +45,10 @@
 // # Headers
 //
 // X-Request-Id (the id the gateway's middleware settled on), Traceparent,
-// Tracestate and the Route.Headers allow-list travel as NATS headers. Nats-*
+// Tracestate and the Route.Headers allow-list travel as NATS headers. Reply
+// headers that act for the gateway's whole origin in a browser (Set-Cookie,
+// Access-Control-*, Location, HSTS, CSP, ...) never come back: any NATS
+// client allowed to answer a subject could set them. Nats-*
 // names cannot be allow-listed: JetStream reads them as instructions. Reply
 // headers come back as HTTP headers except the Nats-* namespace (including
 // the micro protocol's Nats-Service-Error and Nats-Service-Error-Code), NATS

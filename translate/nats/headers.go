@@ -60,12 +60,29 @@ func copyReplyHeaders(dst http.Header, src map[string][]string, passEncoding boo
 		case "Status", "Description", "Content-Type", "Content-Length", "Date", "Server", "X-Request-Id":
 			continue
 		}
+		if securitySensitive(c) {
+			continue
+		}
 		for _, v := range vs {
 			if validHeaderValue(v) {
 				dst.Add(c, v)
 			}
 		}
 	}
+}
+
+// securitySensitive names response headers that act for the gateway's whole
+// origin in a browser (cookies, CORS, redirects, HSTS, CSP, framing). Any
+// NATS client allowed to answer a subject could set them, so they never
+// pass from a NATS reply to an HTTP response.
+func securitySensitive(c string) bool {
+	switch c {
+	case "Set-Cookie", "Set-Cookie2", "Location", "Refresh", "Strict-Transport-Security", "Www-Authenticate",
+		"Alt-Svc", "Clear-Site-Data", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy", "Link":
+		return true
+	}
+	return strings.HasPrefix(c, "Access-Control-") || strings.HasPrefix(c, "Content-Security-Policy") ||
+		strings.HasPrefix(c, "Cross-Origin-") || strings.HasPrefix(c, "Proxy-")
 }
 
 func hopByHop(c string) bool {

@@ -59,6 +59,13 @@ type Route struct {
 	Headers []string
 	// MaxDepth bounds JSON nesting in request bodies; 0 is DefaultMaxDepth.
 	MaxDepth int
+	// JSON options of typed routes, as for gRPC routes: Strict rejects
+	// unknown body fields (otherwise they are ignored, as grpc-gateway
+	// does); the others shape the rendered reply.
+	Strict          bool
+	UseProtoNames   bool
+	UseEnumNumbers  bool
+	OmitUnpopulated bool
 }
 
 // Target serves one route by sending to one NATS subject template.
@@ -124,8 +131,9 @@ func NewTarget(backendName string, backend translate.Backend, pathFields []strin
 	if r.Reply != nil {
 		t.replyType = dynamicpb.NewMessageType(r.Reply)
 	}
-	t.unmarshal = protojson.UnmarshalOptions{RecursionLimit: t.maxDepth}
-	t.marshal = protojson.MarshalOptions{EmitUnpopulated: true}
+	t.unmarshal = protojson.UnmarshalOptions{RecursionLimit: t.maxDepth, DiscardUnknown: !r.Strict}
+	t.marshal = protojson.MarshalOptions{EmitUnpopulated: !r.OmitUnpopulated, UseProtoNames: r.UseProtoNames,
+		UseEnumNumbers: r.UseEnumNumbers}
 	t.decode = proto.UnmarshalOptions{RecursionLimit: t.maxDepth}
 	if r.Resolver != nil {
 		t.unmarshal.Resolver = r.Resolver

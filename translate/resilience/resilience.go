@@ -142,13 +142,15 @@ func (b *backend) attempt(ctx context.Context, call *translate.Call, callerDeadl
 	}
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
-	code := codes.OK
+	code, healthy := codes.OK, false
 	if err != nil {
-		code = translate.FromError(err).Code
+		e := translate.FromError(err)
+		code, healthy = e.Code, e.BackendHealthy
 	}
-	// A caller that went away, or whose own deadline fired, says nothing
-	// about the backend's health.
-	if code == codes.Canceled || (code == codes.DeadlineExceeded && callerDeadline) {
+	// A caller that went away, or whose own deadline fired, or a failure
+	// the backend reports as the request's own, says nothing about the
+	// backend's health.
+	if code == codes.Canceled || (code == codes.DeadlineExceeded && callerDeadline) || healthy {
 		b.breaker.abandon(t)
 	} else {
 		b.breaker.done(t, slices.Contains(tripCodes, code))

@@ -327,7 +327,18 @@ func (b *Backend) roundTrip(ctx context.Context, c *conn, call *translate.Call) 
 	if !stop() {
 		reusable = false
 	} else {
-		reusable = err == nil
+		// After a oneway call the server may still answer (an EXCEPTION
+		// for a method it does not know): that stray reply would be read
+		// as the next call's. Such a connection is not reused.
+		reusable = err == nil && call.Delivery != translate.DeliveryOneway
+	}
+	if reusable {
+		// An expired deadline left on an idle connection would fail its
+		// liveness check, so the pool would reconnect after every quiet
+		// spell longer than the call timeout.
+		if err := c.nc.SetDeadline(time.Time{}); err != nil {
+			reusable = false
+		}
 	}
 	return reply, reusable, err
 }
@@ -458,8 +469,16 @@ func (b *Backend) appError(ae *ApplicationException) *translate.Error {
 		e.Code, e.HTTPStatus = codes.Unknown, 502
 		e.Message = "backend " + b.name + " failed (" + AppExceptionName(ae.Type) + ")"
 	}
-	if ae.Message != "" {
-		e.Message += ": " + ae.Message
+	// The server's own text may carry its internals (Apache's generated
+	// processors send "Internal error processing x: <handler error>"): it
+	// reaches clients only when it is about their request; it stays in the
+	// log otherwise.
+	if ae.Message != "" && (ae.Type == AppExValidationFailed || ae.Type == AppExUnknownMethod) {
+		msg := ae.Message
+		if len(msg) > 512 {
+			msg = msg[:512] + "..."
+		}
+		e.Message += ": " + strings.ToValidUTF8(msg, "?")
 	}
 	return e
 }

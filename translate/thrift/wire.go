@@ -945,4 +945,8 @@ func encodeAppException(dst []byte, compact bool, typ int32, message string) []b
 // maxWireDepth bounds nesting wherever the wire is walked without a schema
 // (skipping unknown fields, capturing a buffered reply): deep enough for
 // any real schema, shallow enough for the goroutine stack.
-const maxWireDepth = 128
+const maxWireDepth = MaxDepthLimit
+
+// MaxDepthLimit is the deepest nesting a Binding or Codec may allow; the
+// gateway caps its JSON depth limit to it for Thrift routes.
+const MaxDepthLimit = 128
