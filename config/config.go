@@ -13,6 +13,7 @@ type Config struct {
 	Admin       string             `yaml:"admin"`
 	Limits      Limits             `yaml:"limits"`
 	Log         Log                `yaml:"log"`
+	Tracing     Tracing            `yaml:"tracing"`
 	JSON        JSON               `yaml:"json"`
 	Descriptors []Descriptor       `yaml:"descriptors"`
 	Backends    map[string]Backend `yaml:"backends"`
@@ -46,6 +47,15 @@ type Limits struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // json, text
+}
+
+// Tracing configures OpenTelemetry tracing.
+type Tracing struct {
+	Exporter    string  `yaml:"exporter"` // none (default) | stdout | otlp
+	Endpoint    string  `yaml:"endpoint"` // otlp: host:port of an OTLP/gRPC collector
+	Insecure    bool    `yaml:"insecure"` // otlp: plaintext
+	SampleRatio float64 `yaml:"sample_ratio"`
+	ServiceName string  `yaml:"service_name"`
 }
 
 // JSON are the proto3 JSON mapping options, set globally, per service or per route.

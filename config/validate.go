@@ -87,6 +87,18 @@ func (c *Config) validate() Problems {
 	default:
 		add(c.Problem("log.level", "unknown level %q (want debug, info, warn or error)", c.Log.Level))
 	}
+	switch c.Tracing.Exporter {
+	case "", "none", "stdout":
+	case "otlp":
+		if _, _, err := net.SplitHostPort(c.Tracing.Endpoint); err != nil {
+			add(c.Problem("tracing.endpoint", "otlp needs a collector address host:port"))
+		}
+	default:
+		add(c.Problem("tracing.exporter", "unknown exporter %q (want none, stdout or otlp)", c.Tracing.Exporter))
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		add(c.Problem("tracing.sample_ratio", "must be between 0 and 1"))
+	}
 	switch c.Log.Format {
 	case "", "json", "text":
 	default:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ type Gateway struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	metrics  *observability.Metrics
+	tracing  *observability.Tracing
 	backends map[string]*backend
 
 	state    atomic.Pointer[State]
@@ -39,6 +41,12 @@ type Gateway struct {
 
 var _ http.Handler = (*Gateway)(nil)
 
+// Option adjusts a Gateway as New builds it.
+type Option func(*Gateway)
+
+// WithTracing traces requests with tr instead of what the config says.
+func WithTracing(tr *observability.Tracing) Option { return func(g *Gateway) { g.tracing = tr } }
+
 // ErrInvalidSchema wraps every refusal of a schema change caused by its
 // content (link errors, conflicts), as opposed to an unknown name.
 var ErrInvalidSchema = errors.New("invalid schema")
@@ -48,8 +56,20 @@ var ErrChanged = errors.New("concurrent change")
 
 // New dials the backends, loads the descriptor sets the config names and
 // builds the first route table. It fails with every problem found.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics) (*Gateway, error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics, opts ...Option) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log, metrics: metrics, backends: map[string]*backend{}}
+	for _, o := range opts {
+		o(g)
+	}
+	if g.tracing == nil {
+		tc := cfg.Tracing
+		tr, err := observability.NewTracing(observability.TracingOptions{Exporter: tc.Exporter, Endpoint: tc.Endpoint,
+			Insecure: tc.Insecure, SampleRatio: tc.SampleRatio, ServiceName: tc.ServiceName}, os.Stdout)
+		if err != nil {
+			return nil, config.Problems{cfg.Problem("tracing", "%v", err)}
+		}
+		g.tracing = tr
+	}
 	for _, name := range cfg.BackendNames() {
 		b, err := newBackend(name, cfg.Backends[name], log, metrics)
 		if err != nil {
@@ -253,13 +273,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Handler is the full request path: observability around the global
 // policies around the router.
 func (g *Gateway) Handler() http.Handler {
-	return observability.Middleware(g.log, g.metrics, policy.Limits(g.cfg.Limits.MaxBodyBytes, g))
+	return observability.Middleware(g.log, g.metrics, g.tracing, policy.Limits(g.cfg.Limits.MaxBodyBytes, g))
 }
 
-// Close closes every backend connection.
+// Close closes every backend connection and flushes traces.
 func (g *Gateway) Close() {
 	for _, b := range g.backends {
 		_ = b.wrapped.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.tracing.Shutdown(ctx); err != nil {
+		g.log.Warn("flushing traces", "error", err)
 	}
 }
 

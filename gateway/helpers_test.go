@@ -154,3 +154,11 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs (-update to accept):\ngot  %s\nwant %s", path, got, want)
 	}
 }
+
+// newServer serves g's handler with httptest until the test ends.
+func newServer(t testing.TB, g *gateway.Gateway) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(g.Handler())
+	t.Cleanup(s.Close)
+	return s
+}

@@ -5,12 +5,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
-// Middleware assigns the request id, measures and logs every request once.
-// Unmatched requests are labelled route="" so that scanners cannot blow up
-// the metrics' cardinality with arbitrary paths.
-func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
+// Middleware assigns the request id, traces, measures and logs every
+// request once. Unmatched requests are labelled route="" so that scanners
+// cannot blow up the metrics' cardinality with arbitrary paths. m and tr
+// may be nil.
+func Middleware(log *slog.Logger, m *Metrics, tr *Tracing, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -26,10 +29,18 @@ func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 			defer m.inFlight.Dec()
 		}
 
-		next.ServeHTTP(rec, r.WithContext(WithInfo(r.Context(), info)))
+		ctx := r.Context()
+		var span trace.Span
+		if tr != nil {
+			ctx, span = tr.start(r)
+		}
+		next.ServeHTTP(rec, r.WithContext(WithInfo(ctx, info)))
 
 		d := time.Since(start)
 		o := info.snapshot()
+		if span != nil {
+			end(span, r.Method, o, rec.status)
+		}
 		route, backend, code, err, retries := o.route, o.backend, o.code, o.err, o.retries
 		if m != nil {
 			m.requests.WithLabelValues(route, backend, methodLabel(r.Method), strconv.Itoa(rec.status)).Inc()
@@ -54,6 +65,9 @@ func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 		}
 		if code != "" {
 			attrs = append(attrs, slog.String("grpc_code", code))
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 		}
 		if retries > 0 {
 			attrs = append(attrs, slog.Int("retries", retries))

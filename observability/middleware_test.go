@@ -29,7 +29,7 @@ func TestMiddleware(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			m := NewMetrics()
-			h := Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), m, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				info := FromContext(r.Context())
 				info.SetRoute("/v1/{name}", "library")
 				info.SetError("NOT_FOUND", errors.New("book 9 missing"))
@@ -67,7 +67,7 @@ func TestMiddleware(t *testing.T) {
 func TestMethodLabelBounded(t *testing.T) {
 	t.Parallel()
 	m := NewMetrics()
-	h := Middleware(slog.New(slog.NewJSONHandler(io.Discard, nil)), m, http.NotFoundHandler())
+	h := Middleware(slog.New(slog.NewJSONHandler(io.Discard, nil)), m, nil, http.NotFoundHandler())
 	for _, method := range []string{"X0", "X1", "PURGE", "GET"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/nope", nil))
 	}
