@@ -189,7 +189,9 @@ func (g *Gateway) route(set *descriptors.Set, md protoreflect.MethodDescriptor, 
 	if err != nil {
 		return nil, err
 	}
-	rule, err := binding.NewRule(md, tmpl.FieldPaths(), b.body, b.responseBody, set.Types, bindingOptions(jsonOpts, g.cfg.Limits.MaxJSONDepth))
+	opts := bindingOptions(jsonOpts, g.cfg.Limits.MaxJSONDepth)
+	opts.PatchFieldMask = b.method == "PATCH"
+	rule, err := binding.NewRule(md, tmpl.FieldPaths(), b.body, b.responseBody, set.Types, opts)
 	if err != nil {
 		return nil, err
 	}

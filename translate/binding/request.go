@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -37,6 +38,9 @@ func (r *Rule) Request(params routes.Params, query url.Values, body []byte, cont
 	}
 	if vs.len() > 0 {
 		return nil, vs.err()
+	}
+	if r.autoMask != nil && len(body) > 0 {
+		r.fillMask(msg, body)
 	}
 	b, err := r.encode.Marshal(msg.Interface())
 	if err != nil {
@@ -203,4 +207,51 @@ func (r *Rule) bindPath(msg protoreflect.Message, params routes.Params, vs *viol
 			vs.add(pv.path, invalidValue(value, pv.path, pv.fields[last], p))
 		}
 	}
+}
+
+// fillMask sets update_mask to the field paths the body names, when the
+// client did not send a mask. The body was already decoded into the message,
+// so it is valid JSON within the depth limit; paths use proto field names,
+// descend into singular message fields, and stop at maps, lists and
+// well-known types, whose whole value is replaced.
+func (r *Rule) fillMask(msg protoreflect.Message, body []byte) {
+	if msg.Has(r.autoMask) && msg.Get(r.autoMask).Message().Get(maskPaths(r.autoMask)).List().Len() > 0 {
+		return
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return
+	}
+	var paths []string
+	var walk func(md protoreflect.MessageDescriptor, obj map[string]json.RawMessage, prefix string)
+	walk = func(md protoreflect.MessageDescriptor, obj map[string]json.RawMessage, prefix string) {
+		for key, raw := range obj {
+			fd := md.Fields().ByJSONName(key)
+			if fd == nil {
+				fd = md.Fields().ByName(protoreflect.Name(key))
+			}
+			if fd == nil {
+				continue // unknown, already ignored (or refused when strict)
+			}
+			p := join(prefix, string(fd.Name()))
+			var sub map[string]json.RawMessage
+			if isSingularMessage(fd) && !strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.") &&
+				json.Unmarshal(raw, &sub) == nil && len(sub) > 0 {
+				walk(fd.Message(), sub, p)
+				continue
+			}
+			paths = append(paths, p)
+		}
+	}
+	walk(r.bodyField.Message(), obj, "")
+	sort.Strings(paths)
+	mask := msg.Mutable(r.autoMask).Message()
+	list := mask.Mutable(maskPaths(r.autoMask)).List()
+	for _, p := range paths {
+		list.Append(protoreflect.ValueOfString(p))
+	}
+}
+
+func maskPaths(mask protoreflect.FieldDescriptor) protoreflect.FieldDescriptor {
+	return mask.Message().Fields().ByName("paths")
 }

@@ -38,6 +38,11 @@ type Options struct {
 	// MaxDepth limits message nesting, in request bodies and in replies
 	// alike. 0 means DefaultMaxDepth.
 	MaxDepth int
+	// PatchFieldMask fills an unset update_mask (a google.protobuf.FieldMask
+	// field of the input) from the keys of the body, as grpc-gateway does
+	// for PATCH: a partial update changes what the client sent, no more.
+	// Only for a body bound to a message field.
+	PatchFieldMask bool
 }
 
 type bodyMode uint8
@@ -75,6 +80,9 @@ type Rule struct {
 
 	body      bodyMode
 	bodyField protoreflect.FieldDescriptor
+	// autoMask is the update_mask field filled from the body's keys when
+	// the client sent none (Options.PatchFieldMask).
+	autoMask protoreflect.FieldDescriptor
 	// bodyPrefix wraps a body that is the JSON of a repeated, map or scalar
 	// field into an object protojson can read: `{"field":` + body + `}`.
 	bodyPrefix []byte
@@ -181,6 +189,10 @@ func NewRule(md protoreflect.MethodDescriptor, pathFields []string, body, respon
 		switch {
 		case isSingularMessage(fd):
 			r.bodyHTTP = httpBodyOf(fd.Message())
+			if mask := in.Fields().ByName("update_mask"); opts.PatchFieldMask && r.bodyHTTP == nil && mask != nil &&
+				isSingularMessage(mask) && mask.Message().FullName() == "google.protobuf.FieldMask" {
+				r.autoMask = mask
+			}
 		default:
 			// json.Marshal quotes a json_name that is not a plain
 			// identifier; the prefix never contains a newline, which keeps
