@@ -48,10 +48,13 @@ services:
 	}
 	g.Close()
 	ended := spans.Ended()
-	if len(ended) != 1 {
-		t.Fatalf("%d spans, want 1", len(ended))
+	if len(ended) != 2 {
+		t.Fatalf("%d spans, want the backend attempt and the request", len(ended))
 	}
-	span := ended[0]
+	attempt, span := ended[0], ended[1]
+	if attempt.Name() != "backend rec" || attempt.Parent().SpanID() != span.SpanContext().SpanID() {
+		t.Errorf("attempt span %q with parent %s; want \"backend rec\" under the request's span", attempt.Name(), attempt.Parent().SpanID())
+	}
 	if span.Name() != "POST /library.v1.LibraryService/Ping" || span.SpanContext().TraceID().String() != clientTrace ||
 		span.Parent().SpanID().String() != clientSpan {
 		t.Errorf("span %q trace %s parent %s; want the route's name, continuing the client's trace",
@@ -68,5 +71,3 @@ services:
 		t.Errorf("span attributes lack http.route: %v", span.Attributes())
 	}
 }
-
-

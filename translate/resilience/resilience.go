@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/eapache/go-resiliency/retrier"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 
 	"github.com/switchboard-gw/switchboard/observability"
@@ -140,13 +143,21 @@ func (b *backend) attempt(ctx context.Context, call *translate.Call, callerDeadl
 	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name}
 	}
+	// One client span per attempt, under the request's server span (a no-op
+	// when tracing is off), so retries and backend latency show in traces.
+	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("github.com/switchboard-gw/switchboard").
+		Start(ctx, "backend "+b.name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("switchboard.backend", b.name), attribute.String("rpc.method", call.Method)))
+	defer span.End()
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
 	code, healthy := codes.OK, false
 	if err != nil {
 		e := translate.FromError(err)
 		code, healthy = e.Code, e.BackendHealthy
+		span.SetStatus(otelcodes.Error, code.String())
 	}
+	span.SetAttributes(attribute.String("rpc.grpc.status_code", code.String()))
 	// A caller that went away, or whose own deadline fired, or a failure
 	// the backend reports as the request's own, says nothing about the
 	// backend's health.
