@@ -92,7 +92,7 @@ func newBackend(name string, bc config.Backend, log *slog.Logger, metrics *obser
 		if t := nc.TLS; t != nil {
 			opts.TLS = &natsbackend.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
 		}
-		nb, err := natsbackend.Connect(name, opts, log.With("backend", name))
+		nb, err := natsbackend.Connect(name, opts, log)
 		if err != nil {
 			return nil, err
 		}
