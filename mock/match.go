@@ -355,3 +355,29 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// DropNulls removes nulls from objects and lists. It is used only to check
+// templated responses at load time: a null message field means unset
+// anyway, but protojson refuses null as a list element or map value, where
+// a template will put a real value at call time.
+func DropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if e != nil {
+				out[k] = DropNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if e != nil {
+				out = append(out, DropNulls(e))
+			}
+		}
+		return out
+	}
+	return v
+}

@@ -240,7 +240,7 @@ func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]gr
 		// render as null, which proto3 JSON reads as "unset".
 		// A response that is one template ("{{request.book}}") leaves
 		// nothing to check.
-		if v := dropNulls(cst.RenderResponse(nil)); v != nil {
+		if v := mock.DropNulls(cst.RenderResponse(nil)); v != nil {
 			if _, err := s.encode(out, v); err != nil {
 				return err
 			}
@@ -291,32 +291,6 @@ func (s *Server) detail(d map[string]any) (*anypb.Any, error) {
 		return nil, fmt.Errorf("detail %v: %w", d["@type"], err)
 	}
 	return a, nil
-}
-
-// dropNulls removes nulls from objects and lists. It is used only to check
-// templated responses at load time: a null message field means unset
-// anyway, but protojson refuses null as a list element or map value, where
-// a template will put a real value at call time.
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			if e != nil {
-				out[k] = dropNulls(e)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, 0, len(x))
-		for _, e := range x {
-			if e != nil {
-				out = append(out, dropNulls(e))
-			}
-		}
-		return out
-	}
-	return v
 }
 
 // Serve accepts connections on lis until Stop or GracefulStop.

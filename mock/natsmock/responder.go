@@ -208,7 +208,7 @@ func (r *Responder) prepare(i int, types TypesForSubject) error {
 		p.templated = true
 		// Check what does not depend on the request now: with no request
 		// the templates render as null, which means "unset".
-		if v := dropNulls(st.RenderResponse(nil)); v != nil {
+		if v := mock.DropNulls(st.RenderResponse(nil)); v != nil {
 			if _, err := p.encode(v); err != nil {
 				return err
 			}
@@ -504,29 +504,4 @@ func subjectMatches(pattern []string, subject string) bool {
 		subject = rest
 	}
 	return false
-}
-
-// dropNulls removes nulls from objects and lists, to check templated
-// responses at load time (protojson refuses null list elements and map
-// values, where a template will put a real value at call time).
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			if e != nil {
-				out[k] = dropNulls(e)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, 0, len(x))
-		for _, e := range x {
-			if e != nil {
-				out = append(out, dropNulls(e))
-			}
-		}
-		return out
-	}
-	return v
 }

@@ -189,7 +189,7 @@ func (s *Server) prepare(i int) error {
 		// render as null, which the codec reads as "not given".
 		// A response that is one template ("{{request.num1}}") leaves
 		// nothing to check.
-		if v := dropNulls(cst.RenderResponse(nil)); v != nil {
+		if v := mock.DropNulls(cst.RenderResponse(nil)); v != nil {
 			if _, err := encodeResponse(f, v); err != nil {
 				return err
 			}
@@ -406,30 +406,6 @@ func applicationErrorType(code string) (int32, error) {
 		return thrift.AppExValidationFailed, nil
 	}
 	return 0, fmt.Errorf("gRPC code %s has no TApplicationException equivalent (UNKNOWN, INTERNAL, INVALID_ARGUMENT and UNIMPLEMENTED do)", mock.CodeName(c))
-}
-
-// dropNulls removes nulls from objects and lists, to check a templated
-// response at load time, where templates render as null.
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			if e != nil {
-				out[k] = dropNulls(e)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, 0, len(x))
-		for _, e := range x {
-			if e != nil {
-				out = append(out, dropNulls(e))
-			}
-		}
-		return out
-	}
-	return v
 }
 
 // Serve accepts connections on lis until Stop. It returns nil after Stop.

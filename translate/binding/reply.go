@@ -56,7 +56,7 @@ func (r *Rule) render(m protoreflect.Message, unset bool) ([]byte, string, error
 		// An Any whose type the resolver does not know, for instance.
 		return nil, "", &translate.Error{Code: codes.Internal, Message: "cannot render the backend's reply as JSON", Cause: err}
 	}
-	return compactJSON(out), jsonContentType, nil
+	return translate.CompactJSON(out), jsonContentType, nil
 }
 
 // replyField renders a repeated, map or scalar response field: the message
@@ -72,7 +72,7 @@ func (r *Rule) replyField(msg protoreflect.Message, fd protoreflect.FieldDescrip
 	if err != nil {
 		return nil, "", &translate.Error{Code: codes.Internal, Message: "cannot render the backend's reply as JSON", Cause: err}
 	}
-	out = compactJSON(out)
+	out = translate.CompactJSON(out)
 	name := fd.JSONName()
 	if r.marshal.UseProtoNames {
 		name = fd.TextName()
@@ -82,36 +82,6 @@ func (r *Rule) replyField(msg protoreflect.Message, fd protoreflect.FieldDescrip
 		return nil, "", &translate.Error{Code: codes.Internal, Message: "cannot render the backend's reply as JSON"}
 	}
 	return v, jsonContentType, nil
-}
-
-// compactJSON removes the whitespace protojson inserts at random (to deter
-// byte comparisons) so that clients and golden files see stable bytes. It
-// works in place, as the input is protojson's own fresh buffer; it does what
-// json.Compact does for the valid JSON protojson writes, without a second
-// buffer or validation.
-func compactJSON(b []byte) []byte {
-	j := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
-			continue
-		}
-		b[j] = c
-		j++
-	}
-	return b[:j]
 }
 
 // member returns the value of the top-level member name of a compact JSON

@@ -117,7 +117,7 @@ func (r *Rule) bindBody(msg protoreflect.Message, body []byte, contentType strin
 		// there is nothing to decode.
 		return nil
 	}
-	if !isJSONMediaType(contentType) {
+	if !translate.IsJSONMediaType(contentType) {
 		return translate.HTTPError(415, "unsupported Content-Type %s: the request body must be application/json", quote(contentType))
 	}
 	var err error
@@ -157,33 +157,6 @@ func (r *Rule) bindBody(msg protoreflect.Message, body []byte, contentType strin
 
 func isJSONNull(b []byte) bool {
 	return len(b) < 64 && string(bytes.TrimSpace(b)) == "null"
-}
-
-// isJSONMediaType accepts application/json with any parameters, as long as a
-// charset, if given, is UTF-8: JSON has no other encoding (RFC 8259 §8.1).
-// An absent Content-Type is accepted because many clients send JSON without
-// one. This runs per request, so it avoids mime.ParseMediaType's map.
-func isJSONMediaType(ct string) bool {
-	if ct == "" {
-		return true
-	}
-	mt, params, _ := strings.Cut(ct, ";")
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
-		return false
-	}
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
-			continue
-		}
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
-			return false
-		}
-	}
-	return true
 }
 
 // bindPath sets the path variables. routes.Params come in template order,

@@ -3,6 +3,7 @@ package binding
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/switchboard-gw/switchboard/translate"
 	"regexp"
 	"testing"
 
@@ -154,8 +155,8 @@ func TestCompactJSON(t *testing.T) {
 		if err := json.Compact(&want, []byte(in)); err != nil {
 			t.Fatal(err)
 		}
-		if got := compactJSON([]byte(in)); !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("compactJSON(%s) = %s, want %s", in, got, want.Bytes())
+		if got := translate.CompactJSON([]byte(in)); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("translate.CompactJSON(%s) = %s, want %s", in, got, want.Bytes())
 		}
 	}
 }
@@ -208,8 +209,8 @@ func TestParseHelpers(t *testing.T) {
 		"application/json; foo=bar": true, "application/json; charset=latin1": false, "text/json": false,
 		"application/jsonx": false, "application/merge-patch+json": false, "text/plain": false,
 	} {
-		if got := isJSONMediaType(ct); got != want {
-			t.Errorf("isJSONMediaType(%q) = %v, want %v", ct, got, want)
+		if got := translate.IsJSONMediaType(ct); got != want {
+			t.Errorf("translate.IsJSONMediaType(%q) = %v, want %v", ct, got, want)
 		}
 	}
 	body := []byte("ab\né\nxyz")

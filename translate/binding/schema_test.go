@@ -152,7 +152,7 @@ func (s *schema) render(t testing.TB, md protoreflect.MessageDescriptor, b []byt
 	if err != nil {
 		t.Fatalf("render request: %v", err)
 	}
-	return compactJSON(out)
+	return translate.CompactJSON(out)
 }
 
 // golden compares got (JSON) with testdata/golden/name.json, indented for

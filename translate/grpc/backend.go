@@ -2,13 +2,10 @@ package grpc
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,13 +35,8 @@ type Options struct {
 	MaxMessageBytes int
 }
 
-// TLS configures a TLS connection; files are read when the backend is built.
-type TLS struct {
-	CAFile     string // trust this CA instead of the system roots
-	CertFile   string // client certificate, for mutual TLS
-	KeyFile    string
-	ServerName string // overrides the name checked in the server certificate
-}
+// TLS configures a TLS connection; see translate.TLS.
+type TLS = translate.TLS
 
 // Backend is a gRPC backend: one grpc.ClientConn over all endpoints, balanced
 // round robin, reused by every request.
@@ -65,7 +57,7 @@ func Dial(name string, opts Options) (*Backend, error) {
 	}
 	creds := insecure.NewCredentials()
 	if opts.TLS != nil {
-		cfg, err := tlsConfig(opts.TLS)
+		cfg, err := opts.TLS.Config()
 		if err != nil {
 			return nil, fmt.Errorf("backend %s: %w", name, err)
 		}
@@ -110,29 +102,6 @@ func Dial(name string, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("backend %s: %w", name, err)
 	}
 	return &Backend{name: name, conn: conn}, nil
-}
-
-func tlsConfig(t *TLS) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca_file %s: no PEM certificates", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // Conn is the backend's connection, for server reflection.

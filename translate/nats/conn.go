@@ -2,8 +2,6 @@ package nats
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +15,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // EmbeddedURL as ConnOptions.URL starts an in-process NATS server with
@@ -84,14 +84,8 @@ type StreamConfig struct {
 	Subjects []string
 }
 
-// TLS configures a TLS connection; files are read by Connect, so a missing
-// file fails the start-up rather than the first reconnect.
-type TLS struct {
-	CAFile     string // trust this CA instead of the system roots
-	CertFile   string // client certificate, for mutual TLS
-	KeyFile    string
-	ServerName string // overrides the name checked in the server certificate
-}
+// TLS configures a TLS connection; see translate.TLS.
+type TLS = translate.TLS
 
 // Backend is a NATS backend: one connection, shared by every route, that
 // reconnects by itself, and optionally the embedded server it talks to.
@@ -245,36 +239,13 @@ func (b *Backend) options(opts ConnOptions) ([]natsgo.Option, error) {
 		o = append(o, natsgo.UserCredentials(opts.CredentialsFile))
 	}
 	if opts.TLS != nil {
-		cfg, err := tlsConfig(opts.TLS)
+		cfg, err := opts.TLS.Config()
 		if err != nil {
 			return nil, err
 		}
 		o = append(o, natsgo.Secure(cfg))
 	}
 	return o, nil
-}
-
-func tlsConfig(t *TLS) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca_file %s: no PEM certificates", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // startEmbedded starts the in-process server and waits until it accepts

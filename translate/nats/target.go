@@ -241,7 +241,7 @@ func (t *Target) encode(body []byte, contentType string) ([]byte, error) {
 		// in the gRPC binding: there is nothing to decode.
 		return body, nil
 	}
-	if !isJSONMediaType(contentType) {
+	if !translate.IsJSONMediaType(contentType) {
 		return nil, translate.HTTPError(http.StatusUnsupportedMediaType,
 			"unsupported Content-Type %q: the request body must be application/json", contentType)
 	}
@@ -326,7 +326,7 @@ func (t *Target) writeReply(w http.ResponseWriter, r *http.Request, reply *trans
 			return
 		}
 		copyReplyHeaders(h, reply.Header, false)
-		write(w, http.StatusOK, "application/json", compactJSON(out))
+		write(w, http.StatusOK, "application/json", translate.CompactJSON(out))
 		return
 	}
 	copyReplyHeaders(h, reply.Header, true)
@@ -351,32 +351,6 @@ func write(w http.ResponseWriter, status int, contentType string, body []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// isJSONMediaType accepts application/json with any parameters, as long as
-// a charset, if given, is UTF-8: JSON has no other encoding (RFC 8259
-// §8.1). No Content-Type is accepted, as many clients send JSON without.
-func isJSONMediaType(ct string) bool {
-	if ct == "" {
-		return true
-	}
-	mt, params, _ := strings.Cut(ct, ";")
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
-		return false
-	}
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
-			continue
-		}
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
-			return false
-		}
-	}
-	return true
 }
 
 // deeperThan reports whether valid JSON nests objects and arrays more than
@@ -428,32 +402,4 @@ func notJSON(body []byte) string {
 func cleanProtoError(err error) string {
 	s := strings.TrimPrefix(err.Error(), "proto:")
 	return strings.TrimLeftFunc(s, unicode.IsSpace)
-}
-
-// compactJSON removes the whitespace protojson inserts at random (to deter
-// byte comparisons), so clients and golden files see stable bytes. It works
-// in place on protojson's fresh buffer.
-func compactJSON(b []byte) []byte {
-	j := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
-			continue
-		}
-		b[j] = c
-		j++
-	}
-	return b[:j]
 }

@@ -394,12 +394,21 @@ func TestTypedRoundTrip(t *testing.T) {
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	wireMu.Lock()
-	m := dynamicpb.NewMessage(order)
-	if err := proto.Unmarshal(wire, m); err != nil || !strings.Contains(protojson.Format(m), "BOOK") {
-		t.Errorf("wire is not a shop.v1.Order: %v %q", err, wire)
+	// The recording subscriber is not the responder: its copy may arrive
+	// after the reply did.
+	var got []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		wireMu.Lock()
+		got = wire
+		wireMu.Unlock()
+		if got != nil {
+			break
+		}
 	}
-	wireMu.Unlock()
+	m := dynamicpb.NewMessage(order)
+	if err := proto.Unmarshal(got, m); err != nil || !strings.Contains(protojson.Format(m), "BOOK") {
+		t.Errorf("wire is not a shop.v1.Order: %v %q", err, got)
+	}
 
 	// Unpopulated fields are rendered, like grpc-gateway: an empty id is
 	// the mock's 400, a different id gets PENDING with every field.

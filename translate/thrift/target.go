@@ -369,7 +369,7 @@ func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) 
 			return nil, translate.HTTPError(http.StatusBadRequest, "reading request body: %v", err)
 		}
 		if len(body) > 0 {
-			if ct := r.Header.Get("Content-Type"); !isJSONMediaType(ct) {
+			if ct := r.Header.Get("Content-Type"); !translate.IsJSONMediaType(ct) {
 				return nil, translate.HTTPError(http.StatusUnsupportedMediaType,
 					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(ct))
 			}
@@ -493,30 +493,4 @@ func (t *Target) exception(ex *ThrownException) *translate.Error {
 		JSONDetails: []json.RawMessage{detail},
 		Cause:       fmt.Errorf("%s threw %s", t.fn.Name, ex.Type),
 	}
-}
-
-// isJSONMediaType accepts application/json with any parameters, as long as
-// a charset, if given, is UTF-8, and an absent Content-Type (translate/
-// binding's rule, so both protocols answer alike).
-func isJSONMediaType(ct string) bool {
-	if ct == "" {
-		return true
-	}
-	mt, params, _ := strings.Cut(ct, ";")
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
-		return false
-	}
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
-			continue
-		}
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
-			return false
-		}
-	}
-	return true
 }

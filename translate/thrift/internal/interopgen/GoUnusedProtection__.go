@@ -2,5 +2,4 @@
 
 package interopgen
 
-var GoUnusedProtection__ int;
-
+var GoUnusedProtection__ int

@@ -8,8 +8,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"time"
 	thrift "github.com/apache/thrift/lib/go/thrift"
+	"time"
 )
 
 // (needed to ensure safety because of naive import list construction.)
@@ -21,61 +21,68 @@ var _ = time.Now
 var _ = bytes.Equal
 
 type Color int64
+
 const (
-  Color_RED Color = 1
-  Color_GREEN Color = 2
-  Color_BLUE Color = 5
+	Color_RED   Color = 1
+	Color_GREEN Color = 2
+	Color_BLUE  Color = 5
 )
 
 func (p Color) String() string {
-  switch p {
-  case Color_RED: return "RED"
-  case Color_GREEN: return "GREEN"
-  case Color_BLUE: return "BLUE"
-  }
-  return "<UNSET>"
+	switch p {
+	case Color_RED:
+		return "RED"
+	case Color_GREEN:
+		return "GREEN"
+	case Color_BLUE:
+		return "BLUE"
+	}
+	return "<UNSET>"
 }
 
 func ColorFromString(s string) (Color, error) {
-  switch s {
-  case "RED": return Color_RED, nil 
-  case "GREEN": return Color_GREEN, nil 
-  case "BLUE": return Color_BLUE, nil 
-  }
-  return Color(0), fmt.Errorf("not a valid Color string")
+	switch s {
+	case "RED":
+		return Color_RED, nil
+	case "GREEN":
+		return Color_GREEN, nil
+	case "BLUE":
+		return Color_BLUE, nil
+	}
+	return Color(0), fmt.Errorf("not a valid Color string")
 }
-
 
 func ColorPtr(v Color) *Color { return &v }
 
 func (p Color) MarshalText() ([]byte, error) {
-return []byte(p.String()), nil
+	return []byte(p.String()), nil
 }
 
 func (p *Color) UnmarshalText(text []byte) error {
-q, err := ColorFromString(string(text))
-if (err != nil) {
-return err
-}
-*p = q
-return nil
+	q, err := ColorFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 func (p *Color) Scan(value interface{}) error {
-v, ok := value.(int64)
-if !ok {
-return errors.New("Scan value is not int64")
-}
-*p = Color(v)
-return nil
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = Color(v)
+	return nil
 }
 
-func (p * Color) Value() (driver.Value, error) {
-  if p == nil {
-    return nil, nil
-  }
-return int64(*p), nil
+func (p *Color) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
 }
+
 type Timestamp int64
 
 func TimestampPtr(v Timestamp) *Timestamp { return &v }
@@ -89,3208 +96,3638 @@ type Hue Color
 func HuePtr(v Hue) *Hue { return &v }
 
 // Attributes:
-//  - X
-//  - Y
+//   - X
+//   - Y
 type Point struct {
-  X int32 `thrift:"x,1" db:"x" json:"x"`
-  Y int32 `thrift:"y,2" db:"y" json:"y"`
+	X int32 `thrift:"x,1" db:"x" json:"x"`
+	Y int32 `thrift:"y,2" db:"y" json:"y"`
 }
 
 func NewPoint() *Point {
-  return &Point{}
+	return &Point{}
 }
 
-
 func (p *Point) GetX() int32 {
-  return p.X
+	return p.X
 }
 
 func (p *Point) GetY() int32 {
-  return p.Y
+	return p.Y
 }
 func (p *Point) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *Point)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.X = v
-}
-  return nil
+func (p *Point) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.X = v
+	}
+	return nil
 }
 
-func (p *Point)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Y = v
-}
-  return nil
+func (p *Point) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Y = v
+	}
+	return nil
 }
 
 func (p *Point) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "Point"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "Point"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *Point) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "x", thrift.I32, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:x: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.X)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.x (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:x: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "x", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:x: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.X)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.x (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:x: ", p), err)
+	}
+	return err
 }
 
 func (p *Point) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "y", thrift.I32, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:y: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.Y)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.y (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:y: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "y", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:y: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Y)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.y (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:y: ", p), err)
+	}
+	return err
 }
 
 func (p *Point) Equals(other *Point) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.X != other.X { return false }
-  if p.Y != other.Y { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.X != other.X {
+		return false
+	}
+	if p.Y != other.Y {
+		return false
+	}
+	return true
 }
 
 func (p *Point) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("Point(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Point(%+v)", *p)
 }
 
 // Attributes:
-//  - B
-//  - By
-//  - Tiny
-//  - Small
-//  - Medium
-//  - Large
-//  - D
-//  - S
-//  - Bin
-//  - Color
-//  - Ts
-//  - Hue
+//   - B
+//   - By
+//   - Tiny
+//   - Small
+//   - Medium
+//   - Large
+//   - D
+//   - S
+//   - Bin
+//   - Color
+//   - Ts
+//   - Hue
 type Scalars struct {
-  B bool `thrift:"b,1" db:"b" json:"b"`
-  By int8 `thrift:"by,2" db:"by" json:"by"`
-  Tiny int8 `thrift:"tiny,3" db:"tiny" json:"tiny"`
-  Small int16 `thrift:"small,4" db:"small" json:"small"`
-  Medium int32 `thrift:"medium,5" db:"medium" json:"medium"`
-  Large int64 `thrift:"large,6" db:"large" json:"large"`
-  D float64 `thrift:"d,7" db:"d" json:"d"`
-  S string `thrift:"s,8" db:"s" json:"s"`
-  Bin []byte `thrift:"bin,9" db:"bin" json:"bin"`
-  Color Color `thrift:"color,10" db:"color" json:"color"`
-  Ts Timestamp `thrift:"ts,11" db:"ts" json:"ts"`
-  Hue Hue `thrift:"hue,12" db:"hue" json:"hue"`
+	B      bool      `thrift:"b,1" db:"b" json:"b"`
+	By     int8      `thrift:"by,2" db:"by" json:"by"`
+	Tiny   int8      `thrift:"tiny,3" db:"tiny" json:"tiny"`
+	Small  int16     `thrift:"small,4" db:"small" json:"small"`
+	Medium int32     `thrift:"medium,5" db:"medium" json:"medium"`
+	Large  int64     `thrift:"large,6" db:"large" json:"large"`
+	D      float64   `thrift:"d,7" db:"d" json:"d"`
+	S      string    `thrift:"s,8" db:"s" json:"s"`
+	Bin    []byte    `thrift:"bin,9" db:"bin" json:"bin"`
+	Color  Color     `thrift:"color,10" db:"color" json:"color"`
+	Ts     Timestamp `thrift:"ts,11" db:"ts" json:"ts"`
+	Hue    Hue       `thrift:"hue,12" db:"hue" json:"hue"`
 }
 
 func NewScalars() *Scalars {
-  return &Scalars{}
+	return &Scalars{}
 }
 
-
 func (p *Scalars) GetB() bool {
-  return p.B
+	return p.B
 }
 
 func (p *Scalars) GetBy() int8 {
-  return p.By
+	return p.By
 }
 
 func (p *Scalars) GetTiny() int8 {
-  return p.Tiny
+	return p.Tiny
 }
 
 func (p *Scalars) GetSmall() int16 {
-  return p.Small
+	return p.Small
 }
 
 func (p *Scalars) GetMedium() int32 {
-  return p.Medium
+	return p.Medium
 }
 
 func (p *Scalars) GetLarge() int64 {
-  return p.Large
+	return p.Large
 }
 
 func (p *Scalars) GetD() float64 {
-  return p.D
+	return p.D
 }
 
 func (p *Scalars) GetS() string {
-  return p.S
+	return p.S
 }
 
 func (p *Scalars) GetBin() []byte {
-  return p.Bin
+	return p.Bin
 }
 
 func (p *Scalars) GetColor() Color {
-  return p.Color
+	return p.Color
 }
 
 func (p *Scalars) GetTs() Timestamp {
-  return p.Ts
+	return p.Ts
 }
 
 func (p *Scalars) GetHue() Hue {
-  return p.Hue
+	return p.Hue
 }
 func (p *Scalars) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.BYTE {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.BYTE {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.I16 {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 5:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField5(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 6:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField6(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 7:
-      if fieldTypeId == thrift.DOUBLE {
-        if err := p.ReadField7(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 8:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField8(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 9:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField9(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 10:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField10(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 11:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField11(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 12:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField12(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
-}
-
-func (p *Scalars)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.B = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.BYTE {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.BYTE {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I16 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.DOUBLE {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 8:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField8(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 9:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField9(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 10:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField10(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 11:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField11(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 12:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField12(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *Scalars)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadByte(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  temp := int8(v)
-  p.By = temp
-}
-  return nil
-}
-
-func (p *Scalars)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadByte(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  temp := int8(v)
-  p.Tiny = temp
-}
-  return nil
+func (p *Scalars) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.B = v
+	}
+	return nil
 }
 
-func (p *Scalars)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI16(ctx); err != nil {
-  return thrift.PrependError("error reading field 4: ", err)
-} else {
-  p.Small = v
-}
-  return nil
-}
-
-func (p *Scalars)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 5: ", err)
-} else {
-  p.Medium = v
-}
-  return nil
+func (p *Scalars) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadByte(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := int8(v)
+		p.By = temp
+	}
+	return nil
 }
 
-func (p *Scalars)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 6: ", err)
-} else {
-  p.Large = v
-}
-  return nil
-}
-
-func (p *Scalars)  ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadDouble(ctx); err != nil {
-  return thrift.PrependError("error reading field 7: ", err)
-} else {
-  p.D = v
-}
-  return nil
+func (p *Scalars) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadByte(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		temp := int8(v)
+		p.Tiny = temp
+	}
+	return nil
 }
 
-func (p *Scalars)  ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 8: ", err)
-} else {
-  p.S = v
-}
-  return nil
-}
-
-func (p *Scalars)  ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 9: ", err)
-} else {
-  p.Bin = v
-}
-  return nil
+func (p *Scalars) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI16(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Small = v
+	}
+	return nil
 }
 
-func (p *Scalars)  ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 10: ", err)
-} else {
-  temp := Color(v)
-  p.Color = temp
-}
-  return nil
-}
-
-func (p *Scalars)  ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 11: ", err)
-} else {
-  temp := Timestamp(v)
-  p.Ts = temp
-}
-  return nil
+func (p *Scalars) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Medium = v
+	}
+	return nil
 }
 
-func (p *Scalars)  ReadField12(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 12: ", err)
-} else {
-  temp := Hue(v)
-  p.Hue = temp
+func (p *Scalars) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Large = v
+	}
+	return nil
 }
-  return nil
+
+func (p *Scalars) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadDouble(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		p.D = v
+	}
+	return nil
+}
+
+func (p *Scalars) ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 8: ", err)
+	} else {
+		p.S = v
+	}
+	return nil
+}
+
+func (p *Scalars) ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 9: ", err)
+	} else {
+		p.Bin = v
+	}
+	return nil
+}
+
+func (p *Scalars) ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 10: ", err)
+	} else {
+		temp := Color(v)
+		p.Color = temp
+	}
+	return nil
+}
+
+func (p *Scalars) ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 11: ", err)
+	} else {
+		temp := Timestamp(v)
+		p.Ts = temp
+	}
+	return nil
+}
+
+func (p *Scalars) ReadField12(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 12: ", err)
+	} else {
+		temp := Hue(v)
+		p.Hue = temp
+	}
+	return nil
 }
 
 func (p *Scalars) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "Scalars"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-    if err := p.writeField5(ctx, oprot); err != nil { return err }
-    if err := p.writeField6(ctx, oprot); err != nil { return err }
-    if err := p.writeField7(ctx, oprot); err != nil { return err }
-    if err := p.writeField8(ctx, oprot); err != nil { return err }
-    if err := p.writeField9(ctx, oprot); err != nil { return err }
-    if err := p.writeField10(ctx, oprot); err != nil { return err }
-    if err := p.writeField11(ctx, oprot); err != nil { return err }
-    if err := p.writeField12(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "Scalars"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField8(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField9(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField10(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField11(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField12(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *Scalars) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "b", thrift.BOOL, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:b: ", p), err) }
-  if err := oprot.WriteBool(ctx, bool(p.B)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.b (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:b: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "b", thrift.BOOL, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:b: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.B)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.b (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:b: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "by", thrift.BYTE, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:by: ", p), err) }
-  if err := oprot.WriteByte(ctx, int8(p.By)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.by (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:by: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "by", thrift.BYTE, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:by: ", p), err)
+	}
+	if err := oprot.WriteByte(ctx, int8(p.By)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.by (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:by: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tiny", thrift.BYTE, 3); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:tiny: ", p), err) }
-  if err := oprot.WriteByte(ctx, int8(p.Tiny)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.tiny (3) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:tiny: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tiny", thrift.BYTE, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:tiny: ", p), err)
+	}
+	if err := oprot.WriteByte(ctx, int8(p.Tiny)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.tiny (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:tiny: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "small", thrift.I16, 4); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:small: ", p), err) }
-  if err := oprot.WriteI16(ctx, int16(p.Small)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.small (4) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 4:small: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "small", thrift.I16, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:small: ", p), err)
+	}
+	if err := oprot.WriteI16(ctx, int16(p.Small)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.small (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:small: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "medium", thrift.I32, 5); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:medium: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.Medium)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.medium (5) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 5:medium: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "medium", thrift.I32, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:medium: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Medium)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.medium (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:medium: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "large", thrift.I64, 6); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:large: ", p), err) }
-  if err := oprot.WriteI64(ctx, int64(p.Large)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.large (6) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 6:large: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "large", thrift.I64, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:large: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Large)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.large (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:large: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "d", thrift.DOUBLE, 7); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:d: ", p), err) }
-  if err := oprot.WriteDouble(ctx, float64(p.D)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.d (7) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 7:d: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "d", thrift.DOUBLE, 7); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:d: ", p), err)
+	}
+	if err := oprot.WriteDouble(ctx, float64(p.D)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.d (7) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 7:d: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRING, 8); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:s: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.S)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.s (8) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 8:s: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRING, 8); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:s: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.S)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.s (8) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 8:s: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField9(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "bin", thrift.STRING, 9); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:bin: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Bin); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.bin (9) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 9:bin: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "bin", thrift.STRING, 9); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:bin: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Bin); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.bin (9) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 9:bin: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField10(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "color", thrift.I32, 10); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:color: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.Color)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.color (10) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 10:color: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "color", thrift.I32, 10); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:color: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Color)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.color (10) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 10:color: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField11(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "ts", thrift.I64, 11); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:ts: ", p), err) }
-  if err := oprot.WriteI64(ctx, int64(p.Ts)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.ts (11) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 11:ts: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "ts", thrift.I64, 11); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:ts: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.Ts)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.ts (11) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 11:ts: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) writeField12(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "hue", thrift.I32, 12); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 12:hue: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.Hue)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.hue (12) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 12:hue: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "hue", thrift.I32, 12); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 12:hue: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Hue)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.hue (12) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 12:hue: ", p), err)
+	}
+	return err
 }
 
 func (p *Scalars) Equals(other *Scalars) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.B != other.B { return false }
-  if p.By != other.By { return false }
-  if p.Tiny != other.Tiny { return false }
-  if p.Small != other.Small { return false }
-  if p.Medium != other.Medium { return false }
-  if p.Large != other.Large { return false }
-  if p.D != other.D { return false }
-  if p.S != other.S { return false }
-  if bytes.Compare(p.Bin, other.Bin) != 0 { return false }
-  if p.Color != other.Color { return false }
-  if p.Ts != other.Ts { return false }
-  if p.Hue != other.Hue { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.B != other.B {
+		return false
+	}
+	if p.By != other.By {
+		return false
+	}
+	if p.Tiny != other.Tiny {
+		return false
+	}
+	if p.Small != other.Small {
+		return false
+	}
+	if p.Medium != other.Medium {
+		return false
+	}
+	if p.Large != other.Large {
+		return false
+	}
+	if p.D != other.D {
+		return false
+	}
+	if p.S != other.S {
+		return false
+	}
+	if bytes.Compare(p.Bin, other.Bin) != 0 {
+		return false
+	}
+	if p.Color != other.Color {
+		return false
+	}
+	if p.Ts != other.Ts {
+		return false
+	}
+	if p.Hue != other.Hue {
+		return false
+	}
+	return true
 }
 
 func (p *Scalars) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("Scalars(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Scalars(%+v)", *p)
 }
 
 // Attributes:
-//  - A
-//  - B
-//  - C
-//  - D
+//   - A
+//   - B
+//   - C
+//   - D
 type Sparse struct {
-  A *int32 `thrift:"a,1" db:"a" json:"a,omitempty"`
-  // unused fields # 2 to 39
-  B *string `thrift:"b,40" db:"b" json:"b,omitempty"`
-  // unused fields # 41 to 31999
-  C *bool `thrift:"c,32000" db:"c" json:"c,omitempty"`
-  D *bool `thrift:"d,32001" db:"d" json:"d,omitempty"`
+	A *int32 `thrift:"a,1" db:"a" json:"a,omitempty"`
+	// unused fields # 2 to 39
+	B *string `thrift:"b,40" db:"b" json:"b,omitempty"`
+	// unused fields # 41 to 31999
+	C *bool `thrift:"c,32000" db:"c" json:"c,omitempty"`
+	D *bool `thrift:"d,32001" db:"d" json:"d,omitempty"`
 }
 
 func NewSparse() *Sparse {
-  return &Sparse{}
+	return &Sparse{}
 }
 
 var Sparse_A_DEFAULT int32
+
 func (p *Sparse) GetA() int32 {
-  if !p.IsSetA() {
-    return Sparse_A_DEFAULT
-  }
-return *p.A
+	if !p.IsSetA() {
+		return Sparse_A_DEFAULT
+	}
+	return *p.A
 }
+
 var Sparse_B_DEFAULT string
+
 func (p *Sparse) GetB() string {
-  if !p.IsSetB() {
-    return Sparse_B_DEFAULT
-  }
-return *p.B
+	if !p.IsSetB() {
+		return Sparse_B_DEFAULT
+	}
+	return *p.B
 }
+
 var Sparse_C_DEFAULT bool
+
 func (p *Sparse) GetC() bool {
-  if !p.IsSetC() {
-    return Sparse_C_DEFAULT
-  }
-return *p.C
+	if !p.IsSetC() {
+		return Sparse_C_DEFAULT
+	}
+	return *p.C
 }
+
 var Sparse_D_DEFAULT bool
+
 func (p *Sparse) GetD() bool {
-  if !p.IsSetD() {
-    return Sparse_D_DEFAULT
-  }
-return *p.D
+	if !p.IsSetD() {
+		return Sparse_D_DEFAULT
+	}
+	return *p.D
 }
 func (p *Sparse) IsSetA() bool {
-  return p.A != nil
+	return p.A != nil
 }
 
 func (p *Sparse) IsSetB() bool {
-  return p.B != nil
+	return p.B != nil
 }
 
 func (p *Sparse) IsSetC() bool {
-  return p.C != nil
+	return p.C != nil
 }
 
 func (p *Sparse) IsSetD() bool {
-  return p.D != nil
+	return p.D != nil
 }
 
 func (p *Sparse) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 40:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField40(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 32000:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField32000(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 32001:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField32001(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
-}
-
-func (p *Sparse)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.A = &v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 40:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField40(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 32000:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField32000(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 32001:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField32001(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *Sparse)  ReadField40(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 40: ", err)
-} else {
-  p.B = &v
-}
-  return nil
-}
-
-func (p *Sparse)  ReadField32000(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 32000: ", err)
-} else {
-  p.C = &v
-}
-  return nil
+func (p *Sparse) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.A = &v
+	}
+	return nil
 }
 
-func (p *Sparse)  ReadField32001(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 32001: ", err)
-} else {
-  p.D = &v
+func (p *Sparse) ReadField40(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 40: ", err)
+	} else {
+		p.B = &v
+	}
+	return nil
 }
-  return nil
+
+func (p *Sparse) ReadField32000(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 32000: ", err)
+	} else {
+		p.C = &v
+	}
+	return nil
+}
+
+func (p *Sparse) ReadField32001(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 32001: ", err)
+	} else {
+		p.D = &v
+	}
+	return nil
 }
 
 func (p *Sparse) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "Sparse"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField40(ctx, oprot); err != nil { return err }
-    if err := p.writeField32000(ctx, oprot); err != nil { return err }
-    if err := p.writeField32001(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "Sparse"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField40(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField32000(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField32001(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *Sparse) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetA() {
-    if err := oprot.WriteFieldBegin(ctx, "a", thrift.I32, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.A)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err) }
-  }
-  return err
+	if p.IsSetA() {
+		if err := oprot.WriteFieldBegin(ctx, "a", thrift.I32, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.A)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Sparse) writeField40(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetB() {
-    if err := oprot.WriteFieldBegin(ctx, "b", thrift.STRING, 40); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 40:b: ", p), err) }
-    if err := oprot.WriteString(ctx, string(*p.B)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.b (40) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 40:b: ", p), err) }
-  }
-  return err
+	if p.IsSetB() {
+		if err := oprot.WriteFieldBegin(ctx, "b", thrift.STRING, 40); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 40:b: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.B)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.b (40) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 40:b: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Sparse) writeField32000(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetC() {
-    if err := oprot.WriteFieldBegin(ctx, "c", thrift.BOOL, 32000); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 32000:c: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(*p.C)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.c (32000) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 32000:c: ", p), err) }
-  }
-  return err
+	if p.IsSetC() {
+		if err := oprot.WriteFieldBegin(ctx, "c", thrift.BOOL, 32000); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 32000:c: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.C)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.c (32000) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 32000:c: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Sparse) writeField32001(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetD() {
-    if err := oprot.WriteFieldBegin(ctx, "d", thrift.BOOL, 32001); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 32001:d: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(*p.D)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.d (32001) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 32001:d: ", p), err) }
-  }
-  return err
+	if p.IsSetD() {
+		if err := oprot.WriteFieldBegin(ctx, "d", thrift.BOOL, 32001); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 32001:d: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.D)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.d (32001) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 32001:d: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Sparse) Equals(other *Sparse) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.A != other.A {
-    if p.A == nil || other.A == nil {
-      return false
-    }
-    if (*p.A) != (*other.A) { return false }
-  }
-  if p.B != other.B {
-    if p.B == nil || other.B == nil {
-      return false
-    }
-    if (*p.B) != (*other.B) { return false }
-  }
-  if p.C != other.C {
-    if p.C == nil || other.C == nil {
-      return false
-    }
-    if (*p.C) != (*other.C) { return false }
-  }
-  if p.D != other.D {
-    if p.D == nil || other.D == nil {
-      return false
-    }
-    if (*p.D) != (*other.D) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.A != other.A {
+		if p.A == nil || other.A == nil {
+			return false
+		}
+		if (*p.A) != (*other.A) {
+			return false
+		}
+	}
+	if p.B != other.B {
+		if p.B == nil || other.B == nil {
+			return false
+		}
+		if (*p.B) != (*other.B) {
+			return false
+		}
+	}
+	if p.C != other.C {
+		if p.C == nil || other.C == nil {
+			return false
+		}
+		if (*p.C) != (*other.C) {
+			return false
+		}
+	}
+	if p.D != other.D {
+		if p.D == nil || other.D == nil {
+			return false
+		}
+		if (*p.D) != (*other.D) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Sparse) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("Sparse(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Sparse(%+v)", *p)
 }
 
 // Attributes:
-//  - C
-//  - A
-//  - B
+//   - C
+//   - A
+//   - B
 type Unordered struct {
-  A string `thrift:"a,1" db:"a" json:"a"`
-  B *bool `thrift:"b,2" db:"b" json:"b,omitempty"`
-  C int32 `thrift:"c,3" db:"c" json:"c"`
+	A string `thrift:"a,1" db:"a" json:"a"`
+	B *bool  `thrift:"b,2" db:"b" json:"b,omitempty"`
+	C int32  `thrift:"c,3" db:"c" json:"c"`
 }
 
 func NewUnordered() *Unordered {
-  return &Unordered{}
+	return &Unordered{}
 }
 
-
 func (p *Unordered) GetC() int32 {
-  return p.C
+	return p.C
 }
 
 func (p *Unordered) GetA() string {
-  return p.A
+	return p.A
 }
+
 var Unordered_B_DEFAULT bool
+
 func (p *Unordered) GetB() bool {
-  if !p.IsSetB() {
-    return Unordered_B_DEFAULT
-  }
-return *p.B
+	if !p.IsSetB() {
+		return Unordered_B_DEFAULT
+	}
+	return *p.B
 }
 func (p *Unordered) IsSetB() bool {
-  return p.B != nil
+	return p.B != nil
 }
 
 func (p *Unordered) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 3:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
-}
-
-func (p *Unordered)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.C = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 3:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *Unordered)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.A = v
-}
-  return nil
+func (p *Unordered) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.C = v
+	}
+	return nil
 }
 
-func (p *Unordered)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.B = &v
+func (p *Unordered) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.A = v
+	}
+	return nil
 }
-  return nil
+
+func (p *Unordered) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.B = &v
+	}
+	return nil
 }
 
 func (p *Unordered) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "Unordered"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "Unordered"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *Unordered) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "a", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.A)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "a", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.A)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err)
+	}
+	return err
 }
 
 func (p *Unordered) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetB() {
-    if err := oprot.WriteFieldBegin(ctx, "b", thrift.BOOL, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:b: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(*p.B)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.b (2) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:b: ", p), err) }
-  }
-  return err
+	if p.IsSetB() {
+		if err := oprot.WriteFieldBegin(ctx, "b", thrift.BOOL, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:b: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.B)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.b (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:b: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Unordered) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "c", thrift.I32, 3); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:c: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.C)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.c (3) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:c: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.I32, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:c: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.C)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.c (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:c: ", p), err)
+	}
+	return err
 }
 
 func (p *Unordered) Equals(other *Unordered) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.A != other.A { return false }
-  if p.B != other.B {
-    if p.B == nil || other.B == nil {
-      return false
-    }
-    if (*p.B) != (*other.B) { return false }
-  }
-  if p.C != other.C { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.A != other.A {
+		return false
+	}
+	if p.B != other.B {
+		if p.B == nil || other.B == nil {
+			return false
+		}
+		if (*p.B) != (*other.B) {
+			return false
+		}
+	}
+	if p.C != other.C {
+		return false
+	}
+	return true
 }
 
 func (p *Unordered) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("Unordered(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Unordered(%+v)", *p)
 }
 
 // Attributes:
-//  - Point
-//  - Radius
-//  - Label
+//   - Point
+//   - Radius
+//   - Label
 type Shape struct {
-  Point *Point `thrift:"point,1" db:"point" json:"point,omitempty"`
-  Radius *float64 `thrift:"radius,2" db:"radius" json:"radius,omitempty"`
-  Label *string `thrift:"label,3" db:"label" json:"label,omitempty"`
+	Point  *Point   `thrift:"point,1" db:"point" json:"point,omitempty"`
+	Radius *float64 `thrift:"radius,2" db:"radius" json:"radius,omitempty"`
+	Label  *string  `thrift:"label,3" db:"label" json:"label,omitempty"`
 }
 
 func NewShape() *Shape {
-  return &Shape{}
+	return &Shape{}
 }
 
 var Shape_Point_DEFAULT *Point
+
 func (p *Shape) GetPoint() *Point {
-  if !p.IsSetPoint() {
-    return Shape_Point_DEFAULT
-  }
-return p.Point
+	if !p.IsSetPoint() {
+		return Shape_Point_DEFAULT
+	}
+	return p.Point
 }
+
 var Shape_Radius_DEFAULT float64
+
 func (p *Shape) GetRadius() float64 {
-  if !p.IsSetRadius() {
-    return Shape_Radius_DEFAULT
-  }
-return *p.Radius
+	if !p.IsSetRadius() {
+		return Shape_Radius_DEFAULT
+	}
+	return *p.Radius
 }
+
 var Shape_Label_DEFAULT string
+
 func (p *Shape) GetLabel() string {
-  if !p.IsSetLabel() {
-    return Shape_Label_DEFAULT
-  }
-return *p.Label
+	if !p.IsSetLabel() {
+		return Shape_Label_DEFAULT
+	}
+	return *p.Label
 }
 func (p *Shape) CountSetFieldsShape() int {
-  count := 0
-  if (p.IsSetPoint()) {
-    count++
-  }
-  if (p.IsSetRadius()) {
-    count++
-  }
-  if (p.IsSetLabel()) {
-    count++
-  }
-  return count
+	count := 0
+	if p.IsSetPoint() {
+		count++
+	}
+	if p.IsSetRadius() {
+		count++
+	}
+	if p.IsSetLabel() {
+		count++
+	}
+	return count
 
 }
 
 func (p *Shape) IsSetPoint() bool {
-  return p.Point != nil
+	return p.Point != nil
 }
 
 func (p *Shape) IsSetRadius() bool {
-  return p.Radius != nil
+	return p.Radius != nil
 }
 
 func (p *Shape) IsSetLabel() bool {
-  return p.Label != nil
+	return p.Label != nil
 }
 
 func (p *Shape) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.DOUBLE {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.DOUBLE {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *Shape)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Point = &Point{}
-  if err := p.Point.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Point), err)
-  }
-  return nil
+func (p *Shape) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Point = &Point{}
+	if err := p.Point.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Point), err)
+	}
+	return nil
 }
 
-func (p *Shape)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadDouble(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Radius = &v
-}
-  return nil
+func (p *Shape) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadDouble(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Radius = &v
+	}
+	return nil
 }
 
-func (p *Shape)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Label = &v
-}
-  return nil
+func (p *Shape) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Label = &v
+	}
+	return nil
 }
 
 func (p *Shape) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if c := p.CountSetFieldsShape(); c != 1 {
-    return fmt.Errorf("%T write union: exactly one field must be set (%d set)", p, c)
-  }
-  if err := oprot.WriteStructBegin(ctx, "Shape"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if c := p.CountSetFieldsShape(); c != 1 {
+		return fmt.Errorf("%T write union: exactly one field must be set (%d set)", p, c)
+	}
+	if err := oprot.WriteStructBegin(ctx, "Shape"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *Shape) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetPoint() {
-    if err := oprot.WriteFieldBegin(ctx, "point", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:point: ", p), err) }
-    if err := p.Point.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Point), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:point: ", p), err) }
-  }
-  return err
+	if p.IsSetPoint() {
+		if err := oprot.WriteFieldBegin(ctx, "point", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:point: ", p), err)
+		}
+		if err := p.Point.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Point), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:point: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Shape) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetRadius() {
-    if err := oprot.WriteFieldBegin(ctx, "radius", thrift.DOUBLE, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:radius: ", p), err) }
-    if err := oprot.WriteDouble(ctx, float64(*p.Radius)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.radius (2) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:radius: ", p), err) }
-  }
-  return err
+	if p.IsSetRadius() {
+		if err := oprot.WriteFieldBegin(ctx, "radius", thrift.DOUBLE, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:radius: ", p), err)
+		}
+		if err := oprot.WriteDouble(ctx, float64(*p.Radius)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.radius (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:radius: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Shape) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetLabel() {
-    if err := oprot.WriteFieldBegin(ctx, "label", thrift.STRING, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:label: ", p), err) }
-    if err := oprot.WriteString(ctx, string(*p.Label)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.label (3) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:label: ", p), err) }
-  }
-  return err
+	if p.IsSetLabel() {
+		if err := oprot.WriteFieldBegin(ctx, "label", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:label: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Label)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.label (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:label: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Shape) Equals(other *Shape) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if !p.Point.Equals(other.Point) { return false }
-  if p.Radius != other.Radius {
-    if p.Radius == nil || other.Radius == nil {
-      return false
-    }
-    if (*p.Radius) != (*other.Radius) { return false }
-  }
-  if p.Label != other.Label {
-    if p.Label == nil || other.Label == nil {
-      return false
-    }
-    if (*p.Label) != (*other.Label) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Point.Equals(other.Point) {
+		return false
+	}
+	if p.Radius != other.Radius {
+		if p.Radius == nil || other.Radius == nil {
+			return false
+		}
+		if (*p.Radius) != (*other.Radius) {
+			return false
+		}
+	}
+	if p.Label != other.Label {
+		if p.Label == nil || other.Label == nil {
+			return false
+		}
+		if (*p.Label) != (*other.Label) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Shape) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("Shape(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Shape(%+v)", *p)
 }
 
 // Attributes:
-//  - Scalars
-//  - Matrix
-//  - Names
-//  - ByName
-//  - PointNames
-//  - ColorsById
-//  - ColorNames
-//  - Shape
-//  - Tags
-//  - WithDefault
-//  - Origin
-//  - DefList
-//  - DefMap
-//  - Opt
-//  - Req
-//  - Shapes
-//  - Flags
-//  - Smalls
-//  - Blobs
-//  - DefColor
+//   - Scalars
+//   - Matrix
+//   - Names
+//   - ByName
+//   - PointNames
+//   - ColorsById
+//   - ColorNames
+//   - Shape
+//   - Tags
+//   - WithDefault
+//   - Origin
+//   - DefList
+//   - DefMap
+//   - Opt
+//   - Req
+//   - Shapes
+//   - Flags
+//   - Smalls
+//   - Blobs
+//   - DefColor
 type Everything struct {
-  Scalars *Scalars `thrift:"scalars,1,required" db:"scalars" json:"scalars"`
-  Matrix [][]int32 `thrift:"matrix,2" db:"matrix" json:"matrix,omitempty"`
-  Names []string `thrift:"names,3" db:"names" json:"names,omitempty"`
-  ByName map[string]*Point `thrift:"byName,4" db:"byName" json:"byName,omitempty"`
-  PointNames map[*Point]string `thrift:"pointNames,5" db:"pointNames" json:"pointNames,omitempty"`
-  ColorsById map[int64][]Color `thrift:"colorsById,6" db:"colorsById" json:"colorsById,omitempty"`
-  ColorNames map[Color]string `thrift:"colorNames,7" db:"colorNames" json:"colorNames,omitempty"`
-  Shape *Shape `thrift:"shape,8" db:"shape" json:"shape,omitempty"`
-  Tags Tags `thrift:"tags,9" db:"tags" json:"tags,omitempty"`
-  WithDefault int32 `thrift:"withDefault,10" db:"withDefault" json:"withDefault"`
-  Origin *Point `thrift:"origin,11" db:"origin" json:"origin"`
-  DefList []string `thrift:"defList,12" db:"defList" json:"defList"`
-  DefMap map[string]int32 `thrift:"defMap,13" db:"defMap" json:"defMap"`
-  Opt *string `thrift:"opt,14" db:"opt" json:"opt,omitempty"`
-  Req string `thrift:"req,15,required" db:"req" json:"req"`
-  Shapes []*Shape `thrift:"shapes,16" db:"shapes" json:"shapes,omitempty"`
-  Flags map[bool]float64 `thrift:"flags,17" db:"flags" json:"flags,omitempty"`
-  Smalls []int16 `thrift:"smalls,18" db:"smalls" json:"smalls,omitempty"`
-  Blobs [][]byte `thrift:"blobs,19" db:"blobs" json:"blobs,omitempty"`
-  DefColor Color `thrift:"defColor,20" db:"defColor" json:"defColor"`
+	Scalars     *Scalars          `thrift:"scalars,1,required" db:"scalars" json:"scalars"`
+	Matrix      [][]int32         `thrift:"matrix,2" db:"matrix" json:"matrix,omitempty"`
+	Names       []string          `thrift:"names,3" db:"names" json:"names,omitempty"`
+	ByName      map[string]*Point `thrift:"byName,4" db:"byName" json:"byName,omitempty"`
+	PointNames  map[*Point]string `thrift:"pointNames,5" db:"pointNames" json:"pointNames,omitempty"`
+	ColorsById  map[int64][]Color `thrift:"colorsById,6" db:"colorsById" json:"colorsById,omitempty"`
+	ColorNames  map[Color]string  `thrift:"colorNames,7" db:"colorNames" json:"colorNames,omitempty"`
+	Shape       *Shape            `thrift:"shape,8" db:"shape" json:"shape,omitempty"`
+	Tags        Tags              `thrift:"tags,9" db:"tags" json:"tags,omitempty"`
+	WithDefault int32             `thrift:"withDefault,10" db:"withDefault" json:"withDefault"`
+	Origin      *Point            `thrift:"origin,11" db:"origin" json:"origin"`
+	DefList     []string          `thrift:"defList,12" db:"defList" json:"defList"`
+	DefMap      map[string]int32  `thrift:"defMap,13" db:"defMap" json:"defMap"`
+	Opt         *string           `thrift:"opt,14" db:"opt" json:"opt,omitempty"`
+	Req         string            `thrift:"req,15,required" db:"req" json:"req"`
+	Shapes      []*Shape          `thrift:"shapes,16" db:"shapes" json:"shapes,omitempty"`
+	Flags       map[bool]float64  `thrift:"flags,17" db:"flags" json:"flags,omitempty"`
+	Smalls      []int16           `thrift:"smalls,18" db:"smalls" json:"smalls,omitempty"`
+	Blobs       [][]byte          `thrift:"blobs,19" db:"blobs" json:"blobs,omitempty"`
+	DefColor    Color             `thrift:"defColor,20" db:"defColor" json:"defColor"`
 }
 
 func NewEverything() *Everything {
-  return &Everything{
-WithDefault: 42,
+	return &Everything{
+		WithDefault: 42,
 
-DefList: []string{
-  "a",   "b", },
+		DefList: []string{
+			"a", "b"},
 
-DefMap: map[string]int32{
-  "one": 1,
-},
+		DefMap: map[string]int32{
+			"one": 1,
+		},
 
-DefColor: 2,
-}
+		DefColor: 2,
+	}
 }
 
 var Everything_Scalars_DEFAULT *Scalars
+
 func (p *Everything) GetScalars() *Scalars {
-  if !p.IsSetScalars() {
-    return Everything_Scalars_DEFAULT
-  }
-return p.Scalars
+	if !p.IsSetScalars() {
+		return Everything_Scalars_DEFAULT
+	}
+	return p.Scalars
 }
+
 var Everything_Matrix_DEFAULT [][]int32
 
 func (p *Everything) GetMatrix() [][]int32 {
-  return p.Matrix
+	return p.Matrix
 }
+
 var Everything_Names_DEFAULT []string
 
 func (p *Everything) GetNames() []string {
-  return p.Names
+	return p.Names
 }
+
 var Everything_ByName_DEFAULT map[string]*Point
 
 func (p *Everything) GetByName() map[string]*Point {
-  return p.ByName
+	return p.ByName
 }
+
 var Everything_PointNames_DEFAULT map[*Point]string
 
 func (p *Everything) GetPointNames() map[*Point]string {
-  return p.PointNames
+	return p.PointNames
 }
+
 var Everything_ColorsById_DEFAULT map[int64][]Color
 
 func (p *Everything) GetColorsById() map[int64][]Color {
-  return p.ColorsById
+	return p.ColorsById
 }
+
 var Everything_ColorNames_DEFAULT map[Color]string
 
 func (p *Everything) GetColorNames() map[Color]string {
-  return p.ColorNames
+	return p.ColorNames
 }
+
 var Everything_Shape_DEFAULT *Shape
+
 func (p *Everything) GetShape() *Shape {
-  if !p.IsSetShape() {
-    return Everything_Shape_DEFAULT
-  }
-return p.Shape
+	if !p.IsSetShape() {
+		return Everything_Shape_DEFAULT
+	}
+	return p.Shape
 }
+
 var Everything_Tags_DEFAULT Tags
 
 func (p *Everything) GetTags() Tags {
-  return p.Tags
+	return p.Tags
 }
 
 func (p *Everything) GetWithDefault() int32 {
-  return p.WithDefault
+	return p.WithDefault
 }
-var Everything_Origin_DEFAULT *Point = &Point{
-  X: 1,
 
-  Y: 2,
+var Everything_Origin_DEFAULT *Point = &Point{
+	X: 1,
+
+	Y: 2,
 }
+
 func (p *Everything) GetOrigin() *Point {
-  if !p.IsSetOrigin() {
-    return Everything_Origin_DEFAULT
-  }
-return p.Origin
+	if !p.IsSetOrigin() {
+		return Everything_Origin_DEFAULT
+	}
+	return p.Origin
 }
 
 func (p *Everything) GetDefList() []string {
-  return p.DefList
+	return p.DefList
 }
 
 func (p *Everything) GetDefMap() map[string]int32 {
-  return p.DefMap
+	return p.DefMap
 }
+
 var Everything_Opt_DEFAULT string
+
 func (p *Everything) GetOpt() string {
-  if !p.IsSetOpt() {
-    return Everything_Opt_DEFAULT
-  }
-return *p.Opt
+	if !p.IsSetOpt() {
+		return Everything_Opt_DEFAULT
+	}
+	return *p.Opt
 }
 
 func (p *Everything) GetReq() string {
-  return p.Req
+	return p.Req
 }
+
 var Everything_Shapes_DEFAULT []*Shape
 
 func (p *Everything) GetShapes() []*Shape {
-  return p.Shapes
+	return p.Shapes
 }
+
 var Everything_Flags_DEFAULT map[bool]float64
 
 func (p *Everything) GetFlags() map[bool]float64 {
-  return p.Flags
+	return p.Flags
 }
+
 var Everything_Smalls_DEFAULT []int16
 
 func (p *Everything) GetSmalls() []int16 {
-  return p.Smalls
+	return p.Smalls
 }
+
 var Everything_Blobs_DEFAULT [][]byte
 
 func (p *Everything) GetBlobs() [][]byte {
-  return p.Blobs
+	return p.Blobs
 }
 
 func (p *Everything) GetDefColor() Color {
-  return p.DefColor
+	return p.DefColor
 }
 func (p *Everything) IsSetScalars() bool {
-  return p.Scalars != nil
+	return p.Scalars != nil
 }
 
 func (p *Everything) IsSetMatrix() bool {
-  return p.Matrix != nil
+	return p.Matrix != nil
 }
 
 func (p *Everything) IsSetNames() bool {
-  return p.Names != nil
+	return p.Names != nil
 }
 
 func (p *Everything) IsSetByName() bool {
-  return p.ByName != nil
+	return p.ByName != nil
 }
 
 func (p *Everything) IsSetPointNames() bool {
-  return p.PointNames != nil
+	return p.PointNames != nil
 }
 
 func (p *Everything) IsSetColorsById() bool {
-  return p.ColorsById != nil
+	return p.ColorsById != nil
 }
 
 func (p *Everything) IsSetColorNames() bool {
-  return p.ColorNames != nil
+	return p.ColorNames != nil
 }
 
 func (p *Everything) IsSetShape() bool {
-  return p.Shape != nil
+	return p.Shape != nil
 }
 
 func (p *Everything) IsSetTags() bool {
-  return p.Tags != nil
+	return p.Tags != nil
 }
 
 func (p *Everything) IsSetOrigin() bool {
-  return p.Origin != nil
+	return p.Origin != nil
 }
 
 func (p *Everything) IsSetOpt() bool {
-  return p.Opt != nil
+	return p.Opt != nil
 }
 
 func (p *Everything) IsSetShapes() bool {
-  return p.Shapes != nil
+	return p.Shapes != nil
 }
 
 func (p *Everything) IsSetFlags() bool {
-  return p.Flags != nil
+	return p.Flags != nil
 }
 
 func (p *Everything) IsSetSmalls() bool {
-  return p.Smalls != nil
+	return p.Smalls != nil
 }
 
 func (p *Everything) IsSetBlobs() bool {
-  return p.Blobs != nil
+	return p.Blobs != nil
 }
 
 func (p *Everything) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetScalars bool = false;
-  var issetReq bool = false;
+	var issetScalars bool = false
+	var issetReq bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetScalars = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.SET {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 5:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField5(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 6:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField6(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 7:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField7(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 8:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField8(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 9:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField9(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 10:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField10(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 11:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField11(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 12:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField12(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 13:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField13(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 14:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField14(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 15:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField15(ctx, iprot); err != nil {
-          return err
-        }
-        issetReq = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 16:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField16(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 17:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField17(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 18:
-      if fieldTypeId == thrift.SET {
-        if err := p.ReadField18(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 19:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField19(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 20:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField20(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetScalars{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Scalars is not set"));
-  }
-  if !issetReq{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Req is not set"));
-  }
-  return nil
-}
-
-func (p *Everything)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Scalars = &Scalars{}
-  if err := p.Scalars.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Scalars), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetScalars = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.SET {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 8:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField8(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 9:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField9(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 10:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField10(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 11:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField11(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 12:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField12(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 13:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField13(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 14:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField14(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 15:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField15(ctx, iprot); err != nil {
+					return err
+				}
+				issetReq = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 16:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField16(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 17:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField17(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 18:
+			if fieldTypeId == thrift.SET {
+				if err := p.ReadField18(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 19:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField19(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 20:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField20(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetScalars {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Scalars is not set"))
+	}
+	if !issetReq {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Req is not set"))
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([][]int32, 0, size)
-  p.Matrix =  tSlice
-  for i := 0; i < size; i ++ {
-    _, size, err := iprot.ReadListBegin(ctx)
-    if err != nil {
-      return thrift.PrependError("error reading list begin: ", err)
-    }
-    tSlice := make([]int32, 0, size)
-    _elem0 :=  tSlice
-    for i := 0; i < size; i ++ {
-var _elem1 int32
-      if v, err := iprot.ReadI32(ctx); err != nil {
-      return thrift.PrependError("error reading field 0: ", err)
-} else {
-      _elem1 = v
-}
-      _elem0 = append(_elem0, _elem1)
-    }
-    if err := iprot.ReadListEnd(ctx); err != nil {
-      return thrift.PrependError("error reading list end: ", err)
-    }
-    p.Matrix = append(p.Matrix, _elem0)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Scalars = &Scalars{}
+	if err := p.Scalars.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Scalars), err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadSetBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading set begin: ", err)
-  }
-  tSet := make([]string, 0, size)
-  p.Names =  tSet
-  for i := 0; i < size; i ++ {
-var _elem2 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem2 = v
-}
-    p.Names = append(p.Names, _elem2)
-  }
-  if err := iprot.ReadSetEnd(ctx); err != nil {
-    return thrift.PrependError("error reading set end: ", err)
-  }
-  return nil
-}
-
-func (p *Everything)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[string]*Point, size)
-  p.ByName =  tMap
-  for i := 0; i < size; i ++ {
-var _key3 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _key3 = v
-}
-    _val4 := &Point{}
-    if err := _val4.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _val4), err)
-    }
-    p.ByName[_key3] = _val4
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([][]int32, 0, size)
+	p.Matrix = tSlice
+	for i := 0; i < size; i++ {
+		_, size, err := iprot.ReadListBegin(ctx)
+		if err != nil {
+			return thrift.PrependError("error reading list begin: ", err)
+		}
+		tSlice := make([]int32, 0, size)
+		_elem0 := tSlice
+		for i := 0; i < size; i++ {
+			var _elem1 int32
+			if v, err := iprot.ReadI32(ctx); err != nil {
+				return thrift.PrependError("error reading field 0: ", err)
+			} else {
+				_elem1 = v
+			}
+			_elem0 = append(_elem0, _elem1)
+		}
+		if err := iprot.ReadListEnd(ctx); err != nil {
+			return thrift.PrependError("error reading list end: ", err)
+		}
+		p.Matrix = append(p.Matrix, _elem0)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[*Point]string, size)
-  p.PointNames =  tMap
-  for i := 0; i < size; i ++ {
-    _key5 := &Point{}
-    if err := _key5.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _key5), err)
-    }
-var _val6 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _val6 = v
-}
-    p.PointNames[_key5] = _val6
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadSetBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading set begin: ", err)
+	}
+	tSet := make([]string, 0, size)
+	p.Names = tSet
+	for i := 0; i < size; i++ {
+		var _elem2 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem2 = v
+		}
+		p.Names = append(p.Names, _elem2)
+	}
+	if err := iprot.ReadSetEnd(ctx); err != nil {
+		return thrift.PrependError("error reading set end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[int64][]Color, size)
-  p.ColorsById =  tMap
-  for i := 0; i < size; i ++ {
-var _key7 int64
-    if v, err := iprot.ReadI64(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _key7 = v
-}
-    _, size, err := iprot.ReadListBegin(ctx)
-    if err != nil {
-      return thrift.PrependError("error reading list begin: ", err)
-    }
-    tSlice := make([]Color, 0, size)
-    _val8 :=  tSlice
-    for i := 0; i < size; i ++ {
-var _elem9 Color
-      if v, err := iprot.ReadI32(ctx); err != nil {
-      return thrift.PrependError("error reading field 0: ", err)
-} else {
-      temp := Color(v)
-      _elem9 = temp
-}
-      _val8 = append(_val8, _elem9)
-    }
-    if err := iprot.ReadListEnd(ctx); err != nil {
-      return thrift.PrependError("error reading list end: ", err)
-    }
-    p.ColorsById[_key7] = _val8
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[string]*Point, size)
+	p.ByName = tMap
+	for i := 0; i < size; i++ {
+		var _key3 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_key3 = v
+		}
+		_val4 := &Point{}
+		if err := _val4.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _val4), err)
+		}
+		p.ByName[_key3] = _val4
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[Color]string, size)
-  p.ColorNames =  tMap
-  for i := 0; i < size; i ++ {
-var _key10 Color
-    if v, err := iprot.ReadI32(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    temp := Color(v)
-    _key10 = temp
-}
-var _val11 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _val11 = v
-}
-    p.ColorNames[_key10] = _val11
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[*Point]string, size)
+	p.PointNames = tMap
+	for i := 0; i < size; i++ {
+		_key5 := &Point{}
+		if err := _key5.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _key5), err)
+		}
+		var _val6 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_val6 = v
+		}
+		p.PointNames[_key5] = _val6
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Shape = &Shape{}
-  if err := p.Shape.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Shape), err)
-  }
-  return nil
+func (p *Everything) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[int64][]Color, size)
+	p.ColorsById = tMap
+	for i := 0; i < size; i++ {
+		var _key7 int64
+		if v, err := iprot.ReadI64(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_key7 = v
+		}
+		_, size, err := iprot.ReadListBegin(ctx)
+		if err != nil {
+			return thrift.PrependError("error reading list begin: ", err)
+		}
+		tSlice := make([]Color, 0, size)
+		_val8 := tSlice
+		for i := 0; i < size; i++ {
+			var _elem9 Color
+			if v, err := iprot.ReadI32(ctx); err != nil {
+				return thrift.PrependError("error reading field 0: ", err)
+			} else {
+				temp := Color(v)
+				_elem9 = temp
+			}
+			_val8 = append(_val8, _elem9)
+		}
+		if err := iprot.ReadListEnd(ctx); err != nil {
+			return thrift.PrependError("error reading list end: ", err)
+		}
+		p.ColorsById[_key7] = _val8
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make(Tags, 0, size)
-  p.Tags =  tSlice
-  for i := 0; i < size; i ++ {
-var _elem12 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem12 = v
-}
-    p.Tags = append(p.Tags, _elem12)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
-}
-
-func (p *Everything)  ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 10: ", err)
-} else {
-  p.WithDefault = v
-}
-  return nil
+func (p *Everything) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[Color]string, size)
+	p.ColorNames = tMap
+	for i := 0; i < size; i++ {
+		var _key10 Color
+		if v, err := iprot.ReadI32(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			temp := Color(v)
+			_key10 = temp
+		}
+		var _val11 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_val11 = v
+		}
+		p.ColorNames[_key10] = _val11
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Origin = &Point{}
-  if err := p.Origin.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Origin), err)
-  }
-  return nil
+func (p *Everything) ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Shape = &Shape{}
+	if err := p.Shape.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Shape), err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField12(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]string, 0, size)
-  p.DefList =  tSlice
-  for i := 0; i < size; i ++ {
-var _elem13 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem13 = v
-}
-    p.DefList = append(p.DefList, _elem13)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
-}
-
-func (p *Everything)  ReadField13(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[string]int32, size)
-  p.DefMap =  tMap
-  for i := 0; i < size; i ++ {
-var _key14 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _key14 = v
-}
-var _val15 int32
-    if v, err := iprot.ReadI32(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _val15 = v
-}
-    p.DefMap[_key14] = _val15
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make(Tags, 0, size)
+	p.Tags = tSlice
+	for i := 0; i < size; i++ {
+		var _elem12 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem12 = v
+		}
+		p.Tags = append(p.Tags, _elem12)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField14(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 14: ", err)
-} else {
-  p.Opt = &v
-}
-  return nil
-}
-
-func (p *Everything)  ReadField15(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 15: ", err)
-} else {
-  p.Req = v
-}
-  return nil
+func (p *Everything) ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 10: ", err)
+	} else {
+		p.WithDefault = v
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField16(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*Shape, 0, size)
-  p.Shapes =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem16 := &Shape{}
-    if err := _elem16.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem16), err)
-    }
-    p.Shapes = append(p.Shapes, _elem16)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Origin = &Point{}
+	if err := p.Origin.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Origin), err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField17(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[bool]float64, size)
-  p.Flags =  tMap
-  for i := 0; i < size; i ++ {
-var _key17 bool
-    if v, err := iprot.ReadBool(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _key17 = v
-}
-var _val18 float64
-    if v, err := iprot.ReadDouble(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _val18 = v
-}
-    p.Flags[_key17] = _val18
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField12(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]string, 0, size)
+	p.DefList = tSlice
+	for i := 0; i < size; i++ {
+		var _elem13 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem13 = v
+		}
+		p.DefList = append(p.DefList, _elem13)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField18(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadSetBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading set begin: ", err)
-  }
-  tSet := make([]int16, 0, size)
-  p.Smalls =  tSet
-  for i := 0; i < size; i ++ {
-var _elem19 int16
-    if v, err := iprot.ReadI16(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem19 = v
-}
-    p.Smalls = append(p.Smalls, _elem19)
-  }
-  if err := iprot.ReadSetEnd(ctx); err != nil {
-    return thrift.PrependError("error reading set end: ", err)
-  }
-  return nil
-}
-
-func (p *Everything)  ReadField19(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([][]byte, 0, size)
-  p.Blobs =  tSlice
-  for i := 0; i < size; i ++ {
-var _elem20 []byte
-    if v, err := iprot.ReadBinary(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem20 = v
-}
-    p.Blobs = append(p.Blobs, _elem20)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *Everything) ReadField13(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[string]int32, size)
+	p.DefMap = tMap
+	for i := 0; i < size; i++ {
+		var _key14 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_key14 = v
+		}
+		var _val15 int32
+		if v, err := iprot.ReadI32(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_val15 = v
+		}
+		p.DefMap[_key14] = _val15
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
 }
 
-func (p *Everything)  ReadField20(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 20: ", err)
-} else {
-  temp := Color(v)
-  p.DefColor = temp
+func (p *Everything) ReadField14(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 14: ", err)
+	} else {
+		p.Opt = &v
+	}
+	return nil
 }
-  return nil
+
+func (p *Everything) ReadField15(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 15: ", err)
+	} else {
+		p.Req = v
+	}
+	return nil
+}
+
+func (p *Everything) ReadField16(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Shape, 0, size)
+	p.Shapes = tSlice
+	for i := 0; i < size; i++ {
+		_elem16 := &Shape{}
+		if err := _elem16.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem16), err)
+		}
+		p.Shapes = append(p.Shapes, _elem16)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *Everything) ReadField17(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[bool]float64, size)
+	p.Flags = tMap
+	for i := 0; i < size; i++ {
+		var _key17 bool
+		if v, err := iprot.ReadBool(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_key17 = v
+		}
+		var _val18 float64
+		if v, err := iprot.ReadDouble(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_val18 = v
+		}
+		p.Flags[_key17] = _val18
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
+}
+
+func (p *Everything) ReadField18(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadSetBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading set begin: ", err)
+	}
+	tSet := make([]int16, 0, size)
+	p.Smalls = tSet
+	for i := 0; i < size; i++ {
+		var _elem19 int16
+		if v, err := iprot.ReadI16(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem19 = v
+		}
+		p.Smalls = append(p.Smalls, _elem19)
+	}
+	if err := iprot.ReadSetEnd(ctx); err != nil {
+		return thrift.PrependError("error reading set end: ", err)
+	}
+	return nil
+}
+
+func (p *Everything) ReadField19(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([][]byte, 0, size)
+	p.Blobs = tSlice
+	for i := 0; i < size; i++ {
+		var _elem20 []byte
+		if v, err := iprot.ReadBinary(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem20 = v
+		}
+		p.Blobs = append(p.Blobs, _elem20)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *Everything) ReadField20(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 20: ", err)
+	} else {
+		temp := Color(v)
+		p.DefColor = temp
+	}
+	return nil
 }
 
 func (p *Everything) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "Everything"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-    if err := p.writeField5(ctx, oprot); err != nil { return err }
-    if err := p.writeField6(ctx, oprot); err != nil { return err }
-    if err := p.writeField7(ctx, oprot); err != nil { return err }
-    if err := p.writeField8(ctx, oprot); err != nil { return err }
-    if err := p.writeField9(ctx, oprot); err != nil { return err }
-    if err := p.writeField10(ctx, oprot); err != nil { return err }
-    if err := p.writeField11(ctx, oprot); err != nil { return err }
-    if err := p.writeField12(ctx, oprot); err != nil { return err }
-    if err := p.writeField13(ctx, oprot); err != nil { return err }
-    if err := p.writeField14(ctx, oprot); err != nil { return err }
-    if err := p.writeField15(ctx, oprot); err != nil { return err }
-    if err := p.writeField16(ctx, oprot); err != nil { return err }
-    if err := p.writeField17(ctx, oprot); err != nil { return err }
-    if err := p.writeField18(ctx, oprot); err != nil { return err }
-    if err := p.writeField19(ctx, oprot); err != nil { return err }
-    if err := p.writeField20(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "Everything"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField8(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField9(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField10(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField11(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField12(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField13(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField14(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField15(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField16(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField17(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField18(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField19(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField20(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *Everything) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "scalars", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:scalars: ", p), err) }
-  if err := p.Scalars.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Scalars), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:scalars: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "scalars", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:scalars: ", p), err)
+	}
+	if err := p.Scalars.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Scalars), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:scalars: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMatrix() {
-    if err := oprot.WriteFieldBegin(ctx, "matrix", thrift.LIST, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:matrix: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.LIST, len(p.Matrix)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Matrix {
-      if err := oprot.WriteListBegin(ctx, thrift.I32, len(v)); err != nil {
-        return thrift.PrependError("error writing list begin: ", err)
-      }
-      for _, v := range v {
-        if err := oprot.WriteI32(ctx, int32(v)); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      }
-      if err := oprot.WriteListEnd(ctx); err != nil {
-        return thrift.PrependError("error writing list end: ", err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:matrix: ", p), err) }
-  }
-  return err
+	if p.IsSetMatrix() {
+		if err := oprot.WriteFieldBegin(ctx, "matrix", thrift.LIST, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:matrix: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.LIST, len(p.Matrix)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Matrix {
+			if err := oprot.WriteListBegin(ctx, thrift.I32, len(v)); err != nil {
+				return thrift.PrependError("error writing list begin: ", err)
+			}
+			for _, v := range v {
+				if err := oprot.WriteI32(ctx, int32(v)); err != nil {
+					return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+				}
+			}
+			if err := oprot.WriteListEnd(ctx); err != nil {
+				return thrift.PrependError("error writing list end: ", err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:matrix: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetNames() {
-    if err := oprot.WriteFieldBegin(ctx, "names", thrift.SET, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:names: ", p), err) }
-    if err := oprot.WriteSetBegin(ctx, thrift.STRING, len(p.Names)); err != nil {
-      return thrift.PrependError("error writing set begin: ", err)
-    }
-    for i := 0; i<len(p.Names); i++ {
-      for j := i+1; j<len(p.Names); j++ {
-        if func(tgt, src string) bool {
-          if tgt != src { return false }
-          return true
-        }(p.Names[i], p.Names[j]) {
-          return thrift.PrependError("", fmt.Errorf("%T error writing set field: slice is not unique", p.Names))
-        }
-      }
-    }
-    for _, v := range p.Names {
-      if err := oprot.WriteString(ctx, string(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteSetEnd(ctx); err != nil {
-      return thrift.PrependError("error writing set end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:names: ", p), err) }
-  }
-  return err
+	if p.IsSetNames() {
+		if err := oprot.WriteFieldBegin(ctx, "names", thrift.SET, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:names: ", p), err)
+		}
+		if err := oprot.WriteSetBegin(ctx, thrift.STRING, len(p.Names)); err != nil {
+			return thrift.PrependError("error writing set begin: ", err)
+		}
+		for i := 0; i < len(p.Names); i++ {
+			for j := i + 1; j < len(p.Names); j++ {
+				if func(tgt, src string) bool {
+					if tgt != src {
+						return false
+					}
+					return true
+				}(p.Names[i], p.Names[j]) {
+					return thrift.PrependError("", fmt.Errorf("%T error writing set field: slice is not unique", p.Names))
+				}
+			}
+		}
+		for _, v := range p.Names {
+			if err := oprot.WriteString(ctx, string(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteSetEnd(ctx); err != nil {
+			return thrift.PrependError("error writing set end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:names: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetByName() {
-    if err := oprot.WriteFieldBegin(ctx, "byName", thrift.MAP, 4); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:byName: ", p), err) }
-    if err := oprot.WriteMapBegin(ctx, thrift.STRING, thrift.STRUCT, len(p.ByName)); err != nil {
-      return thrift.PrependError("error writing map begin: ", err)
-    }
-    for k, v := range p.ByName {
-      if err := oprot.WriteString(ctx, string(k)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteMapEnd(ctx); err != nil {
-      return thrift.PrependError("error writing map end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 4:byName: ", p), err) }
-  }
-  return err
+	if p.IsSetByName() {
+		if err := oprot.WriteFieldBegin(ctx, "byName", thrift.MAP, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:byName: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.STRING, thrift.STRUCT, len(p.ByName)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.ByName {
+			if err := oprot.WriteString(ctx, string(k)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:byName: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetPointNames() {
-    if err := oprot.WriteFieldBegin(ctx, "pointNames", thrift.MAP, 5); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:pointNames: ", p), err) }
-    if err := oprot.WriteMapBegin(ctx, thrift.STRUCT, thrift.STRING, len(p.PointNames)); err != nil {
-      return thrift.PrependError("error writing map begin: ", err)
-    }
-    for k, v := range p.PointNames {
-      if err := k.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", k), err)
-      }
-      if err := oprot.WriteString(ctx, string(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteMapEnd(ctx); err != nil {
-      return thrift.PrependError("error writing map end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 5:pointNames: ", p), err) }
-  }
-  return err
+	if p.IsSetPointNames() {
+		if err := oprot.WriteFieldBegin(ctx, "pointNames", thrift.MAP, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:pointNames: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.STRUCT, thrift.STRING, len(p.PointNames)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.PointNames {
+			if err := k.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", k), err)
+			}
+			if err := oprot.WriteString(ctx, string(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:pointNames: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetColorsById() {
-    if err := oprot.WriteFieldBegin(ctx, "colorsById", thrift.MAP, 6); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:colorsById: ", p), err) }
-    if err := oprot.WriteMapBegin(ctx, thrift.I64, thrift.LIST, len(p.ColorsById)); err != nil {
-      return thrift.PrependError("error writing map begin: ", err)
-    }
-    for k, v := range p.ColorsById {
-      if err := oprot.WriteI64(ctx, int64(k)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      if err := oprot.WriteListBegin(ctx, thrift.I32, len(v)); err != nil {
-        return thrift.PrependError("error writing list begin: ", err)
-      }
-      for _, v := range v {
-        if err := oprot.WriteI32(ctx, int32(v)); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      }
-      if err := oprot.WriteListEnd(ctx); err != nil {
-        return thrift.PrependError("error writing list end: ", err)
-      }
-    }
-    if err := oprot.WriteMapEnd(ctx); err != nil {
-      return thrift.PrependError("error writing map end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 6:colorsById: ", p), err) }
-  }
-  return err
+	if p.IsSetColorsById() {
+		if err := oprot.WriteFieldBegin(ctx, "colorsById", thrift.MAP, 6); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:colorsById: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.I64, thrift.LIST, len(p.ColorsById)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.ColorsById {
+			if err := oprot.WriteI64(ctx, int64(k)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+			if err := oprot.WriteListBegin(ctx, thrift.I32, len(v)); err != nil {
+				return thrift.PrependError("error writing list begin: ", err)
+			}
+			for _, v := range v {
+				if err := oprot.WriteI32(ctx, int32(v)); err != nil {
+					return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+				}
+			}
+			if err := oprot.WriteListEnd(ctx); err != nil {
+				return thrift.PrependError("error writing list end: ", err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 6:colorsById: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetColorNames() {
-    if err := oprot.WriteFieldBegin(ctx, "colorNames", thrift.MAP, 7); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:colorNames: ", p), err) }
-    if err := oprot.WriteMapBegin(ctx, thrift.I32, thrift.STRING, len(p.ColorNames)); err != nil {
-      return thrift.PrependError("error writing map begin: ", err)
-    }
-    for k, v := range p.ColorNames {
-      if err := oprot.WriteI32(ctx, int32(k)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      if err := oprot.WriteString(ctx, string(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteMapEnd(ctx); err != nil {
-      return thrift.PrependError("error writing map end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 7:colorNames: ", p), err) }
-  }
-  return err
+	if p.IsSetColorNames() {
+		if err := oprot.WriteFieldBegin(ctx, "colorNames", thrift.MAP, 7); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:colorNames: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.I32, thrift.STRING, len(p.ColorNames)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.ColorNames {
+			if err := oprot.WriteI32(ctx, int32(k)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+			if err := oprot.WriteString(ctx, string(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 7:colorNames: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetShape() {
-    if err := oprot.WriteFieldBegin(ctx, "shape", thrift.STRUCT, 8); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:shape: ", p), err) }
-    if err := p.Shape.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Shape), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 8:shape: ", p), err) }
-  }
-  return err
+	if p.IsSetShape() {
+		if err := oprot.WriteFieldBegin(ctx, "shape", thrift.STRUCT, 8); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:shape: ", p), err)
+		}
+		if err := p.Shape.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Shape), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 8:shape: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField9(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTags() {
-    if err := oprot.WriteFieldBegin(ctx, "tags", thrift.LIST, 9); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:tags: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Tags)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Tags {
-      if err := oprot.WriteString(ctx, string(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 9:tags: ", p), err) }
-  }
-  return err
+	if p.IsSetTags() {
+		if err := oprot.WriteFieldBegin(ctx, "tags", thrift.LIST, 9); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:tags: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Tags)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Tags {
+			if err := oprot.WriteString(ctx, string(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 9:tags: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField10(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "withDefault", thrift.I32, 10); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:withDefault: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.WithDefault)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.withDefault (10) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 10:withDefault: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "withDefault", thrift.I32, 10); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:withDefault: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.WithDefault)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.withDefault (10) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 10:withDefault: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) writeField11(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "origin", thrift.STRUCT, 11); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:origin: ", p), err) }
-  if err := p.Origin.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Origin), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 11:origin: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "origin", thrift.STRUCT, 11); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:origin: ", p), err)
+	}
+	if err := p.Origin.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Origin), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 11:origin: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) writeField12(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "defList", thrift.LIST, 12); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 12:defList: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.DefList)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.DefList {
-    if err := oprot.WriteString(ctx, string(v)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 12:defList: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "defList", thrift.LIST, 12); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 12:defList: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.DefList)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.DefList {
+		if err := oprot.WriteString(ctx, string(v)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 12:defList: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) writeField13(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "defMap", thrift.MAP, 13); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 13:defMap: ", p), err) }
-  if err := oprot.WriteMapBegin(ctx, thrift.STRING, thrift.I32, len(p.DefMap)); err != nil {
-    return thrift.PrependError("error writing map begin: ", err)
-  }
-  for k, v := range p.DefMap {
-    if err := oprot.WriteString(ctx, string(k)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(v)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-  }
-  if err := oprot.WriteMapEnd(ctx); err != nil {
-    return thrift.PrependError("error writing map end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 13:defMap: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "defMap", thrift.MAP, 13); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 13:defMap: ", p), err)
+	}
+	if err := oprot.WriteMapBegin(ctx, thrift.STRING, thrift.I32, len(p.DefMap)); err != nil {
+		return thrift.PrependError("error writing map begin: ", err)
+	}
+	for k, v := range p.DefMap {
+		if err := oprot.WriteString(ctx, string(k)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(v)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteMapEnd(ctx); err != nil {
+		return thrift.PrependError("error writing map end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 13:defMap: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) writeField14(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetOpt() {
-    if err := oprot.WriteFieldBegin(ctx, "opt", thrift.STRING, 14); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 14:opt: ", p), err) }
-    if err := oprot.WriteString(ctx, string(*p.Opt)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.opt (14) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 14:opt: ", p), err) }
-  }
-  return err
+	if p.IsSetOpt() {
+		if err := oprot.WriteFieldBegin(ctx, "opt", thrift.STRING, 14); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 14:opt: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Opt)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.opt (14) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 14:opt: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField15(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRING, 15); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 15:req: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.Req)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.req (15) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 15:req: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRING, 15); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 15:req: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Req)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.req (15) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 15:req: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) writeField16(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetShapes() {
-    if err := oprot.WriteFieldBegin(ctx, "shapes", thrift.LIST, 16); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 16:shapes: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Shapes)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Shapes {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 16:shapes: ", p), err) }
-  }
-  return err
+	if p.IsSetShapes() {
+		if err := oprot.WriteFieldBegin(ctx, "shapes", thrift.LIST, 16); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 16:shapes: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Shapes)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Shapes {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 16:shapes: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField17(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetFlags() {
-    if err := oprot.WriteFieldBegin(ctx, "flags", thrift.MAP, 17); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 17:flags: ", p), err) }
-    if err := oprot.WriteMapBegin(ctx, thrift.BOOL, thrift.DOUBLE, len(p.Flags)); err != nil {
-      return thrift.PrependError("error writing map begin: ", err)
-    }
-    for k, v := range p.Flags {
-      if err := oprot.WriteBool(ctx, bool(k)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      if err := oprot.WriteDouble(ctx, float64(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteMapEnd(ctx); err != nil {
-      return thrift.PrependError("error writing map end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 17:flags: ", p), err) }
-  }
-  return err
+	if p.IsSetFlags() {
+		if err := oprot.WriteFieldBegin(ctx, "flags", thrift.MAP, 17); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 17:flags: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.BOOL, thrift.DOUBLE, len(p.Flags)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.Flags {
+			if err := oprot.WriteBool(ctx, bool(k)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+			if err := oprot.WriteDouble(ctx, float64(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 17:flags: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField18(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSmalls() {
-    if err := oprot.WriteFieldBegin(ctx, "smalls", thrift.SET, 18); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 18:smalls: ", p), err) }
-    if err := oprot.WriteSetBegin(ctx, thrift.I16, len(p.Smalls)); err != nil {
-      return thrift.PrependError("error writing set begin: ", err)
-    }
-    for i := 0; i<len(p.Smalls); i++ {
-      for j := i+1; j<len(p.Smalls); j++ {
-        if func(tgt, src int16) bool {
-          if tgt != src { return false }
-          return true
-        }(p.Smalls[i], p.Smalls[j]) {
-          return thrift.PrependError("", fmt.Errorf("%T error writing set field: slice is not unique", p.Smalls))
-        }
-      }
-    }
-    for _, v := range p.Smalls {
-      if err := oprot.WriteI16(ctx, int16(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteSetEnd(ctx); err != nil {
-      return thrift.PrependError("error writing set end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 18:smalls: ", p), err) }
-  }
-  return err
+	if p.IsSetSmalls() {
+		if err := oprot.WriteFieldBegin(ctx, "smalls", thrift.SET, 18); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 18:smalls: ", p), err)
+		}
+		if err := oprot.WriteSetBegin(ctx, thrift.I16, len(p.Smalls)); err != nil {
+			return thrift.PrependError("error writing set begin: ", err)
+		}
+		for i := 0; i < len(p.Smalls); i++ {
+			for j := i + 1; j < len(p.Smalls); j++ {
+				if func(tgt, src int16) bool {
+					if tgt != src {
+						return false
+					}
+					return true
+				}(p.Smalls[i], p.Smalls[j]) {
+					return thrift.PrependError("", fmt.Errorf("%T error writing set field: slice is not unique", p.Smalls))
+				}
+			}
+		}
+		for _, v := range p.Smalls {
+			if err := oprot.WriteI16(ctx, int16(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteSetEnd(ctx); err != nil {
+			return thrift.PrependError("error writing set end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 18:smalls: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField19(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetBlobs() {
-    if err := oprot.WriteFieldBegin(ctx, "blobs", thrift.LIST, 19); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 19:blobs: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Blobs)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Blobs {
-      if err := oprot.WriteBinary(ctx, v); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 19:blobs: ", p), err) }
-  }
-  return err
+	if p.IsSetBlobs() {
+		if err := oprot.WriteFieldBegin(ctx, "blobs", thrift.LIST, 19); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 19:blobs: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Blobs)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Blobs {
+			if err := oprot.WriteBinary(ctx, v); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 19:blobs: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *Everything) writeField20(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "defColor", thrift.I32, 20); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 20:defColor: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.DefColor)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.defColor (20) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 20:defColor: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "defColor", thrift.I32, 20); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 20:defColor: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.DefColor)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.defColor (20) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 20:defColor: ", p), err)
+	}
+	return err
 }
 
 func (p *Everything) Equals(other *Everything) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if !p.Scalars.Equals(other.Scalars) { return false }
-  if len(p.Matrix) != len(other.Matrix) { return false }
-  for i, _tgt := range p.Matrix {
-    _src21 := other.Matrix[i]
-    if len(_tgt) != len(_src21) { return false }
-    for i, _tgt := range _tgt {
-      _src22 := _src21[i]
-      if _tgt != _src22 { return false }
-    }
-  }
-  if len(p.Names) != len(other.Names) { return false }
-  for i, _tgt := range p.Names {
-    _src23 := other.Names[i]
-    if _tgt != _src23 { return false }
-  }
-  if len(p.ByName) != len(other.ByName) { return false }
-  for k, _tgt := range p.ByName {
-    _src24 := other.ByName[k]
-    if !_tgt.Equals(_src24) { return false }
-  }
-  if len(p.PointNames) != len(other.PointNames) { return false }
-  for k, _tgt := range p.PointNames {
-    _src25 := other.PointNames[k]
-    if _tgt != _src25 { return false }
-  }
-  if len(p.ColorsById) != len(other.ColorsById) { return false }
-  for k, _tgt := range p.ColorsById {
-    _src26 := other.ColorsById[k]
-    if len(_tgt) != len(_src26) { return false }
-    for i, _tgt := range _tgt {
-      _src27 := _src26[i]
-      if _tgt != _src27 { return false }
-    }
-  }
-  if len(p.ColorNames) != len(other.ColorNames) { return false }
-  for k, _tgt := range p.ColorNames {
-    _src28 := other.ColorNames[k]
-    if _tgt != _src28 { return false }
-  }
-  if !p.Shape.Equals(other.Shape) { return false }
-  if len(p.Tags) != len(other.Tags) { return false }
-  for i, _tgt := range p.Tags {
-    _src29 := other.Tags[i]
-    if _tgt != _src29 { return false }
-  }
-  if p.WithDefault != other.WithDefault { return false }
-  if !p.Origin.Equals(other.Origin) { return false }
-  if len(p.DefList) != len(other.DefList) { return false }
-  for i, _tgt := range p.DefList {
-    _src30 := other.DefList[i]
-    if _tgt != _src30 { return false }
-  }
-  if len(p.DefMap) != len(other.DefMap) { return false }
-  for k, _tgt := range p.DefMap {
-    _src31 := other.DefMap[k]
-    if _tgt != _src31 { return false }
-  }
-  if p.Opt != other.Opt {
-    if p.Opt == nil || other.Opt == nil {
-      return false
-    }
-    if (*p.Opt) != (*other.Opt) { return false }
-  }
-  if p.Req != other.Req { return false }
-  if len(p.Shapes) != len(other.Shapes) { return false }
-  for i, _tgt := range p.Shapes {
-    _src32 := other.Shapes[i]
-    if !_tgt.Equals(_src32) { return false }
-  }
-  if len(p.Flags) != len(other.Flags) { return false }
-  for k, _tgt := range p.Flags {
-    _src33 := other.Flags[k]
-    if _tgt != _src33 { return false }
-  }
-  if len(p.Smalls) != len(other.Smalls) { return false }
-  for i, _tgt := range p.Smalls {
-    _src34 := other.Smalls[i]
-    if _tgt != _src34 { return false }
-  }
-  if len(p.Blobs) != len(other.Blobs) { return false }
-  for i, _tgt := range p.Blobs {
-    _src35 := other.Blobs[i]
-    if bytes.Compare(_tgt, _src35) != 0 { return false }
-  }
-  if p.DefColor != other.DefColor { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Scalars.Equals(other.Scalars) {
+		return false
+	}
+	if len(p.Matrix) != len(other.Matrix) {
+		return false
+	}
+	for i, _tgt := range p.Matrix {
+		_src21 := other.Matrix[i]
+		if len(_tgt) != len(_src21) {
+			return false
+		}
+		for i, _tgt := range _tgt {
+			_src22 := _src21[i]
+			if _tgt != _src22 {
+				return false
+			}
+		}
+	}
+	if len(p.Names) != len(other.Names) {
+		return false
+	}
+	for i, _tgt := range p.Names {
+		_src23 := other.Names[i]
+		if _tgt != _src23 {
+			return false
+		}
+	}
+	if len(p.ByName) != len(other.ByName) {
+		return false
+	}
+	for k, _tgt := range p.ByName {
+		_src24 := other.ByName[k]
+		if !_tgt.Equals(_src24) {
+			return false
+		}
+	}
+	if len(p.PointNames) != len(other.PointNames) {
+		return false
+	}
+	for k, _tgt := range p.PointNames {
+		_src25 := other.PointNames[k]
+		if _tgt != _src25 {
+			return false
+		}
+	}
+	if len(p.ColorsById) != len(other.ColorsById) {
+		return false
+	}
+	for k, _tgt := range p.ColorsById {
+		_src26 := other.ColorsById[k]
+		if len(_tgt) != len(_src26) {
+			return false
+		}
+		for i, _tgt := range _tgt {
+			_src27 := _src26[i]
+			if _tgt != _src27 {
+				return false
+			}
+		}
+	}
+	if len(p.ColorNames) != len(other.ColorNames) {
+		return false
+	}
+	for k, _tgt := range p.ColorNames {
+		_src28 := other.ColorNames[k]
+		if _tgt != _src28 {
+			return false
+		}
+	}
+	if !p.Shape.Equals(other.Shape) {
+		return false
+	}
+	if len(p.Tags) != len(other.Tags) {
+		return false
+	}
+	for i, _tgt := range p.Tags {
+		_src29 := other.Tags[i]
+		if _tgt != _src29 {
+			return false
+		}
+	}
+	if p.WithDefault != other.WithDefault {
+		return false
+	}
+	if !p.Origin.Equals(other.Origin) {
+		return false
+	}
+	if len(p.DefList) != len(other.DefList) {
+		return false
+	}
+	for i, _tgt := range p.DefList {
+		_src30 := other.DefList[i]
+		if _tgt != _src30 {
+			return false
+		}
+	}
+	if len(p.DefMap) != len(other.DefMap) {
+		return false
+	}
+	for k, _tgt := range p.DefMap {
+		_src31 := other.DefMap[k]
+		if _tgt != _src31 {
+			return false
+		}
+	}
+	if p.Opt != other.Opt {
+		if p.Opt == nil || other.Opt == nil {
+			return false
+		}
+		if (*p.Opt) != (*other.Opt) {
+			return false
+		}
+	}
+	if p.Req != other.Req {
+		return false
+	}
+	if len(p.Shapes) != len(other.Shapes) {
+		return false
+	}
+	for i, _tgt := range p.Shapes {
+		_src32 := other.Shapes[i]
+		if !_tgt.Equals(_src32) {
+			return false
+		}
+	}
+	if len(p.Flags) != len(other.Flags) {
+		return false
+	}
+	for k, _tgt := range p.Flags {
+		_src33 := other.Flags[k]
+		if _tgt != _src33 {
+			return false
+		}
+	}
+	if len(p.Smalls) != len(other.Smalls) {
+		return false
+	}
+	for i, _tgt := range p.Smalls {
+		_src34 := other.Smalls[i]
+		if _tgt != _src34 {
+			return false
+		}
+	}
+	if len(p.Blobs) != len(other.Blobs) {
+		return false
+	}
+	for i, _tgt := range p.Blobs {
+		_src35 := other.Blobs[i]
+		if bytes.Compare(_tgt, _src35) != 0 {
+			return false
+		}
+	}
+	if p.DefColor != other.DefColor {
+		return false
+	}
+	return true
 }
 
 func (p *Everything) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("Everything(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Everything(%+v)", *p)
 }
 
 // Attributes:
-//  - WhatOp
-//  - Why
+//   - WhatOp
+//   - Why
 type InvalidOperation struct {
-  WhatOp int32 `thrift:"whatOp,1" db:"whatOp" json:"whatOp"`
-  Why string `thrift:"why,2" db:"why" json:"why"`
+	WhatOp int32  `thrift:"whatOp,1" db:"whatOp" json:"whatOp"`
+	Why    string `thrift:"why,2" db:"why" json:"why"`
 }
 
 func NewInvalidOperation() *InvalidOperation {
-  return &InvalidOperation{}
+	return &InvalidOperation{}
 }
 
-
 func (p *InvalidOperation) GetWhatOp() int32 {
-  return p.WhatOp
+	return p.WhatOp
 }
 
 func (p *InvalidOperation) GetWhy() string {
-  return p.Why
+	return p.Why
 }
 func (p *InvalidOperation) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InvalidOperation)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.WhatOp = v
-}
-  return nil
+func (p *InvalidOperation) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.WhatOp = v
+	}
+	return nil
 }
 
-func (p *InvalidOperation)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Why = v
-}
-  return nil
+func (p *InvalidOperation) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Why = v
+	}
+	return nil
 }
 
 func (p *InvalidOperation) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "InvalidOperation"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "InvalidOperation"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InvalidOperation) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "whatOp", thrift.I32, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:whatOp: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.WhatOp)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.whatOp (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:whatOp: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "whatOp", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:whatOp: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.WhatOp)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.whatOp (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:whatOp: ", p), err)
+	}
+	return err
 }
 
 func (p *InvalidOperation) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "why", thrift.STRING, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:why: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.Why)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.why (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:why: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "why", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:why: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Why)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.why (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:why: ", p), err)
+	}
+	return err
 }
 
 func (p *InvalidOperation) Equals(other *InvalidOperation) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.WhatOp != other.WhatOp { return false }
-  if p.Why != other.Why { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.WhatOp != other.WhatOp {
+		return false
+	}
+	if p.Why != other.Why {
+		return false
+	}
+	return true
 }
 
 func (p *InvalidOperation) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InvalidOperation(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InvalidOperation(%+v)", *p)
 }
 
 func (p *InvalidOperation) Error() string {
-  return p.String()
+	return p.String()
 }
 
 func (InvalidOperation) TExceptionType() thrift.TExceptionType {
-  return thrift.TExceptionTypeCompiled
+	return thrift.TExceptionTypeCompiled
 }
 
 var _ thrift.TException = (*InvalidOperation)(nil)
 
 // Attributes:
-//  - Message
-//  - ID
+//   - Message
+//   - ID
 type NotFound struct {
-  Message string `thrift:"message,1" db:"message" json:"message"`
-  ID int64 `thrift:"id,2" db:"id" json:"id"`
+	Message string `thrift:"message,1" db:"message" json:"message"`
+	ID      int64  `thrift:"id,2" db:"id" json:"id"`
 }
 
 func NewNotFound() *NotFound {
-  return &NotFound{}
+	return &NotFound{}
 }
 
-
 func (p *NotFound) GetMessage() string {
-  return p.Message
+	return p.Message
 }
 
 func (p *NotFound) GetID() int64 {
-  return p.ID
+	return p.ID
 }
 func (p *NotFound) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *NotFound)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Message = v
-}
-  return nil
+func (p *NotFound) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Message = v
+	}
+	return nil
 }
 
-func (p *NotFound)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.ID = v
-}
-  return nil
+func (p *NotFound) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.ID = v
+	}
+	return nil
 }
 
 func (p *NotFound) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "NotFound"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "NotFound"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *NotFound) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.Message)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Message)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err)
+	}
+	return err
 }
 
 func (p *NotFound) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "id", thrift.I64, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:id: ", p), err) }
-  if err := oprot.WriteI64(ctx, int64(p.ID)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.id (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:id: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "id", thrift.I64, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:id: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.ID)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.id (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:id: ", p), err)
+	}
+	return err
 }
 
 func (p *NotFound) Equals(other *NotFound) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.Message != other.Message { return false }
-  if p.ID != other.ID { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Message != other.Message {
+		return false
+	}
+	if p.ID != other.ID {
+		return false
+	}
+	return true
 }
 
 func (p *NotFound) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("NotFound(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("NotFound(%+v)", *p)
 }
 
 func (p *NotFound) Error() string {
-  return p.String()
+	return p.String()
 }
 
 func (NotFound) TExceptionType() thrift.TExceptionType {
-  return thrift.TExceptionTypeCompiled
+	return thrift.TExceptionTypeCompiled
 }
 
 var _ thrift.TException = (*NotFound)(nil)
 
 type Base interface {
-  Ping(ctx context.Context) (_r string, _err error)
+	Ping(ctx context.Context) (_r string, _err error)
 }
 
 type BaseClient struct {
-  c thrift.TClient
-  meta thrift.ResponseMeta
+	c    thrift.TClient
+	meta thrift.ResponseMeta
 }
 
 func NewBaseClientFactory(t thrift.TTransport, f thrift.TProtocolFactory) *BaseClient {
-  return &BaseClient{
-    c: thrift.NewTStandardClient(f.GetProtocol(t), f.GetProtocol(t)),
-  }
+	return &BaseClient{
+		c: thrift.NewTStandardClient(f.GetProtocol(t), f.GetProtocol(t)),
+	}
 }
 
 func NewBaseClientProtocol(t thrift.TTransport, iprot thrift.TProtocol, oprot thrift.TProtocol) *BaseClient {
-  return &BaseClient{
-    c: thrift.NewTStandardClient(iprot, oprot),
-  }
+	return &BaseClient{
+		c: thrift.NewTStandardClient(iprot, oprot),
+	}
 }
 
 func NewBaseClient(c thrift.TClient) *BaseClient {
-  return &BaseClient{
-    c: c,
-  }
+	return &BaseClient{
+		c: c,
+	}
 }
 
 func (p *BaseClient) Client_() thrift.TClient {
-  return p.c
+	return p.c
 }
 
 func (p *BaseClient) LastResponseMeta_() thrift.ResponseMeta {
-  return p.meta
+	return p.meta
 }
 
 func (p *BaseClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
-  p.meta = meta
+	p.meta = meta
 }
 
 func (p *BaseClient) Ping(ctx context.Context) (_r string, _err error) {
-  var _args36 BasePingArgs
-  var _result38 BasePingResult
-  var _meta37 thrift.ResponseMeta
-  _meta37, _err = p.Client_().Call(ctx, "ping", &_args36, &_result38)
-  p.SetLastResponseMeta_(_meta37)
-  if _err != nil {
-    return
-  }
-  return _result38.GetSuccess(), nil
+	var _args36 BasePingArgs
+	var _result38 BasePingResult
+	var _meta37 thrift.ResponseMeta
+	_meta37, _err = p.Client_().Call(ctx, "ping", &_args36, &_result38)
+	p.SetLastResponseMeta_(_meta37)
+	if _err != nil {
+		return
+	}
+	return _result38.GetSuccess(), nil
 }
 
 type BaseProcessor struct {
-  processorMap map[string]thrift.TProcessorFunction
-  handler Base
+	processorMap map[string]thrift.TProcessorFunction
+	handler      Base
 }
 
 func (p *BaseProcessor) AddToProcessorMap(key string, processor thrift.TProcessorFunction) {
-  p.processorMap[key] = processor
+	p.processorMap[key] = processor
 }
 
 func (p *BaseProcessor) GetProcessorFunction(key string) (processor thrift.TProcessorFunction, ok bool) {
-  processor, ok = p.processorMap[key]
-  return processor, ok
+	processor, ok = p.processorMap[key]
+	return processor, ok
 }
 
 func (p *BaseProcessor) ProcessorMap() map[string]thrift.TProcessorFunction {
-  return p.processorMap
+	return p.processorMap
 }
 
 func NewBaseProcessor(handler Base) *BaseProcessor {
 
-  self39 := &BaseProcessor{handler:handler, processorMap:make(map[string]thrift.TProcessorFunction)}
-  self39.processorMap["ping"] = &baseProcessorPing{handler:handler}
-return self39
+	self39 := &BaseProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self39.processorMap["ping"] = &baseProcessorPing{handler: handler}
+	return self39
 }
 
 func (p *BaseProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  name, _, seqId, err2 := iprot.ReadMessageBegin(ctx)
-  if err2 != nil { return false, thrift.WrapTException(err2) }
-  if processor, ok := p.GetProcessorFunction(name); ok {
-    return processor.Process(ctx, seqId, iprot, oprot)
-  }
-  iprot.Skip(ctx, thrift.STRUCT)
-  iprot.ReadMessageEnd(ctx)
-  x40 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function " + name)
-  oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-  x40.Write(ctx, oprot)
-  oprot.WriteMessageEnd(ctx)
-  oprot.Flush(ctx)
-  return false, x40
+	name, _, seqId, err2 := iprot.ReadMessageBegin(ctx)
+	if err2 != nil {
+		return false, thrift.WrapTException(err2)
+	}
+	if processor, ok := p.GetProcessorFunction(name); ok {
+		return processor.Process(ctx, seqId, iprot, oprot)
+	}
+	iprot.Skip(ctx, thrift.STRUCT)
+	iprot.ReadMessageEnd(ctx)
+	x40 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
+	x40.Write(ctx, oprot)
+	oprot.WriteMessageEnd(ctx)
+	oprot.Flush(ctx)
+	return false, x40
 
 }
 
 type baseProcessorPing struct {
-  handler Base
+	handler Base
 }
 
 func (p *baseProcessorPing) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err41 error
-  args := BasePingArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err41 error
+	args := BasePingArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := BasePingResult{}
-  if retval, err2 := p.handler.Ping(ctx); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc42 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err41 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc42.Write(ctx, oprot); _write_err41 == nil && err2 != nil {
-      _write_err41 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err41 == nil && err2 != nil {
-      _write_err41 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err41 == nil && err2 != nil {
-      _write_err41 = thrift.WrapTException(err2)
-    }
-    if _write_err41 != nil {
-      return false, thrift.WrapTException(_write_err41)
-    }
-    return true, err
-  } else {
-    result.Success = &retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.REPLY, seqId); err2 != nil {
-    _write_err41 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err41 == nil && err2 != nil {
-    _write_err41 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err41 == nil && err2 != nil {
-    _write_err41 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err41 == nil && err2 != nil {
-    _write_err41 = thrift.WrapTException(err2)
-  }
-  if _write_err41 != nil {
-    return false, thrift.WrapTException(_write_err41)
-  }
-  return true, err
+	result := BasePingResult{}
+	if retval, err2 := p.handler.Ping(ctx); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc42 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err41 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc42.Write(ctx, oprot); _write_err41 == nil && err2 != nil {
+			_write_err41 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err41 == nil && err2 != nil {
+			_write_err41 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err41 == nil && err2 != nil {
+			_write_err41 = thrift.WrapTException(err2)
+		}
+		if _write_err41 != nil {
+			return false, thrift.WrapTException(_write_err41)
+		}
+		return true, err
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.REPLY, seqId); err2 != nil {
+		_write_err41 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err41 == nil && err2 != nil {
+		_write_err41 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err41 == nil && err2 != nil {
+		_write_err41 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err41 == nil && err2 != nil {
+		_write_err41 = thrift.WrapTException(err2)
+	}
+	if _write_err41 != nil {
+		return false, thrift.WrapTException(_write_err41)
+	}
+	return true, err
 }
-
 
 // HELPER FUNCTIONS AND STRUCTURES
 
@@ -3298,2976 +3735,3153 @@ type BasePingArgs struct {
 }
 
 func NewBasePingArgs() *BasePingArgs {
-  return &BasePingArgs{}
+	return &BasePingArgs{}
 }
 
 func (p *BasePingArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-      return err
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+			return err
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
 func (p *BasePingArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "ping_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "ping_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *BasePingArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("BasePingArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("BasePingArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type BasePingResult struct {
-  Success *string `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success *string `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewBasePingResult() *BasePingResult {
-  return &BasePingResult{}
+	return &BasePingResult{}
 }
 
 var BasePingResult_Success_DEFAULT string
+
 func (p *BasePingResult) GetSuccess() string {
-  if !p.IsSetSuccess() {
-    return BasePingResult_Success_DEFAULT
-  }
-return *p.Success
+	if !p.IsSetSuccess() {
+		return BasePingResult_Success_DEFAULT
+	}
+	return *p.Success
 }
 func (p *BasePingResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *BasePingResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *BasePingResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 0: ", err)
-} else {
-  p.Success = &v
-}
-  return nil
+func (p *BasePingResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
 }
 
 func (p *BasePingResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "ping_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "ping_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *BasePingResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRING, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteString(ctx, string(*p.Success)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRING, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *BasePingResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("BasePingResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("BasePingResult(%+v)", *p)
 }
 
-
 type Interop interface {
-Base
+	Base
 
-  // Parameters:
-  //  - E
-  Echo(ctx context.Context, e *Everything) (_r *Everything, _err error)
-  // Parameters:
-  //  - ID
-  Touch(ctx context.Context, id int32) (_err error)
-  // Parameters:
-  //  - Msg
-  //  - Times
-  Fire(ctx context.Context, msg string, times int32) (_err error)
-  // Parameters:
-  //  - A
-  //  - B
-  Divide(ctx context.Context, a int32, b int32) (_r int32, _err error)
-  // Parameters:
-  //  - Xs
-  Sum(ctx context.Context, xs []int64) (_r int64, _err error)
-  // Parameters:
-  //  - S
-  Scalars(ctx context.Context, s *Scalars) (_r *Scalars, _err error)
-  // Parameters:
-  //  - Ps
-  Points(ctx context.Context, ps []*Point) (_r map[string]*Point, _err error)
-  // Parameters:
-  //  - S
-  Shape(ctx context.Context, s *Shape) (_r *Shape, _err error)
-  // Parameters:
-  //  - S
-  Sparse(ctx context.Context, s *Sparse) (_r *Sparse, _err error)
+	// Parameters:
+	//  - E
+	Echo(ctx context.Context, e *Everything) (_r *Everything, _err error)
+	// Parameters:
+	//  - ID
+	Touch(ctx context.Context, id int32) (_err error)
+	// Parameters:
+	//  - Msg
+	//  - Times
+	Fire(ctx context.Context, msg string, times int32) (_err error)
+	// Parameters:
+	//  - A
+	//  - B
+	Divide(ctx context.Context, a int32, b int32) (_r int32, _err error)
+	// Parameters:
+	//  - Xs
+	Sum(ctx context.Context, xs []int64) (_r int64, _err error)
+	// Parameters:
+	//  - S
+	Scalars(ctx context.Context, s *Scalars) (_r *Scalars, _err error)
+	// Parameters:
+	//  - Ps
+	Points(ctx context.Context, ps []*Point) (_r map[string]*Point, _err error)
+	// Parameters:
+	//  - S
+	Shape(ctx context.Context, s *Shape) (_r *Shape, _err error)
+	// Parameters:
+	//  - S
+	Sparse(ctx context.Context, s *Sparse) (_r *Sparse, _err error)
 }
 
 type InteropClient struct {
-  *BaseClient
+	*BaseClient
 }
 
 func NewInteropClientFactory(t thrift.TTransport, f thrift.TProtocolFactory) *InteropClient {
-  return &InteropClient{BaseClient: NewBaseClientFactory(t, f)}}
+	return &InteropClient{BaseClient: NewBaseClientFactory(t, f)}
+}
 
 func NewInteropClientProtocol(t thrift.TTransport, iprot thrift.TProtocol, oprot thrift.TProtocol) *InteropClient {
-  return &InteropClient{BaseClient: NewBaseClientProtocol(t, iprot, oprot)}
+	return &InteropClient{BaseClient: NewBaseClientProtocol(t, iprot, oprot)}
 }
 
 func NewInteropClient(c thrift.TClient) *InteropClient {
-  return &InteropClient{
-    BaseClient: NewBaseClient(c),
-  }
+	return &InteropClient{
+		BaseClient: NewBaseClient(c),
+	}
 }
 
 // Parameters:
-//  - E
+//   - E
 func (p *InteropClient) Echo(ctx context.Context, e *Everything) (_r *Everything, _err error) {
-  var _args43 InteropEchoArgs
-  _args43.E = e
-  var _result45 InteropEchoResult
-  var _meta44 thrift.ResponseMeta
-  _meta44, _err = p.Client_().Call(ctx, "echo", &_args43, &_result45)
-  p.SetLastResponseMeta_(_meta44)
-  if _err != nil {
-    return
-  }
-  if _ret46 := _result45.GetSuccess(); _ret46 != nil {
-    return _ret46, nil
-  }
-  return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "echo failed: unknown result")
+	var _args43 InteropEchoArgs
+	_args43.E = e
+	var _result45 InteropEchoResult
+	var _meta44 thrift.ResponseMeta
+	_meta44, _err = p.Client_().Call(ctx, "echo", &_args43, &_result45)
+	p.SetLastResponseMeta_(_meta44)
+	if _err != nil {
+		return
+	}
+	if _ret46 := _result45.GetSuccess(); _ret46 != nil {
+		return _ret46, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "echo failed: unknown result")
 }
 
 // Parameters:
-//  - ID
+//   - ID
 func (p *InteropClient) Touch(ctx context.Context, id int32) (_err error) {
-  var _args47 InteropTouchArgs
-  _args47.ID = id
-  var _result49 InteropTouchResult
-  var _meta48 thrift.ResponseMeta
-  _meta48, _err = p.Client_().Call(ctx, "touch", &_args47, &_result49)
-  p.SetLastResponseMeta_(_meta48)
-  if _err != nil {
-    return
-  }
-  return nil
+	var _args47 InteropTouchArgs
+	_args47.ID = id
+	var _result49 InteropTouchResult
+	var _meta48 thrift.ResponseMeta
+	_meta48, _err = p.Client_().Call(ctx, "touch", &_args47, &_result49)
+	p.SetLastResponseMeta_(_meta48)
+	if _err != nil {
+		return
+	}
+	return nil
 }
 
 // Parameters:
-//  - Msg
-//  - Times
+//   - Msg
+//   - Times
 func (p *InteropClient) Fire(ctx context.Context, msg string, times int32) (_err error) {
-  var _args50 InteropFireArgs
-  _args50.Msg = msg
-  _args50.Times = times
-  p.SetLastResponseMeta_(thrift.ResponseMeta{})
-  if _, err := p.Client_().Call(ctx, "fire", &_args50, nil); err != nil {
-    return err
-  }
-  return nil
+	var _args50 InteropFireArgs
+	_args50.Msg = msg
+	_args50.Times = times
+	p.SetLastResponseMeta_(thrift.ResponseMeta{})
+	if _, err := p.Client_().Call(ctx, "fire", &_args50, nil); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Parameters:
-//  - A
-//  - B
+//   - A
+//   - B
 func (p *InteropClient) Divide(ctx context.Context, a int32, b int32) (_r int32, _err error) {
-  var _args51 InteropDivideArgs
-  _args51.A = a
-  _args51.B = b
-  var _result53 InteropDivideResult
-  var _meta52 thrift.ResponseMeta
-  _meta52, _err = p.Client_().Call(ctx, "divide", &_args51, &_result53)
-  p.SetLastResponseMeta_(_meta52)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result53.Ouch!= nil:
-    return _r, _result53.Ouch
-  case _result53.Missing!= nil:
-    return _r, _result53.Missing
-  }
+	var _args51 InteropDivideArgs
+	_args51.A = a
+	_args51.B = b
+	var _result53 InteropDivideResult
+	var _meta52 thrift.ResponseMeta
+	_meta52, _err = p.Client_().Call(ctx, "divide", &_args51, &_result53)
+	p.SetLastResponseMeta_(_meta52)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result53.Ouch != nil:
+		return _r, _result53.Ouch
+	case _result53.Missing != nil:
+		return _r, _result53.Missing
+	}
 
-  return _result53.GetSuccess(), nil
+	return _result53.GetSuccess(), nil
 }
 
 // Parameters:
-//  - Xs
+//   - Xs
 func (p *InteropClient) Sum(ctx context.Context, xs []int64) (_r int64, _err error) {
-  var _args54 InteropSumArgs
-  _args54.Xs = xs
-  var _result56 InteropSumResult
-  var _meta55 thrift.ResponseMeta
-  _meta55, _err = p.Client_().Call(ctx, "sum", &_args54, &_result56)
-  p.SetLastResponseMeta_(_meta55)
-  if _err != nil {
-    return
-  }
-  return _result56.GetSuccess(), nil
+	var _args54 InteropSumArgs
+	_args54.Xs = xs
+	var _result56 InteropSumResult
+	var _meta55 thrift.ResponseMeta
+	_meta55, _err = p.Client_().Call(ctx, "sum", &_args54, &_result56)
+	p.SetLastResponseMeta_(_meta55)
+	if _err != nil {
+		return
+	}
+	return _result56.GetSuccess(), nil
 }
 
 // Parameters:
-//  - S
+//   - S
 func (p *InteropClient) Scalars(ctx context.Context, s *Scalars) (_r *Scalars, _err error) {
-  var _args57 InteropScalarsArgs
-  _args57.S = s
-  var _result59 InteropScalarsResult
-  var _meta58 thrift.ResponseMeta
-  _meta58, _err = p.Client_().Call(ctx, "scalars", &_args57, &_result59)
-  p.SetLastResponseMeta_(_meta58)
-  if _err != nil {
-    return
-  }
-  if _ret60 := _result59.GetSuccess(); _ret60 != nil {
-    return _ret60, nil
-  }
-  return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "scalars failed: unknown result")
+	var _args57 InteropScalarsArgs
+	_args57.S = s
+	var _result59 InteropScalarsResult
+	var _meta58 thrift.ResponseMeta
+	_meta58, _err = p.Client_().Call(ctx, "scalars", &_args57, &_result59)
+	p.SetLastResponseMeta_(_meta58)
+	if _err != nil {
+		return
+	}
+	if _ret60 := _result59.GetSuccess(); _ret60 != nil {
+		return _ret60, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "scalars failed: unknown result")
 }
 
 // Parameters:
-//  - Ps
+//   - Ps
 func (p *InteropClient) Points(ctx context.Context, ps []*Point) (_r map[string]*Point, _err error) {
-  var _args61 InteropPointsArgs
-  _args61.Ps = ps
-  var _result63 InteropPointsResult
-  var _meta62 thrift.ResponseMeta
-  _meta62, _err = p.Client_().Call(ctx, "points", &_args61, &_result63)
-  p.SetLastResponseMeta_(_meta62)
-  if _err != nil {
-    return
-  }
-  return _result63.GetSuccess(), nil
+	var _args61 InteropPointsArgs
+	_args61.Ps = ps
+	var _result63 InteropPointsResult
+	var _meta62 thrift.ResponseMeta
+	_meta62, _err = p.Client_().Call(ctx, "points", &_args61, &_result63)
+	p.SetLastResponseMeta_(_meta62)
+	if _err != nil {
+		return
+	}
+	return _result63.GetSuccess(), nil
 }
 
 // Parameters:
-//  - S
+//   - S
 func (p *InteropClient) Shape(ctx context.Context, s *Shape) (_r *Shape, _err error) {
-  var _args64 InteropShapeArgs
-  _args64.S = s
-  var _result66 InteropShapeResult
-  var _meta65 thrift.ResponseMeta
-  _meta65, _err = p.Client_().Call(ctx, "shape", &_args64, &_result66)
-  p.SetLastResponseMeta_(_meta65)
-  if _err != nil {
-    return
-  }
-  if _ret67 := _result66.GetSuccess(); _ret67 != nil {
-    return _ret67, nil
-  }
-  return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "shape failed: unknown result")
+	var _args64 InteropShapeArgs
+	_args64.S = s
+	var _result66 InteropShapeResult
+	var _meta65 thrift.ResponseMeta
+	_meta65, _err = p.Client_().Call(ctx, "shape", &_args64, &_result66)
+	p.SetLastResponseMeta_(_meta65)
+	if _err != nil {
+		return
+	}
+	if _ret67 := _result66.GetSuccess(); _ret67 != nil {
+		return _ret67, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "shape failed: unknown result")
 }
 
 // Parameters:
-//  - S
+//   - S
 func (p *InteropClient) Sparse(ctx context.Context, s *Sparse) (_r *Sparse, _err error) {
-  var _args68 InteropSparseArgs
-  _args68.S = s
-  var _result70 InteropSparseResult
-  var _meta69 thrift.ResponseMeta
-  _meta69, _err = p.Client_().Call(ctx, "sparse", &_args68, &_result70)
-  p.SetLastResponseMeta_(_meta69)
-  if _err != nil {
-    return
-  }
-  if _ret71 := _result70.GetSuccess(); _ret71 != nil {
-    return _ret71, nil
-  }
-  return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "sparse failed: unknown result")
+	var _args68 InteropSparseArgs
+	_args68.S = s
+	var _result70 InteropSparseResult
+	var _meta69 thrift.ResponseMeta
+	_meta69, _err = p.Client_().Call(ctx, "sparse", &_args68, &_result70)
+	p.SetLastResponseMeta_(_meta69)
+	if _err != nil {
+		return
+	}
+	if _ret71 := _result70.GetSuccess(); _ret71 != nil {
+		return _ret71, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "sparse failed: unknown result")
 }
 
 type InteropProcessor struct {
-  *BaseProcessor
+	*BaseProcessor
 }
 
 func NewInteropProcessor(handler Interop) *InteropProcessor {
-  self72 := &InteropProcessor{NewBaseProcessor(handler)}
-  self72.AddToProcessorMap("echo", &interopProcessorEcho{handler:handler})
-  self72.AddToProcessorMap("touch", &interopProcessorTouch{handler:handler})
-  self72.AddToProcessorMap("fire", &interopProcessorFire{handler:handler})
-  self72.AddToProcessorMap("divide", &interopProcessorDivide{handler:handler})
-  self72.AddToProcessorMap("sum", &interopProcessorSum{handler:handler})
-  self72.AddToProcessorMap("scalars", &interopProcessorScalars{handler:handler})
-  self72.AddToProcessorMap("points", &interopProcessorPoints{handler:handler})
-  self72.AddToProcessorMap("shape", &interopProcessorShape{handler:handler})
-  self72.AddToProcessorMap("sparse", &interopProcessorSparse{handler:handler})
-  return self72
+	self72 := &InteropProcessor{NewBaseProcessor(handler)}
+	self72.AddToProcessorMap("echo", &interopProcessorEcho{handler: handler})
+	self72.AddToProcessorMap("touch", &interopProcessorTouch{handler: handler})
+	self72.AddToProcessorMap("fire", &interopProcessorFire{handler: handler})
+	self72.AddToProcessorMap("divide", &interopProcessorDivide{handler: handler})
+	self72.AddToProcessorMap("sum", &interopProcessorSum{handler: handler})
+	self72.AddToProcessorMap("scalars", &interopProcessorScalars{handler: handler})
+	self72.AddToProcessorMap("points", &interopProcessorPoints{handler: handler})
+	self72.AddToProcessorMap("shape", &interopProcessorShape{handler: handler})
+	self72.AddToProcessorMap("sparse", &interopProcessorSparse{handler: handler})
+	return self72
 }
 
 type interopProcessorEcho struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorEcho) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err73 error
-  args := InteropEchoArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "echo", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err73 error
+	args := InteropEchoArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "echo", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropEchoResult{}
-  if retval, err2 := p.handler.Echo(ctx, args.E); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc74 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echo: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "echo", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err73 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc74.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
-      _write_err73 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
-      _write_err73 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
-      _write_err73 = thrift.WrapTException(err2)
-    }
-    if _write_err73 != nil {
-      return false, thrift.WrapTException(_write_err73)
-    }
-    return true, err
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "echo", thrift.REPLY, seqId); err2 != nil {
-    _write_err73 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
-    _write_err73 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
-    _write_err73 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
-    _write_err73 = thrift.WrapTException(err2)
-  }
-  if _write_err73 != nil {
-    return false, thrift.WrapTException(_write_err73)
-  }
-  return true, err
+	result := InteropEchoResult{}
+	if retval, err2 := p.handler.Echo(ctx, args.E); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc74 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echo: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "echo", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err73 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc74.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
+			_write_err73 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
+			_write_err73 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
+			_write_err73 = thrift.WrapTException(err2)
+		}
+		if _write_err73 != nil {
+			return false, thrift.WrapTException(_write_err73)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "echo", thrift.REPLY, seqId); err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err73 == nil && err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err73 == nil && err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err73 == nil && err2 != nil {
+		_write_err73 = thrift.WrapTException(err2)
+	}
+	if _write_err73 != nil {
+		return false, thrift.WrapTException(_write_err73)
+	}
+	return true, err
 }
 
 type interopProcessorTouch struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorTouch) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err75 error
-  args := InteropTouchArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "touch", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err75 error
+	args := InteropTouchArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "touch", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropTouchResult{}
-  if err2 := p.handler.Touch(ctx, args.ID); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc76 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing touch: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "touch", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err75 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc76.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
-      _write_err75 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
-      _write_err75 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
-      _write_err75 = thrift.WrapTException(err2)
-    }
-    if _write_err75 != nil {
-      return false, thrift.WrapTException(_write_err75)
-    }
-    return true, err
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "touch", thrift.REPLY, seqId); err2 != nil {
-    _write_err75 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
-    _write_err75 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
-    _write_err75 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
-    _write_err75 = thrift.WrapTException(err2)
-  }
-  if _write_err75 != nil {
-    return false, thrift.WrapTException(_write_err75)
-  }
-  return true, err
+	result := InteropTouchResult{}
+	if err2 := p.handler.Touch(ctx, args.ID); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc76 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing touch: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "touch", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err75 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc76.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
+			_write_err75 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
+			_write_err75 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
+			_write_err75 = thrift.WrapTException(err2)
+		}
+		if _write_err75 != nil {
+			return false, thrift.WrapTException(_write_err75)
+		}
+		return true, err
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "touch", thrift.REPLY, seqId); err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err75 == nil && err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err75 == nil && err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err75 == nil && err2 != nil {
+		_write_err75 = thrift.WrapTException(err2)
+	}
+	if _write_err75 != nil {
+		return false, thrift.WrapTException(_write_err75)
+	}
+	return true, err
 }
 
 type interopProcessorFire struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorFire) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  args := InteropFireArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	args := InteropFireArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  _ = tickerCancel
+	tickerCancel := func() {}
+	_ = tickerCancel
 
-  if err2 := p.handler.Fire(ctx, args.Msg, args.Times); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-  }
-  tickerCancel()
-  return true, err
+	if err2 := p.handler.Fire(ctx, args.Msg, args.Times); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+	}
+	tickerCancel()
+	return true, err
 }
 
 type interopProcessorDivide struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorDivide) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err77 error
-  args := InteropDivideArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "divide", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err77 error
+	args := InteropDivideArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "divide", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropDivideResult{}
-  if retval, err2 := p.handler.Divide(ctx, args.A, args.B); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *InvalidOperation:
-      result.Ouch = v
-    case *NotFound:
-      result.Missing = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc78 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing divide: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "divide", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err77 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc78.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
-        _write_err77 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
-        _write_err77 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
-        _write_err77 = thrift.WrapTException(err2)
-      }
-      if _write_err77 != nil {
-        return false, thrift.WrapTException(_write_err77)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = &retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "divide", thrift.REPLY, seqId); err2 != nil {
-    _write_err77 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
-    _write_err77 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
-    _write_err77 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
-    _write_err77 = thrift.WrapTException(err2)
-  }
-  if _write_err77 != nil {
-    return false, thrift.WrapTException(_write_err77)
-  }
-  return true, err
+	result := InteropDivideResult{}
+	if retval, err2 := p.handler.Divide(ctx, args.A, args.B); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *InvalidOperation:
+			result.Ouch = v
+		case *NotFound:
+			result.Missing = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc78 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing divide: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "divide", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc78.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
+				_write_err77 = thrift.WrapTException(err2)
+			}
+			if _write_err77 != nil {
+				return false, thrift.WrapTException(_write_err77)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "divide", thrift.REPLY, seqId); err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err77 == nil && err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err77 == nil && err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err77 == nil && err2 != nil {
+		_write_err77 = thrift.WrapTException(err2)
+	}
+	if _write_err77 != nil {
+		return false, thrift.WrapTException(_write_err77)
+	}
+	return true, err
 }
 
 type interopProcessorSum struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorSum) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err79 error
-  args := InteropSumArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "sum", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err79 error
+	args := InteropSumArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "sum", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropSumResult{}
-  if retval, err2 := p.handler.Sum(ctx, args.Xs); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc80 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing sum: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "sum", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err79 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc80.Write(ctx, oprot); _write_err79 == nil && err2 != nil {
-      _write_err79 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err79 == nil && err2 != nil {
-      _write_err79 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err79 == nil && err2 != nil {
-      _write_err79 = thrift.WrapTException(err2)
-    }
-    if _write_err79 != nil {
-      return false, thrift.WrapTException(_write_err79)
-    }
-    return true, err
-  } else {
-    result.Success = &retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "sum", thrift.REPLY, seqId); err2 != nil {
-    _write_err79 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err79 == nil && err2 != nil {
-    _write_err79 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err79 == nil && err2 != nil {
-    _write_err79 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err79 == nil && err2 != nil {
-    _write_err79 = thrift.WrapTException(err2)
-  }
-  if _write_err79 != nil {
-    return false, thrift.WrapTException(_write_err79)
-  }
-  return true, err
+	result := InteropSumResult{}
+	if retval, err2 := p.handler.Sum(ctx, args.Xs); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc80 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing sum: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "sum", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err79 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc80.Write(ctx, oprot); _write_err79 == nil && err2 != nil {
+			_write_err79 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err79 == nil && err2 != nil {
+			_write_err79 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err79 == nil && err2 != nil {
+			_write_err79 = thrift.WrapTException(err2)
+		}
+		if _write_err79 != nil {
+			return false, thrift.WrapTException(_write_err79)
+		}
+		return true, err
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "sum", thrift.REPLY, seqId); err2 != nil {
+		_write_err79 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err79 == nil && err2 != nil {
+		_write_err79 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err79 == nil && err2 != nil {
+		_write_err79 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err79 == nil && err2 != nil {
+		_write_err79 = thrift.WrapTException(err2)
+	}
+	if _write_err79 != nil {
+		return false, thrift.WrapTException(_write_err79)
+	}
+	return true, err
 }
 
 type interopProcessorScalars struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorScalars) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err81 error
-  args := InteropScalarsArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "scalars", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err81 error
+	args := InteropScalarsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "scalars", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropScalarsResult{}
-  if retval, err2 := p.handler.Scalars(ctx, args.S); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc82 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing scalars: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "scalars", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err81 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc82.Write(ctx, oprot); _write_err81 == nil && err2 != nil {
-      _write_err81 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err81 == nil && err2 != nil {
-      _write_err81 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err81 == nil && err2 != nil {
-      _write_err81 = thrift.WrapTException(err2)
-    }
-    if _write_err81 != nil {
-      return false, thrift.WrapTException(_write_err81)
-    }
-    return true, err
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "scalars", thrift.REPLY, seqId); err2 != nil {
-    _write_err81 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err81 == nil && err2 != nil {
-    _write_err81 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err81 == nil && err2 != nil {
-    _write_err81 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err81 == nil && err2 != nil {
-    _write_err81 = thrift.WrapTException(err2)
-  }
-  if _write_err81 != nil {
-    return false, thrift.WrapTException(_write_err81)
-  }
-  return true, err
+	result := InteropScalarsResult{}
+	if retval, err2 := p.handler.Scalars(ctx, args.S); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc82 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing scalars: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "scalars", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err81 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc82.Write(ctx, oprot); _write_err81 == nil && err2 != nil {
+			_write_err81 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err81 == nil && err2 != nil {
+			_write_err81 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err81 == nil && err2 != nil {
+			_write_err81 = thrift.WrapTException(err2)
+		}
+		if _write_err81 != nil {
+			return false, thrift.WrapTException(_write_err81)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "scalars", thrift.REPLY, seqId); err2 != nil {
+		_write_err81 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err81 == nil && err2 != nil {
+		_write_err81 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err81 == nil && err2 != nil {
+		_write_err81 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err81 == nil && err2 != nil {
+		_write_err81 = thrift.WrapTException(err2)
+	}
+	if _write_err81 != nil {
+		return false, thrift.WrapTException(_write_err81)
+	}
+	return true, err
 }
 
 type interopProcessorPoints struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorPoints) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err83 error
-  args := InteropPointsArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "points", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err83 error
+	args := InteropPointsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "points", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropPointsResult{}
-  if retval, err2 := p.handler.Points(ctx, args.Ps); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc84 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing points: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "points", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err83 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc84.Write(ctx, oprot); _write_err83 == nil && err2 != nil {
-      _write_err83 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err83 == nil && err2 != nil {
-      _write_err83 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err83 == nil && err2 != nil {
-      _write_err83 = thrift.WrapTException(err2)
-    }
-    if _write_err83 != nil {
-      return false, thrift.WrapTException(_write_err83)
-    }
-    return true, err
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "points", thrift.REPLY, seqId); err2 != nil {
-    _write_err83 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err83 == nil && err2 != nil {
-    _write_err83 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err83 == nil && err2 != nil {
-    _write_err83 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err83 == nil && err2 != nil {
-    _write_err83 = thrift.WrapTException(err2)
-  }
-  if _write_err83 != nil {
-    return false, thrift.WrapTException(_write_err83)
-  }
-  return true, err
+	result := InteropPointsResult{}
+	if retval, err2 := p.handler.Points(ctx, args.Ps); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc84 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing points: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "points", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err83 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc84.Write(ctx, oprot); _write_err83 == nil && err2 != nil {
+			_write_err83 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err83 == nil && err2 != nil {
+			_write_err83 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err83 == nil && err2 != nil {
+			_write_err83 = thrift.WrapTException(err2)
+		}
+		if _write_err83 != nil {
+			return false, thrift.WrapTException(_write_err83)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "points", thrift.REPLY, seqId); err2 != nil {
+		_write_err83 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err83 == nil && err2 != nil {
+		_write_err83 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err83 == nil && err2 != nil {
+		_write_err83 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err83 == nil && err2 != nil {
+		_write_err83 = thrift.WrapTException(err2)
+	}
+	if _write_err83 != nil {
+		return false, thrift.WrapTException(_write_err83)
+	}
+	return true, err
 }
 
 type interopProcessorShape struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorShape) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err85 error
-  args := InteropShapeArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "shape", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err85 error
+	args := InteropShapeArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "shape", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropShapeResult{}
-  if retval, err2 := p.handler.Shape(ctx, args.S); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc86 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing shape: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "shape", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err85 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc86.Write(ctx, oprot); _write_err85 == nil && err2 != nil {
-      _write_err85 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err85 == nil && err2 != nil {
-      _write_err85 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err85 == nil && err2 != nil {
-      _write_err85 = thrift.WrapTException(err2)
-    }
-    if _write_err85 != nil {
-      return false, thrift.WrapTException(_write_err85)
-    }
-    return true, err
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "shape", thrift.REPLY, seqId); err2 != nil {
-    _write_err85 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err85 == nil && err2 != nil {
-    _write_err85 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err85 == nil && err2 != nil {
-    _write_err85 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err85 == nil && err2 != nil {
-    _write_err85 = thrift.WrapTException(err2)
-  }
-  if _write_err85 != nil {
-    return false, thrift.WrapTException(_write_err85)
-  }
-  return true, err
+	result := InteropShapeResult{}
+	if retval, err2 := p.handler.Shape(ctx, args.S); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc86 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing shape: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "shape", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err85 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc86.Write(ctx, oprot); _write_err85 == nil && err2 != nil {
+			_write_err85 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err85 == nil && err2 != nil {
+			_write_err85 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err85 == nil && err2 != nil {
+			_write_err85 = thrift.WrapTException(err2)
+		}
+		if _write_err85 != nil {
+			return false, thrift.WrapTException(_write_err85)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "shape", thrift.REPLY, seqId); err2 != nil {
+		_write_err85 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err85 == nil && err2 != nil {
+		_write_err85 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err85 == nil && err2 != nil {
+		_write_err85 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err85 == nil && err2 != nil {
+		_write_err85 = thrift.WrapTException(err2)
+	}
+	if _write_err85 != nil {
+		return false, thrift.WrapTException(_write_err85)
+	}
+	return true, err
 }
 
 type interopProcessorSparse struct {
-  handler Interop
+	handler Interop
 }
 
 func (p *interopProcessorSparse) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err87 error
-  args := InteropSparseArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "sparse", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err87 error
+	args := InteropSparseArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "sparse", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := InteropSparseResult{}
-  if retval, err2 := p.handler.Sparse(ctx, args.S); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
-    }
-    _exc88 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing sparse: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "sparse", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err87 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc88.Write(ctx, oprot); _write_err87 == nil && err2 != nil {
-      _write_err87 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err87 == nil && err2 != nil {
-      _write_err87 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err87 == nil && err2 != nil {
-      _write_err87 = thrift.WrapTException(err2)
-    }
-    if _write_err87 != nil {
-      return false, thrift.WrapTException(_write_err87)
-    }
-    return true, err
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "sparse", thrift.REPLY, seqId); err2 != nil {
-    _write_err87 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err87 == nil && err2 != nil {
-    _write_err87 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err87 == nil && err2 != nil {
-    _write_err87 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err87 == nil && err2 != nil {
-    _write_err87 = thrift.WrapTException(err2)
-  }
-  if _write_err87 != nil {
-    return false, thrift.WrapTException(_write_err87)
-  }
-  return true, err
+	result := InteropSparseResult{}
+	if retval, err2 := p.handler.Sparse(ctx, args.S); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc88 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing sparse: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "sparse", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err87 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc88.Write(ctx, oprot); _write_err87 == nil && err2 != nil {
+			_write_err87 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err87 == nil && err2 != nil {
+			_write_err87 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err87 == nil && err2 != nil {
+			_write_err87 = thrift.WrapTException(err2)
+		}
+		if _write_err87 != nil {
+			return false, thrift.WrapTException(_write_err87)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "sparse", thrift.REPLY, seqId); err2 != nil {
+		_write_err87 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err87 == nil && err2 != nil {
+		_write_err87 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err87 == nil && err2 != nil {
+		_write_err87 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err87 == nil && err2 != nil {
+		_write_err87 = thrift.WrapTException(err2)
+	}
+	if _write_err87 != nil {
+		return false, thrift.WrapTException(_write_err87)
+	}
+	return true, err
 }
-
 
 // HELPER FUNCTIONS AND STRUCTURES
 
 // Attributes:
-//  - E
+//   - E
 type InteropEchoArgs struct {
-  E *Everything `thrift:"e,1" db:"e" json:"e"`
+	E *Everything `thrift:"e,1" db:"e" json:"e"`
 }
 
 func NewInteropEchoArgs() *InteropEchoArgs {
-  return &InteropEchoArgs{}
+	return &InteropEchoArgs{}
 }
 
 var InteropEchoArgs_E_DEFAULT *Everything
+
 func (p *InteropEchoArgs) GetE() *Everything {
-  if !p.IsSetE() {
-    return InteropEchoArgs_E_DEFAULT
-  }
-return p.E
+	if !p.IsSetE() {
+		return InteropEchoArgs_E_DEFAULT
+	}
+	return p.E
 }
 func (p *InteropEchoArgs) IsSetE() bool {
-  return p.E != nil
+	return p.E != nil
 }
 
 func (p *InteropEchoArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropEchoArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.E = &Everything{
-  WithDefault: 42,
+func (p *InteropEchoArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.E = &Everything{
+		WithDefault: 42,
 
-  DefList: []string{
-    "a",     "b",   },
+		DefList: []string{
+			"a", "b"},
 
-  DefMap: map[string]int32{
-    "one": 1,
-  },
+		DefMap: map[string]int32{
+			"one": 1,
+		},
 
-  DefColor: 2,
-}
-  if err := p.E.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.E), err)
-  }
-  return nil
+		DefColor: 2,
+	}
+	if err := p.E.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.E), err)
+	}
+	return nil
 }
 
 func (p *InteropEchoArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "echo_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "echo_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropEchoArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "e", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:e: ", p), err) }
-  if err := p.E.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.E), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:e: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "e", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:e: ", p), err)
+	}
+	if err := p.E.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.E), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:e: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropEchoArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropEchoArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropEchoArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type InteropEchoResult struct {
-  Success *Everything `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success *Everything `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewInteropEchoResult() *InteropEchoResult {
-  return &InteropEchoResult{}
+	return &InteropEchoResult{}
 }
 
 var InteropEchoResult_Success_DEFAULT *Everything
+
 func (p *InteropEchoResult) GetSuccess() *Everything {
-  if !p.IsSetSuccess() {
-    return InteropEchoResult_Success_DEFAULT
-  }
-return p.Success
+	if !p.IsSetSuccess() {
+		return InteropEchoResult_Success_DEFAULT
+	}
+	return p.Success
 }
 func (p *InteropEchoResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropEchoResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropEchoResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Success = &Everything{
-  WithDefault: 42,
+func (p *InteropEchoResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &Everything{
+		WithDefault: 42,
 
-  DefList: []string{
-    "a",     "b",   },
+		DefList: []string{
+			"a", "b"},
 
-  DefMap: map[string]int32{
-    "one": 1,
-  },
+		DefMap: map[string]int32{
+			"one": 1,
+		},
 
-  DefColor: 2,
-}
-  if err := p.Success.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
-  }
-  return nil
+		DefColor: 2,
+	}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
 }
 
 func (p *InteropEchoResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "echo_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "echo_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropEchoResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := p.Success.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropEchoResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropEchoResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropEchoResult(%+v)", *p)
 }
 
 // Attributes:
-//  - ID
+//   - ID
 type InteropTouchArgs struct {
-  ID int32 `thrift:"id,1" db:"id" json:"id"`
+	ID int32 `thrift:"id,1" db:"id" json:"id"`
 }
 
 func NewInteropTouchArgs() *InteropTouchArgs {
-  return &InteropTouchArgs{}
+	return &InteropTouchArgs{}
 }
-
 
 func (p *InteropTouchArgs) GetID() int32 {
-  return p.ID
+	return p.ID
 }
 func (p *InteropTouchArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropTouchArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.ID = v
-}
-  return nil
+func (p *InteropTouchArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.ID = v
+	}
+	return nil
 }
 
 func (p *InteropTouchArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "touch_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "touch_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropTouchArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "id", thrift.I32, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:id: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.ID)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.id (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:id: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "id", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:id: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ID)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.id (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:id: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropTouchArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropTouchArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropTouchArgs(%+v)", *p)
 }
 
 type InteropTouchResult struct {
 }
 
 func NewInteropTouchResult() *InteropTouchResult {
-  return &InteropTouchResult{}
+	return &InteropTouchResult{}
 }
 
 func (p *InteropTouchResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-      return err
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+			return err
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
 func (p *InteropTouchResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "touch_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "touch_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropTouchResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropTouchResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropTouchResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Msg
-//  - Times
+//   - Msg
+//   - Times
 type InteropFireArgs struct {
-  Msg string `thrift:"msg,1" db:"msg" json:"msg"`
-  Times int32 `thrift:"times,2" db:"times" json:"times"`
+	Msg   string `thrift:"msg,1" db:"msg" json:"msg"`
+	Times int32  `thrift:"times,2" db:"times" json:"times"`
 }
 
 func NewInteropFireArgs() *InteropFireArgs {
-  return &InteropFireArgs{}
+	return &InteropFireArgs{}
 }
 
-
 func (p *InteropFireArgs) GetMsg() string {
-  return p.Msg
+	return p.Msg
 }
 
 func (p *InteropFireArgs) GetTimes() int32 {
-  return p.Times
+	return p.Times
 }
 func (p *InteropFireArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropFireArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Msg = v
-}
-  return nil
+func (p *InteropFireArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Msg = v
+	}
+	return nil
 }
 
-func (p *InteropFireArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Times = v
-}
-  return nil
+func (p *InteropFireArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Times = v
+	}
+	return nil
 }
 
 func (p *InteropFireArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "fire_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "fire_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropFireArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "msg", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:msg: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.Msg)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.msg (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:msg: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "msg", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:msg: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Msg)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.msg (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:msg: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropFireArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "times", thrift.I32, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:times: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.Times)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.times (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:times: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "times", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:times: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Times)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.times (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:times: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropFireArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropFireArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropFireArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - A
-//  - B
+//   - A
+//   - B
 type InteropDivideArgs struct {
-  A int32 `thrift:"a,1" db:"a" json:"a"`
-  B int32 `thrift:"b,2" db:"b" json:"b"`
+	A int32 `thrift:"a,1" db:"a" json:"a"`
+	B int32 `thrift:"b,2" db:"b" json:"b"`
 }
 
 func NewInteropDivideArgs() *InteropDivideArgs {
-  return &InteropDivideArgs{}
+	return &InteropDivideArgs{}
 }
 
-
 func (p *InteropDivideArgs) GetA() int32 {
-  return p.A
+	return p.A
 }
 
 func (p *InteropDivideArgs) GetB() int32 {
-  return p.B
+	return p.B
 }
 func (p *InteropDivideArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropDivideArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.A = v
-}
-  return nil
+func (p *InteropDivideArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.A = v
+	}
+	return nil
 }
 
-func (p *InteropDivideArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.B = v
-}
-  return nil
+func (p *InteropDivideArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.B = v
+	}
+	return nil
 }
 
 func (p *InteropDivideArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "divide_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "divide_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropDivideArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "a", thrift.I32, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.A)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "a", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:a: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.A)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.a (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:a: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropDivideArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "b", thrift.I32, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:b: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.B)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.b (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:b: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "b", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:b: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.B)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.b (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:b: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropDivideArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropDivideArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropDivideArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Ouch
-//  - Missing
+//   - Success
+//   - Ouch
+//   - Missing
 type InteropDivideResult struct {
-  Success *int32 `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Ouch *InvalidOperation `thrift:"ouch,1" db:"ouch" json:"ouch,omitempty"`
-  Missing *NotFound `thrift:"missing,2" db:"missing" json:"missing,omitempty"`
+	Success *int32            `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Ouch    *InvalidOperation `thrift:"ouch,1" db:"ouch" json:"ouch,omitempty"`
+	Missing *NotFound         `thrift:"missing,2" db:"missing" json:"missing,omitempty"`
 }
 
 func NewInteropDivideResult() *InteropDivideResult {
-  return &InteropDivideResult{}
+	return &InteropDivideResult{}
 }
 
 var InteropDivideResult_Success_DEFAULT int32
+
 func (p *InteropDivideResult) GetSuccess() int32 {
-  if !p.IsSetSuccess() {
-    return InteropDivideResult_Success_DEFAULT
-  }
-return *p.Success
+	if !p.IsSetSuccess() {
+		return InteropDivideResult_Success_DEFAULT
+	}
+	return *p.Success
 }
+
 var InteropDivideResult_Ouch_DEFAULT *InvalidOperation
+
 func (p *InteropDivideResult) GetOuch() *InvalidOperation {
-  if !p.IsSetOuch() {
-    return InteropDivideResult_Ouch_DEFAULT
-  }
-return p.Ouch
+	if !p.IsSetOuch() {
+		return InteropDivideResult_Ouch_DEFAULT
+	}
+	return p.Ouch
 }
+
 var InteropDivideResult_Missing_DEFAULT *NotFound
+
 func (p *InteropDivideResult) GetMissing() *NotFound {
-  if !p.IsSetMissing() {
-    return InteropDivideResult_Missing_DEFAULT
-  }
-return p.Missing
+	if !p.IsSetMissing() {
+		return InteropDivideResult_Missing_DEFAULT
+	}
+	return p.Missing
 }
 func (p *InteropDivideResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropDivideResult) IsSetOuch() bool {
-  return p.Ouch != nil
+	return p.Ouch != nil
 }
 
 func (p *InteropDivideResult) IsSetMissing() bool {
-  return p.Missing != nil
+	return p.Missing != nil
 }
 
 func (p *InteropDivideResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropDivideResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 0: ", err)
-} else {
-  p.Success = &v
-}
-  return nil
-}
-
-func (p *InteropDivideResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Ouch = &InvalidOperation{}
-  if err := p.Ouch.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Ouch), err)
-  }
-  return nil
+func (p *InteropDivideResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
 }
 
-func (p *InteropDivideResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Missing = &NotFound{}
-  if err := p.Missing.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Missing), err)
-  }
-  return nil
+func (p *InteropDivideResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Ouch = &InvalidOperation{}
+	if err := p.Ouch.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Ouch), err)
+	}
+	return nil
+}
+
+func (p *InteropDivideResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Missing = &NotFound{}
+	if err := p.Missing.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Missing), err)
+	}
+	return nil
 }
 
 func (p *InteropDivideResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "divide_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "divide_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropDivideResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.I32, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.Success)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.I32, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropDivideResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetOuch() {
-    if err := oprot.WriteFieldBegin(ctx, "ouch", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ouch: ", p), err) }
-    if err := p.Ouch.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Ouch), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ouch: ", p), err) }
-  }
-  return err
+	if p.IsSetOuch() {
+		if err := oprot.WriteFieldBegin(ctx, "ouch", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ouch: ", p), err)
+		}
+		if err := p.Ouch.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Ouch), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ouch: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropDivideResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMissing() {
-    if err := oprot.WriteFieldBegin(ctx, "missing", thrift.STRUCT, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:missing: ", p), err) }
-    if err := p.Missing.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Missing), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:missing: ", p), err) }
-  }
-  return err
+	if p.IsSetMissing() {
+		if err := oprot.WriteFieldBegin(ctx, "missing", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:missing: ", p), err)
+		}
+		if err := p.Missing.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Missing), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:missing: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropDivideResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropDivideResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropDivideResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Xs
+//   - Xs
 type InteropSumArgs struct {
-  Xs []int64 `thrift:"xs,1" db:"xs" json:"xs"`
+	Xs []int64 `thrift:"xs,1" db:"xs" json:"xs"`
 }
 
 func NewInteropSumArgs() *InteropSumArgs {
-  return &InteropSumArgs{}
+	return &InteropSumArgs{}
 }
-
 
 func (p *InteropSumArgs) GetXs() []int64 {
-  return p.Xs
+	return p.Xs
 }
 func (p *InteropSumArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropSumArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]int64, 0, size)
-  p.Xs =  tSlice
-  for i := 0; i < size; i ++ {
-var _elem89 int64
-    if v, err := iprot.ReadI64(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem89 = v
-}
-    p.Xs = append(p.Xs, _elem89)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *InteropSumArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]int64, 0, size)
+	p.Xs = tSlice
+	for i := 0; i < size; i++ {
+		var _elem89 int64
+		if v, err := iprot.ReadI64(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem89 = v
+		}
+		p.Xs = append(p.Xs, _elem89)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *InteropSumArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "sum_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "sum_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropSumArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "xs", thrift.LIST, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:xs: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.I64, len(p.Xs)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.Xs {
-    if err := oprot.WriteI64(ctx, int64(v)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:xs: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "xs", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:xs: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.I64, len(p.Xs)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Xs {
+		if err := oprot.WriteI64(ctx, int64(v)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:xs: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropSumArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropSumArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropSumArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type InteropSumResult struct {
-  Success *int64 `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success *int64 `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewInteropSumResult() *InteropSumResult {
-  return &InteropSumResult{}
+	return &InteropSumResult{}
 }
 
 var InteropSumResult_Success_DEFAULT int64
+
 func (p *InteropSumResult) GetSuccess() int64 {
-  if !p.IsSetSuccess() {
-    return InteropSumResult_Success_DEFAULT
-  }
-return *p.Success
+	if !p.IsSetSuccess() {
+		return InteropSumResult_Success_DEFAULT
+	}
+	return *p.Success
 }
 func (p *InteropSumResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropSumResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropSumResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 0: ", err)
-} else {
-  p.Success = &v
-}
-  return nil
+func (p *InteropSumResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
 }
 
 func (p *InteropSumResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "sum_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "sum_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropSumResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.I64, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteI64(ctx, int64(*p.Success)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.I64, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteI64(ctx, int64(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropSumResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropSumResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropSumResult(%+v)", *p)
 }
 
 // Attributes:
-//  - S
+//   - S
 type InteropScalarsArgs struct {
-  S *Scalars `thrift:"s,1" db:"s" json:"s"`
+	S *Scalars `thrift:"s,1" db:"s" json:"s"`
 }
 
 func NewInteropScalarsArgs() *InteropScalarsArgs {
-  return &InteropScalarsArgs{}
+	return &InteropScalarsArgs{}
 }
 
 var InteropScalarsArgs_S_DEFAULT *Scalars
+
 func (p *InteropScalarsArgs) GetS() *Scalars {
-  if !p.IsSetS() {
-    return InteropScalarsArgs_S_DEFAULT
-  }
-return p.S
+	if !p.IsSetS() {
+		return InteropScalarsArgs_S_DEFAULT
+	}
+	return p.S
 }
 func (p *InteropScalarsArgs) IsSetS() bool {
-  return p.S != nil
+	return p.S != nil
 }
 
 func (p *InteropScalarsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropScalarsArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.S = &Scalars{}
-  if err := p.S.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.S), err)
-  }
-  return nil
+func (p *InteropScalarsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.S = &Scalars{}
+	if err := p.S.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.S), err)
+	}
+	return nil
 }
 
 func (p *InteropScalarsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "scalars_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "scalars_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropScalarsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:s: ", p), err) }
-  if err := p.S.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.S), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:s: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:s: ", p), err)
+	}
+	if err := p.S.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.S), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:s: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropScalarsArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropScalarsArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropScalarsArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type InteropScalarsResult struct {
-  Success *Scalars `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success *Scalars `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewInteropScalarsResult() *InteropScalarsResult {
-  return &InteropScalarsResult{}
+	return &InteropScalarsResult{}
 }
 
 var InteropScalarsResult_Success_DEFAULT *Scalars
+
 func (p *InteropScalarsResult) GetSuccess() *Scalars {
-  if !p.IsSetSuccess() {
-    return InteropScalarsResult_Success_DEFAULT
-  }
-return p.Success
+	if !p.IsSetSuccess() {
+		return InteropScalarsResult_Success_DEFAULT
+	}
+	return p.Success
 }
 func (p *InteropScalarsResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropScalarsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropScalarsResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Success = &Scalars{}
-  if err := p.Success.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
-  }
-  return nil
+func (p *InteropScalarsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &Scalars{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
 }
 
 func (p *InteropScalarsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "scalars_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "scalars_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropScalarsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := p.Success.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropScalarsResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropScalarsResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropScalarsResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Ps
+//   - Ps
 type InteropPointsArgs struct {
-  Ps []*Point `thrift:"ps,1" db:"ps" json:"ps"`
+	Ps []*Point `thrift:"ps,1" db:"ps" json:"ps"`
 }
 
 func NewInteropPointsArgs() *InteropPointsArgs {
-  return &InteropPointsArgs{}
+	return &InteropPointsArgs{}
 }
-
 
 func (p *InteropPointsArgs) GetPs() []*Point {
-  return p.Ps
+	return p.Ps
 }
 func (p *InteropPointsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropPointsArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*Point, 0, size)
-  p.Ps =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem90 := &Point{}
-    if err := _elem90.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem90), err)
-    }
-    p.Ps = append(p.Ps, _elem90)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *InteropPointsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*Point, 0, size)
+	p.Ps = tSlice
+	for i := 0; i < size; i++ {
+		_elem90 := &Point{}
+		if err := _elem90.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem90), err)
+		}
+		p.Ps = append(p.Ps, _elem90)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *InteropPointsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "points_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "points_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropPointsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "ps", thrift.LIST, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ps: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ps)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.Ps {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ps: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "ps", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ps: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ps)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Ps {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ps: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropPointsArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropPointsArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropPointsArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type InteropPointsResult struct {
-  Success map[string]*Point `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success map[string]*Point `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewInteropPointsResult() *InteropPointsResult {
-  return &InteropPointsResult{}
+	return &InteropPointsResult{}
 }
 
 var InteropPointsResult_Success_DEFAULT map[string]*Point
 
 func (p *InteropPointsResult) GetSuccess() map[string]*Point {
-  return p.Success
+	return p.Success
 }
 func (p *InteropPointsResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropPointsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.MAP {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropPointsResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  _, _, size, err := iprot.ReadMapBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading map begin: ", err)
-  }
-  tMap := make(map[string]*Point, size)
-  p.Success =  tMap
-  for i := 0; i < size; i ++ {
-var _key91 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _key91 = v
-}
-    _val92 := &Point{}
-    if err := _val92.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _val92), err)
-    }
-    p.Success[_key91] = _val92
-  }
-  if err := iprot.ReadMapEnd(ctx); err != nil {
-    return thrift.PrependError("error reading map end: ", err)
-  }
-  return nil
+func (p *InteropPointsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[string]*Point, size)
+	p.Success = tMap
+	for i := 0; i < size; i++ {
+		var _key91 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_key91 = v
+		}
+		_val92 := &Point{}
+		if err := _val92.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _val92), err)
+		}
+		p.Success[_key91] = _val92
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
 }
 
 func (p *InteropPointsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "points_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "points_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropPointsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.MAP, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteMapBegin(ctx, thrift.STRING, thrift.STRUCT, len(p.Success)); err != nil {
-      return thrift.PrependError("error writing map begin: ", err)
-    }
-    for k, v := range p.Success {
-      if err := oprot.WriteString(ctx, string(k)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteMapEnd(ctx); err != nil {
-      return thrift.PrependError("error writing map end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.MAP, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.STRING, thrift.STRUCT, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.Success {
+			if err := oprot.WriteString(ctx, string(k)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropPointsResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropPointsResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropPointsResult(%+v)", *p)
 }
 
 // Attributes:
-//  - S
+//   - S
 type InteropShapeArgs struct {
-  S *Shape `thrift:"s,1" db:"s" json:"s"`
+	S *Shape `thrift:"s,1" db:"s" json:"s"`
 }
 
 func NewInteropShapeArgs() *InteropShapeArgs {
-  return &InteropShapeArgs{}
+	return &InteropShapeArgs{}
 }
 
 var InteropShapeArgs_S_DEFAULT *Shape
+
 func (p *InteropShapeArgs) GetS() *Shape {
-  if !p.IsSetS() {
-    return InteropShapeArgs_S_DEFAULT
-  }
-return p.S
+	if !p.IsSetS() {
+		return InteropShapeArgs_S_DEFAULT
+	}
+	return p.S
 }
 func (p *InteropShapeArgs) IsSetS() bool {
-  return p.S != nil
+	return p.S != nil
 }
 
 func (p *InteropShapeArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropShapeArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.S = &Shape{}
-  if err := p.S.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.S), err)
-  }
-  return nil
+func (p *InteropShapeArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.S = &Shape{}
+	if err := p.S.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.S), err)
+	}
+	return nil
 }
 
 func (p *InteropShapeArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "shape_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "shape_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropShapeArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:s: ", p), err) }
-  if err := p.S.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.S), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:s: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:s: ", p), err)
+	}
+	if err := p.S.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.S), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:s: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropShapeArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropShapeArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropShapeArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type InteropShapeResult struct {
-  Success *Shape `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success *Shape `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewInteropShapeResult() *InteropShapeResult {
-  return &InteropShapeResult{}
+	return &InteropShapeResult{}
 }
 
 var InteropShapeResult_Success_DEFAULT *Shape
+
 func (p *InteropShapeResult) GetSuccess() *Shape {
-  if !p.IsSetSuccess() {
-    return InteropShapeResult_Success_DEFAULT
-  }
-return p.Success
+	if !p.IsSetSuccess() {
+		return InteropShapeResult_Success_DEFAULT
+	}
+	return p.Success
 }
 func (p *InteropShapeResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropShapeResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropShapeResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Success = &Shape{}
-  if err := p.Success.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
-  }
-  return nil
+func (p *InteropShapeResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &Shape{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
 }
 
 func (p *InteropShapeResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "shape_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "shape_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropShapeResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := p.Success.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropShapeResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropShapeResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropShapeResult(%+v)", *p)
 }
 
 // Attributes:
-//  - S
+//   - S
 type InteropSparseArgs struct {
-  S *Sparse `thrift:"s,1" db:"s" json:"s"`
+	S *Sparse `thrift:"s,1" db:"s" json:"s"`
 }
 
 func NewInteropSparseArgs() *InteropSparseArgs {
-  return &InteropSparseArgs{}
+	return &InteropSparseArgs{}
 }
 
 var InteropSparseArgs_S_DEFAULT *Sparse
+
 func (p *InteropSparseArgs) GetS() *Sparse {
-  if !p.IsSetS() {
-    return InteropSparseArgs_S_DEFAULT
-  }
-return p.S
+	if !p.IsSetS() {
+		return InteropSparseArgs_S_DEFAULT
+	}
+	return p.S
 }
 func (p *InteropSparseArgs) IsSetS() bool {
-  return p.S != nil
+	return p.S != nil
 }
 
 func (p *InteropSparseArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropSparseArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.S = &Sparse{}
-  if err := p.S.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.S), err)
-  }
-  return nil
+func (p *InteropSparseArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.S = &Sparse{}
+	if err := p.S.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.S), err)
+	}
+	return nil
 }
 
 func (p *InteropSparseArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "sparse_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "sparse_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropSparseArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:s: ", p), err) }
-  if err := p.S.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.S), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:s: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "s", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:s: ", p), err)
+	}
+	if err := p.S.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.S), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:s: ", p), err)
+	}
+	return err
 }
 
 func (p *InteropSparseArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropSparseArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropSparseArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
+//   - Success
 type InteropSparseResult struct {
-  Success *Sparse `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Success *Sparse `thrift:"success,0" db:"success" json:"success,omitempty"`
 }
 
 func NewInteropSparseResult() *InteropSparseResult {
-  return &InteropSparseResult{}
+	return &InteropSparseResult{}
 }
 
 var InteropSparseResult_Success_DEFAULT *Sparse
+
 func (p *InteropSparseResult) GetSuccess() *Sparse {
-  if !p.IsSetSuccess() {
-    return InteropSparseResult_Success_DEFAULT
-  }
-return p.Success
+	if !p.IsSetSuccess() {
+		return InteropSparseResult_Success_DEFAULT
+	}
+	return p.Success
 }
 func (p *InteropSparseResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *InteropSparseResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *InteropSparseResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Success = &Sparse{}
-  if err := p.Success.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
-  }
-  return nil
+func (p *InteropSparseResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &Sparse{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
 }
 
 func (p *InteropSparseResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "sparse_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "sparse_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *InteropSparseResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := p.Success.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *InteropSparseResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("InteropSparseResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("InteropSparseResult(%+v)", *p)
 }
-
-

@@ -1,0 +1,60 @@
+package translate
+
+import "strings"
+
+// IsJSONMediaType accepts application/json with any parameters, as long as a
+// charset, if given, is UTF-8: JSON has no other encoding (RFC 8259 §8.1).
+// An absent Content-Type is accepted because many clients send JSON without
+// one. This runs per request, so it avoids mime.ParseMediaType's map.
+func IsJSONMediaType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, params, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+		return false
+	}
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
+			return false
+		}
+	}
+	return true
+}
+
+// CompactJSON removes the whitespace protojson inserts at random (to deter
+// byte comparisons) so that clients and golden files see stable bytes. It
+// works in place, as the input is protojson's own fresh buffer; it does what
+// json.Compact does for the valid JSON protojson writes, without a second
+// buffer or validation.
+func CompactJSON(b []byte) []byte {
+	j := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			continue
+		}
+		b[j] = c
+		j++
+	}
+	return b[:j]
+}
