@@ -3,7 +3,6 @@ package binding
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,38 +25,35 @@ func (r *Rule) bodyError(body []byte, err error) *translate.Error {
 	if r.body == bodyField {
 		field = string(r.bodyField.Name())
 	}
-	var vs violations
 	if strings.Contains(msg, "exceeded max recursion depth") {
-		vs.add(field, fmt.Sprintf("request body is nested too deeply: the limit is %d levels", r.maxDepth))
-		return vs.errFor(field)
+		return fieldError(field, fmt.Sprintf("request body is nested too deeply: the limit is %d levels", r.maxDepth))
 	}
 	if !json.Valid(body) {
-		vs.add(field, notJSON(body))
-		return vs.errFor(field)
+		return fieldError(field, translate.NotJSON(body))
 	}
 	if r.strict {
 		// protojson stops at the first unknown field; walk the body to
 		// name all of them, so that a client fixes them in one round.
 		w := r.walk(body, -1, true)
 		if w.unknownTotal > 0 {
+			var vs translate.Violations
 			for _, p := range w.unknown {
-				vs.add(p, "unknown field "+quote(p))
+				vs.Add(p, "unknown field "+quote(p))
 			}
-			vs.total = w.unknownTotal
-			return vs.err()
+			vs.SetTotal(w.unknownTotal)
+			return vs.Err()
 		}
 	}
 	line, col, rest, ok := splitPosition(msg)
 	if !ok {
-		vs.add(field, "invalid request body: "+msg)
-		return vs.errFor(field)
+		return fieldError(field, "invalid request body: "+msg)
 	}
 	if r.bodyPrefix != nil && line == 1 {
 		// The position is in the wrapped body; move it back.
 		col -= utf8.RuneCount(r.bodyPrefix)
 	}
 	off := offsetOf(body, line, col)
-	line, col = positionOf(body, off)
+	line, col = translate.PositionOf(body, off)
 	if p := r.walk(body, int64(off), false).located; p != "" {
 		field = p
 	}
@@ -65,17 +61,19 @@ func (r *Rule) bodyError(body []byte, err error) *translate.Error {
 	if field != "" {
 		desc += fmt.Sprintf(" (field %s)", quote(field))
 	}
-	vs.add(field, desc+": "+rest)
-	return vs.errFor(field)
+	return fieldError(field, desc+": "+rest)
 }
 
-// errFor is err, without details when no field is known: a violation must
-// name a field, and a body that is not JSON at all has none.
-func (vs *violations) errFor(field string) *translate.Error {
+// fieldError is the 400 for one problem, without details when no field is
+// known: a violation must name a field, and a body that is not JSON at all
+// has none.
+func fieldError(field, desc string) *translate.Error {
 	if field == "" {
-		return translate.BadRequest(vs.list[0].GetDescription())
+		return translate.BadRequest(desc)
 	}
-	return vs.err()
+	var vs translate.Violations
+	vs.Add(field, desc)
+	return vs.Err()
 }
 
 // cleanProtoError strips the "proto:" prefix, which protobuf-go writes with
@@ -127,28 +125,6 @@ func offsetOf(b []byte, line, col int) int {
 	return off
 }
 
-// positionOf is the inverse of offsetOf, computed as protojson does.
-func positionOf(b []byte, off int) (line, col int) {
-	b = b[:min(max(off, 0), len(b))]
-	line = bytes.Count(b, []byte("\n")) + 1
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
-	}
-	return line, utf8.RuneCount(b) + 1
-}
-
-// notJSON describes a body that is not JSON, with encoding/json's reason.
-func notJSON(body []byte) string {
-	var raw json.RawMessage
-	err := json.Unmarshal(body, &raw)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := positionOf(body, int(se.Offset)-1)
-		return fmt.Sprintf("request body is not valid JSON: %v (line %d:%d)", se, line, col)
-	}
-	return "request body is not valid JSON"
-}
-
 // walk reads body against the rule's descriptors. With target >= 0 it finds
 // the field path at that byte offset; with collect it lists unknown fields.
 func (r *Rule) walk(body []byte, target int64, collect bool) *walker {
@@ -180,7 +156,7 @@ type walker struct {
 	located string
 
 	collect      bool
-	unknown      []string // the first maxViolations unknown field paths
+	unknown      []string // the first translate.MaxViolations unknown field paths
 	unknownTotal int
 
 	failed bool
@@ -218,7 +194,7 @@ func (w *walker) addUnknown(path string) {
 		return
 	}
 	w.unknownTotal++
-	if len(w.unknown) < maxViolations {
+	if len(w.unknown) < translate.MaxViolations {
 		w.unknown = append(w.unknown, path)
 	}
 }
@@ -451,7 +427,7 @@ func (w *walker) any(path string, depth int) bool {
 	}
 	w.unknownTotal += sub.unknownTotal
 	for _, p := range sub.unknown {
-		if len(w.unknown) < maxViolations {
+		if len(w.unknown) < translate.MaxViolations {
 			w.unknown = append(w.unknown, p)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // bindQuery binds query parameters to the fields that neither the body nor
@@ -15,13 +17,13 @@ import (
 // proto name ("filter.author.name", "pageSize", "page_size"); a map entry is
 // "labels[env]". Keys are visited in sorted order so that the same request
 // always gets the same error.
-func (r *Rule) bindQuery(msg protoreflect.Message, query url.Values, vs *violations) {
+func (r *Rule) bindQuery(msg protoreflect.Message, query url.Values, vs *translate.Violations) {
 	keys := slices.Sorted(maps.Keys(query))
 	if r.body == bodyWhole {
 		// Only reached when strict: grpc-gateway binds no query parameter
 		// when the body is the whole message, so none can have an effect.
 		for _, k := range keys {
-			vs.add(k, fmt.Sprintf("query parameter %s is not accepted: the request body is the whole request message", quote(k)))
+			vs.Add(k, fmt.Sprintf("query parameter %s is not accepted: the request body is the whole request message", quote(k)))
 		}
 		return
 	}
@@ -75,7 +77,7 @@ func (s *fieldSet) add(ref fieldRef) bool {
 	return false
 }
 
-func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, vs *violations, set *fieldSet) {
+func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, vs *translate.Violations, set *fieldSet) {
 	path, mapKey, hasMapKey := key, "", false
 	if i := strings.IndexByte(key, '['); i >= 0 {
 		if i == 0 || !strings.HasSuffix(key, "]") {
@@ -98,7 +100,7 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 			return
 		}
 		if len(chain) == r.maxDepth {
-			vs.add(key, fmt.Sprintf("query parameter %s is nested deeper than %d fields", quote(key), r.maxDepth))
+			vs.Add(key, fmt.Sprintf("query parameter %s is nested deeper than %d fields", quote(key), r.maxDepth))
 			return
 		}
 		fd := md.Fields().ByJSONName(seg)
@@ -117,7 +119,7 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 		switch {
 		case !more:
 		case fd.IsMap() || fd.IsList() && !isLeaf(fd):
-			vs.add(key, fmt.Sprintf("query parameter %s reaches into %s, a repeated field, whose elements cannot be set from the query", quote(key), quote(string(fd.Name()))))
+			vs.Add(key, fmt.Sprintf("query parameter %s reaches into %s, a repeated field, whose elements cannot be set from the query", quote(key), quote(string(fd.Name()))))
 			return
 		case isLeaf(fd):
 			md = nil
@@ -136,25 +138,25 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 	switch {
 	case leaf.IsMap():
 		if !hasMapKey {
-			vs.add(key, fmt.Sprintf("field %s is a map: set an entry with %s[key]=value", quote(path), path))
+			vs.Add(key, fmt.Sprintf("field %s is a map: set an entry with %s[key]=value", quote(path), path))
 			return
 		}
 		if !isLeaf(leaf.MapValue()) {
-			vs.add(key, fmt.Sprintf("field %s is a map of messages (%s), which cannot be set from the query", quote(path), typeName(leaf.MapValue())))
+			vs.Add(key, fmt.Sprintf("field %s is a map of messages (%s), which cannot be set from the query", quote(path), typeName(leaf.MapValue())))
 			return
 		}
 	case hasMapKey:
-		vs.add(key, fmt.Sprintf("field %s is not a map, so it takes no [key]", quote(path)))
+		vs.Add(key, fmt.Sprintf("field %s is not a map, so it takes no [key]", quote(path)))
 		return
 	case !isLeaf(leaf):
-		vs.add(key, fmt.Sprintf("query parameter %s names a message field (%s), not a value; set its fields instead, such as %s.<field>=value", quote(key), typeName(leaf), path))
+		vs.Add(key, fmt.Sprintf("query parameter %s names a message field (%s), not a value; set its fields instead, such as %s.<field>=value", quote(key), typeName(leaf), path))
 		return
 	}
 
 	m := msg
 	for i, fd := range chain {
 		if other := oneofSibling(m, fd); other != nil {
-			vs.add(key, fmt.Sprintf("query parameter %s sets field %s, but %s, of the same oneof, is already set", quote(key), quote(string(fd.Name())), quote(string(other.Name()))))
+			vs.Add(key, fmt.Sprintf("query parameter %s sets field %s, but %s, of the same oneof, is already set", quote(key), quote(string(fd.Name())), quote(string(other.Name()))))
 			return
 		}
 		if i < len(chain)-1 {
@@ -167,32 +169,32 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 		list := m.Mutable(leaf).List()
 		for _, v := range values {
 			if problem := appendValue(list, leaf, v); problem != "" {
-				vs.add(key, invalidValue(v, key, leaf, problem))
+				vs.Add(key, invalidValue(v, key, leaf, problem))
 			}
 		}
 	case leaf.IsMap():
 		k, problem := parseMapKey(leaf.MapKey(), mapKey)
 		if problem != "" {
-			vs.add(key, fmt.Sprintf("invalid map key %s for field %s (%s): %s", quote(mapKey), quote(path), typeName(leaf.MapKey()), problem))
+			vs.Add(key, fmt.Sprintf("invalid map key %s for field %s (%s): %s", quote(mapKey), quote(path), typeName(leaf.MapKey()), problem))
 			return
 		}
 		if len(values) > 1 || set.add(fieldRef{m, leaf.Number(), k.Interface()}) {
-			vs.add(key, tooMany(key, len(values)))
+			vs.Add(key, tooMany(key, len(values)))
 			return
 		}
 		if problem := setMapValue(m.Mutable(leaf).Map(), k, leaf.MapValue(), values[0]); problem != "" {
-			vs.add(key, invalidValue(values[0], key, leaf.MapValue(), problem))
+			vs.Add(key, invalidValue(values[0], key, leaf.MapValue(), problem))
 		}
 	default:
 		// A non-repeated field set twice is an error rather than "last
 		// wins": proxies and frameworks disagree on which of two values is
 		// the last, and grpc-gateway v2 rejects it too.
 		if len(values) > 1 || set.add(fieldRef{m, leaf.Number(), nil}) {
-			vs.add(key, tooMany(key, len(values)))
+			vs.Add(key, tooMany(key, len(values)))
 			return
 		}
 		if problem := setSingular(m, leaf, values[0]); problem != "" {
-			vs.add(key, invalidValue(values[0], key, leaf, problem))
+			vs.Add(key, invalidValue(values[0], key, leaf, problem))
 		}
 	}
 }
@@ -219,16 +221,16 @@ func oneofSibling(m protoreflect.Message, fd protoreflect.FieldDescriptor) proto
 // unknownParam handles a key that names no field: ignored, as grpc-gateway
 // does, so that clients may add tracking or cache-busting parameters,
 // unless the rule is strict.
-func (r *Rule) unknownParam(key string, vs *violations) {
+func (r *Rule) unknownParam(key string, vs *translate.Violations) {
 	if r.strict {
-		vs.add(key, fmt.Sprintf("unknown query parameter %s", quote(key)))
+		vs.Add(key, fmt.Sprintf("unknown query parameter %s", quote(key)))
 	}
 }
 
 // boundParam handles a key naming a field the body or the path binds. It is
 // ignored, as grpc-gateway ignores it; strict rules say it has no effect.
-func (r *Rule) boundParam(key, by string, vs *violations) {
+func (r *Rule) boundParam(key, by string, vs *translate.Violations) {
 	if r.strict {
-		vs.add(key, fmt.Sprintf("query parameter %s sets a field that %s binds", quote(key), by))
+		vs.Add(key, fmt.Sprintf("query parameter %s sets a field that %s binds", quote(key), by))
 	}
 }

@@ -31,13 +31,13 @@ func (r *Rule) Request(params routes.Params, query url.Values, body []byte, cont
 	if err := r.bindBody(msg, body, contentType); err != nil {
 		return nil, err
 	}
-	var vs violations
+	var vs translate.Violations
 	r.bindPath(msg, params, &vs)
 	if len(query) > 0 && (r.body != bodyWhole || r.strict) {
 		r.bindQuery(msg, query, &vs)
 	}
-	if vs.len() > 0 {
-		return nil, vs.err()
+	if vs.Len() > 0 {
+		return nil, vs.Err()
 	}
 	if r.autoMask != nil && len(body) > 0 {
 		r.fillMask(msg, body)
@@ -47,8 +47,8 @@ func (r *Rule) Request(params routes.Params, query url.Values, body []byte, cont
 		// Only input can make a built message fail to marshal: a proto2
 		// required field left unset (strings are UTF-8-checked as bound).
 		missingRequired(msg, "", &vs)
-		if vs.len() > 0 {
-			return nil, vs.err()
+		if vs.Len() > 0 {
+			return nil, vs.Err()
 		}
 		return nil, translate.BadRequest("invalid request: " + cleanProtoError(err))
 	}
@@ -58,13 +58,13 @@ func (r *Rule) Request(params routes.Params, query url.Values, body []byte, cont
 // missingRequired names every unset required field in m, for a request that
 // failed to marshal. m was built from a bounded request, so the recursion is
 // bounded too.
-func missingRequired(m protoreflect.Message, path string, vs *violations) {
+func missingRequired(m protoreflect.Message, path string, vs *translate.Violations) {
 	md := m.Descriptor()
 	req := md.RequiredNumbers()
 	for i := 0; i < req.Len(); i++ {
 		if fd := md.Fields().ByNumber(req.Get(i)); fd != nil && !m.Has(fd) {
 			p := join(path, string(fd.Name()))
-			vs.add(p, "missing required field "+quote(p))
+			vs.Add(p, "missing required field "+quote(p))
 		}
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -161,7 +161,7 @@ func isJSONNull(b []byte) bool {
 
 // bindPath sets the path variables. routes.Params come in template order,
 // as do r.pathVars, so the common case finds each by index.
-func (r *Rule) bindPath(msg protoreflect.Message, params routes.Params, vs *violations) {
+func (r *Rule) bindPath(msg protoreflect.Message, params routes.Params, vs *translate.Violations) {
 	for i, pv := range r.pathVars {
 		var value string
 		if i < len(params) && params[i].FieldPath == pv.path {
@@ -177,7 +177,7 @@ func (r *Rule) bindPath(msg protoreflect.Message, params routes.Params, vs *viol
 			m = m.Mutable(fd).Message()
 		}
 		if p := setSingular(m, pv.fields[last], value); p != "" {
-			vs.add(pv.path, invalidValue(value, pv.path, pv.fields[last], p))
+			vs.Add(pv.path, invalidValue(value, pv.path, pv.fields[last], p))
 		}
 	}
 }

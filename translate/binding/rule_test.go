@@ -215,7 +215,7 @@ func TestParseHelpers(t *testing.T) {
 	}
 	body := []byte("ab\né\nxyz")
 	for _, off := range []int{0, 1, 2, 3, 5, 6, 7, len(body)} {
-		line, col := positionOf(body, off)
+		line, col := translate.PositionOf(body, off)
 		if got := offsetOf(body, line, col); got != off {
 			t.Errorf("offset %d -> %d:%d -> %d", off, line, col, got)
 		}

@@ -8,11 +8,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // This file parses the string form of a value, as path variables and query
@@ -388,44 +385,4 @@ func quote(s string) string {
 
 func invalidValue(value, field string, fd protoreflect.FieldDescriptor, problem string) string {
 	return fmt.Sprintf("invalid value %s for field %s (%s): %s", quote(value), quote(field), typeName(fd), problem)
-}
-
-// violations collects the problems of one request so that a client learns
-// all of them at once. The detail list and the message are bounded: a
-// request with ten thousand bad parameters gets a useful answer, not a
-// megabyte of them.
-type violations struct {
-	list  []*errdetails.BadRequest_FieldViolation
-	total int
-}
-
-const (
-	maxViolations = 100 // in the details
-	maxInMessage  = 5   // in the message
-)
-
-func (vs *violations) add(field, desc string) {
-	vs.total++
-	if len(vs.list) < maxViolations {
-		vs.list = append(vs.list, translate.Violation(field, desc))
-	}
-}
-
-func (vs *violations) len() int { return vs.total }
-
-func (vs *violations) err() *translate.Error {
-	var b strings.Builder
-	for i, v := range vs.list {
-		if i == maxInMessage {
-			break
-		}
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(v.GetDescription())
-	}
-	if vs.total > maxInMessage {
-		fmt.Fprintf(&b, "; and %d more", vs.total-maxInMessage)
-	}
-	return translate.BadRequest(b.String(), vs.list...)
 }

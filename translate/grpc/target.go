@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -62,17 +61,10 @@ func (t *Target) Describe() string { return "grpc " + t.method }
 func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
 	ctx := r.Context()
 	var body []byte
-	if t.rule.HasBody() && r.Body != nil {
+	if t.rule.HasBody() {
 		var err error
-		body, err = io.ReadAll(r.Body)
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				translate.Fail(w, r, translate.HTTPError(http.StatusRequestEntityTooLarge,
-					"request body exceeds the limit of %d bytes", tooBig.Limit), t.resolver)
-				return
-			}
-			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "reading request body: %v", err), t.resolver)
+		if body, err = translate.ReadBody(r); err != nil {
+			translate.Fail(w, r, err, t.resolver)
 			return
 		}
 	}

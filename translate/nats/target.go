@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -181,7 +180,7 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 		translate.Fail(w, r, perr, t.resolver)
 		return
 	}
-	body, err := readBody(r)
+	body, err := translate.ReadBody(r)
 	if err != nil {
 		translate.Fail(w, r, err, t.resolver)
 		return
@@ -216,22 +215,6 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 	default:
 		t.writeReply(w, r, reply)
 	}
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, translate.HTTPError(http.StatusRequestEntityTooLarge,
-				"request body exceeds the limit of %d bytes", tooBig.Limit)
-		}
-		return nil, translate.HTTPError(http.StatusBadRequest, "reading request body: %v", err)
-	}
-	return body, nil
 }
 
 // encode checks the body and turns it into the message payload.

@@ -243,7 +243,7 @@ func TestViolationsBounded(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	var br errdetails.BadRequest
-	if e.Details[0].UnmarshalTo(&br) != nil || len(br.FieldViolations) != maxViolations {
+	if e.Details[0].UnmarshalTo(&br) != nil || len(br.FieldViolations) != translate.MaxViolations {
 		t.Errorf("%d violations in the details", len(br.FieldViolations))
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
 	"github.com/switchboard-gw/switchboard/translate"
 )
@@ -84,47 +82,11 @@ func (s *encState) path() string {
 	return b.String()
 }
 
-// violations collects the problems of one request, so that a client can
-// fix them in one round, bounded as translate/binding bounds them.
-type violations struct {
-	list  []*errdetails.BadRequest_FieldViolation
-	total int
-}
-
-const (
-	maxViolations = 100 // in the details
-	maxInMessage  = 5   // in the message
-)
-
-func (vs *violations) add(field, desc string) {
-	vs.total++
-	if len(vs.list) < maxViolations {
-		vs.list = append(vs.list, translate.Violation(field, desc))
-	}
-}
-
-func (vs *violations) err() *translate.Error {
-	var b strings.Builder
-	for i, v := range vs.list {
-		if i == maxInMessage {
-			break
-		}
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(v.GetDescription())
-	}
-	if vs.total > maxInMessage {
-		fmt.Fprintf(&b, "; and %d more", vs.total-maxInMessage)
-	}
-	return translate.BadRequest(b.String(), vs.list...)
-}
-
 // encState encodes one request.
 type encState struct {
 	e        encoder
 	maxDepth int
-	vs       violations
+	vs       translate.Violations
 	scratch  []byte
 	stack    []seg
 }
@@ -136,7 +98,7 @@ func (s *encState) fail(format string, args ...any) {
 	if field != "" {
 		desc = "field " + strconv.Quote(field) + ": " + desc
 	}
-	s.vs.add(field, desc)
+	s.vs.Add(field, desc)
 }
 
 // slot is what a struct field is set from while a struct is encoded.
@@ -814,28 +776,6 @@ func shortText(b []byte) string {
 	return strconv.Quote(string(b))
 }
 
-// notJSON describes a body that is not JSON, with encoding/json's reason
-// and position.
-func notJSON(body []byte) string {
-	var raw json.RawMessage
-	err := json.Unmarshal(body, &raw)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := positionOf(body, int(se.Offset)-1)
-		return fmt.Sprintf("request body is not valid JSON: %v (line %d:%d)", se, line, col)
-	}
-	return "request body is not valid JSON"
-}
-
-func positionOf(b []byte, off int) (line, col int) {
-	b = b[:min(max(off, 0), len(b))]
-	line = bytes.Count(b, []byte("\n")) + 1
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
-	}
-	return line, utf8.RuneCount(b) + 1
-}
-
 // encode runs a request through the encoder: root is the args struct (or
 // any struct), and the result is its encoding or an INVALID_ARGUMENT error.
 func encodeRoot(compact bool, st *tstruct, root *node, maxDepth int, dst []byte) ([]byte, *translate.Error) {
@@ -846,8 +786,8 @@ func encodeRoot(compact bool, st *tstruct, root *node, maxDepth int, dst []byte)
 	}
 	s := encState{e: encoder{buf: dst, compact: compact}, maxDepth: maxDepth, stack: make([]seg, 0, 16)}
 	s.structValue(st, root.raw, root.kids, 0)
-	if s.vs.total > 0 {
-		return nil, s.vs.err()
+	if s.vs.Len() > 0 {
+		return nil, s.vs.Err()
 	}
 	return s.e.buf, nil
 }
@@ -856,7 +796,7 @@ func encodeRoot(compact bool, st *tstruct, root *node, maxDepth int, dst []byte)
 // surrounding whitespace, or nil for null.
 func trimJSON(body []byte) ([]byte, *translate.Error) {
 	if !json.Valid(body) {
-		return nil, translate.BadRequest(notJSON(body))
+		return nil, translate.BadRequest(translate.NotJSON(body))
 	}
 	v := bytes.TrimFunc(body, func(r rune) bool { return r < utf8.RuneSelf && isSpace(byte(r)) })
 	if isNull(v) {

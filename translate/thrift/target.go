@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -360,13 +359,9 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) {
 	root := &node{}
 	if t.body != bodyNone && r.Body != nil {
-		body, err := io.ReadAll(r.Body)
+		body, err := translate.ReadBody(r)
 		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return nil, translate.HTTPError(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
-			}
-			return nil, translate.HTTPError(http.StatusBadRequest, "reading request body: %v", err)
+			return nil, err
 		}
 		if len(body) > 0 {
 			if ct := r.Header.Get("Content-Type"); !translate.IsJSONMediaType(ct) {
@@ -386,7 +381,7 @@ func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) 
 			}
 		}
 	}
-	var vs violations
+	var vs translate.Violations
 	for _, pv := range t.pathVars {
 		if v, ok := params.Get(pv.path); ok {
 			setLeaf(root, pv, []string{v}, "path variable "+strconv.Quote(pv.path), true, &vs)
@@ -398,11 +393,11 @@ func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) 
 			if !ok {
 				chain, err := resolvePath(t.m.args, k)
 				if err != nil {
-					vs.add(k, fmt.Sprintf("unknown query parameter %s: %v", strconv.Quote(k), err))
+					vs.Add(k, fmt.Sprintf("unknown query parameter %s: %v", strconv.Quote(k), err))
 					continue
 				}
 				if !isTextual(chain[len(chain)-1].t) {
-					vs.add(k, fmt.Sprintf("query parameter %s names %s, which cannot be set from the query", strconv.Quote(k), kindName(chain[len(chain)-1].t)))
+					vs.Add(k, fmt.Sprintf("query parameter %s names %s, which cannot be set from the query", strconv.Quote(k), kindName(chain[len(chain)-1].t)))
 					continue
 				}
 				bp = boundPath{k, chain}
@@ -415,8 +410,8 @@ func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) 
 			setLeaf(root, h.boundPath, vals, "header "+h.header, false, &vs)
 		}
 	}
-	if vs.total > 0 {
-		return nil, vs.err()
+	if vs.Len() > 0 {
+		return nil, vs.Err()
 	}
 	args, terr := t.m.encode(root, nil)
 	if terr != nil {
@@ -428,17 +423,17 @@ func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) 
 // setLeaf records values for the field at the end of bp's chain. Two
 // sources for one field (a path variable and a query parameter, two query
 // spellings of one field) are an error rather than a silent choice.
-func setLeaf(root *node, bp boundPath, texts []string, origin string, fromPath bool, vs *violations) {
+func setLeaf(root *node, bp boundPath, texts []string, origin string, fromPath bool, vs *translate.Violations) {
 	n := root
 	for _, f := range bp.chain {
 		n = n.child(f)
 	}
 	switch {
 	case n.texts != nil:
-		vs.add(bp.path, fmt.Sprintf("field %s is set by both the %s and the %s", strconv.Quote(bp.path), n.origin, origin))
+		vs.Add(bp.path, fmt.Sprintf("field %s is set by both the %s and the %s", strconv.Quote(bp.path), n.origin, origin))
 		return
 	case n.raw != nil:
-		vs.add(bp.path, fmt.Sprintf("field %s is set by both the request body and the %s", strconv.Quote(bp.path), origin))
+		vs.Add(bp.path, fmt.Sprintf("field %s is set by both the request body and the %s", strconv.Quote(bp.path), origin))
 		return
 	}
 	n.texts, n.origin, n.fromPath = texts, origin, fromPath
