@@ -1,6 +1,8 @@
 package mock
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -380,4 +382,16 @@ func DropNulls(v any) any {
 		return out
 	}
 	return v
+}
+
+// DecodeRequest decodes a request's JSON the way stubs see it, numbers kept
+// as json.Number so that a 64-bit integer matches exactly.
+func DecodeRequest(js []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }

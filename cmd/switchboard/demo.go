@@ -147,7 +147,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 			return err
 		}
 		addrs[i] = lis.Addr().String()
-		go func() { errc <- serveUntil(ctx, srv, lis) }()
+		go func() { errc <- serveUntil(ctx, srv.Serve, srv.GracefulStop, lis) }()
 	}
 	idlPath := filepath.Join(td, "thrift", "calculator.thrift")
 	thriftSrv, err := newThriftMock(idlPath, nil, "Calculator", filepath.Join(td, "stubs", "calculator.yaml"),
@@ -159,7 +159,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	go func() { errc <- serveThriftUntil(ctx, thriftSrv, thriftLis) }()
+	go func() { errc <- serveUntil(ctx, thriftSrv.Serve, thriftSrv.Stop, thriftLis) }()
 
 	yaml := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(td, "proto"), addrs[0], addrs[1],
 		thriftLis.Addr().String(), idlPath)

@@ -64,7 +64,7 @@ func cmdMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "mock gRPC backend on %s (reflection on)\n", lis.Addr())
-	return serveUntil(ctx, srv, lis)
+	return serveUntil(ctx, srv.Serve, srv.GracefulStop, lis)
 }
 
 func newMockServer(ctx context.Context, descPath string, importPaths []string, stubsPath string, log *slog.Logger) (*grpcmock.Server, error) {
@@ -83,13 +83,14 @@ func newMockServer(ctx context.Context, descPath string, importPaths []string, s
 	return grpcmock.New(set.Files, set.Types, st, log)
 }
 
-// serveUntil serves srv on lis until ctx ends, then stops it gracefully.
-func serveUntil(ctx context.Context, srv *grpcmock.Server, lis net.Listener) error {
+// serveUntil runs serve on lis until ctx ends, then calls stop and waits
+// for serve to return.
+func serveUntil(ctx context.Context, serve func(net.Listener) error, stop func(), lis net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- serve(lis) }()
 	select {
 	case <-ctx.Done():
-		srv.GracefulStop()
+		stop()
 		<-errc
 		return nil
 	case err := <-errc:
@@ -127,7 +128,7 @@ func cmdMockThrift(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	fmt.Fprintf(stdout, "mock Thrift backend on %s (%s, %s)\n", lis.Addr(), *protocol, *transport)
-	return serveThriftUntil(ctx, srv, lis)
+	return serveUntil(ctx, srv.Serve, srv.Stop, lis)
 }
 
 func newThriftMock(idlPath string, includeDirs []string, service, stubsPath string, opts thriftmock.Options, log *slog.Logger) (*thriftmock.Server, error) {
@@ -148,19 +149,6 @@ func newThriftMock(idlPath string, includeDirs []string, service, stubsPath stri
 		return nil, err
 	}
 	return thriftmock.New(prog, service, st, opts, log)
-}
-
-func serveThriftUntil(ctx context.Context, srv *thriftmock.Server, lis net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	select {
-	case <-ctx.Done():
-		srv.Stop()
-		<-errc
-		return nil
-	case err := <-errc:
-		return err
-	}
 }
 
 func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,7 +1,6 @@
 package grpcmock
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -426,11 +425,5 @@ func (s *Server) requestJSON(msg proto.Message) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return mock.DecodeRequest(js)
 }

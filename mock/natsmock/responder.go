@@ -458,13 +458,7 @@ func (p *prepared) decodeRequest(data []byte) (any, error) {
 		}
 		js = data
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return mock.DecodeRequest(js)
 }
 
 // matchMap is what match keys and templates see: the body's own fields at

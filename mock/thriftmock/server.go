@@ -2,7 +2,6 @@ package thriftmock
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -542,10 +541,8 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		appEx(thrift.AppExProtocolError, fmt.Sprintf("cannot decode the arguments of %s: %v", name, err))
 		return out
 	}
-	var req map[string]any
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	_ = dec.Decode(&req)
+	v, _ := mock.DecodeRequest(args)
+	req, _ := v.(map[string]any)
 	i := s.stubs.FindIndex(f.key, req)
 	attrs = append(attrs, slog.Bool("matched", i >= 0), slog.Int("stub", i))
 	if i < 0 {
