@@ -19,9 +19,8 @@ import (
 // backend is one configured upstream: the protocol client, wrapped in the
 // shared resilience policy, and what its routes need to resolve targets.
 type backend struct {
-	protocol string
-	wrapped  translate.Backend // what targets call
-	headers  []string
+	wrapped translate.Backend // what targets call
+	headers []string
 
 	grpc        *grpcbackend.Backend // server reflection
 	thrift      *idl.Program         // the backend's IDL, parsed at start
@@ -33,7 +32,7 @@ type backend struct {
 // newBackend builds one backend from its config. A new protocol is added
 // here, in config, and in the route targets of build.go.
 func newBackend(name string, bc config.Backend, log *slog.Logger, metrics *observability.Metrics) (*backend, error) {
-	b := &backend{protocol: bc.Protocol(), headers: bc.Headers}
+	b := &backend{headers: bc.Headers}
 	var raw translate.Backend
 	switch {
 	case bc.GRPC != nil:

@@ -133,25 +133,10 @@ func serviceNames(snap *descriptors.Snapshot) []string {
 	return names
 }
 
-// httpBinding is one HTTP rule of a method, flattened from additional_bindings.
-type httpBinding struct {
-	method, path, body, responseBody string
-}
-
 // HTTPRule is one google.api.http binding of a method, additional bindings
 // flattened.
 type HTTPRule struct {
 	Method, Path, Body, ResponseBody string
-}
-
-// HTTPRules returns the google.api.http bindings of md, none if it has no annotation.
-func HTTPRules(md protoreflect.MethodDescriptor) []HTTPRule {
-	bs := httpBindings(md)
-	out := make([]HTTPRule, len(bs))
-	for i, b := range bs {
-		out[i] = HTTPRule{Method: b.method, Path: b.path, Body: b.body, ResponseBody: b.responseBody}
-	}
-	return out
 }
 
 func (g *Gateway) serviceRoutes(be *buildError, set *descriptors.Set, sd protoreflect.ServiceDescriptor,
@@ -164,12 +149,12 @@ func (g *Gateway) serviceRoutes(be *buildError, set *descriptors.Set, sd protore
 		if md.IsStreamingClient() || md.IsStreamingServer() {
 			continue // REST transcoding of streams is not supported
 		}
-		bindings := httpBindings(md)
+		bindings := HTTPRules(md)
 		if len(bindings) == 0 {
 			if !unannotated {
 				continue
 			}
-			bindings = []httpBinding{{method: "POST", path: "/" + string(sd.FullName()) + "/" + string(md.Name()), body: "*"}}
+			bindings = []HTTPRule{{Method: "POST", Path: "/" + string(sd.FullName()) + "/" + string(md.Name()), Body: "*"}}
 		}
 		for _, b := range bindings {
 			r, err := g.route(set, md, backend, b, jsonOpts, source)
@@ -184,14 +169,14 @@ func (g *Gateway) serviceRoutes(be *buildError, set *descriptors.Set, sd protore
 }
 
 func (g *Gateway) route(set *descriptors.Set, md protoreflect.MethodDescriptor, backend string,
-	b httpBinding, jsonOpts config.JSON, source string) (*routes.Route, error) {
-	tmpl, err := routes.ParseTemplate(b.path)
+	b HTTPRule, jsonOpts config.JSON, source string) (*routes.Route, error) {
+	tmpl, err := routes.ParseTemplate(b.Path)
 	if err != nil {
 		return nil, err
 	}
 	opts := bindingOptions(jsonOpts, g.cfg.Limits.MaxJSONDepth)
-	opts.PatchFieldMask = b.method == "PATCH"
-	rule, err := binding.NewRule(md, tmpl.FieldPaths(), b.body, b.responseBody, set.Types, opts)
+	opts.PatchFieldMask = b.Method == "PATCH"
+	rule, err := binding.NewRule(md, tmpl.FieldPaths(), b.Body, b.ResponseBody, set.Types, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +188,7 @@ func (g *Gateway) route(set *descriptors.Set, md protoreflect.MethodDescriptor, 
 		return nil, fmt.Errorf("backend %q is not a gRPC backend", backend)
 	}
 	target := grpcbackend.NewTarget(backend, be.wrapped, rule, set.Types, be.headers)
-	return &routes.Route{Method: b.method, Pattern: b.path, Template: tmpl, Source: source, Target: target}, nil
+	return &routes.Route{Method: b.Method, Pattern: b.Path, Template: tmpl, Source: source, Target: target}, nil
 }
 
 func bindingOptions(j config.JSON, depth int) binding.Options {
@@ -265,7 +250,7 @@ func (g *Gateway) grpcConfigRoute(be *buildError, snap *descriptors.Snapshot, i 
 		return nil
 	}
 	r, err := g.route(set, md, rc.Backend,
-		httpBinding{method: method, path: path, body: rc.Body, responseBody: rc.ResponseBody},
+		HTTPRule{Method: method, Path: path, Body: rc.Body, ResponseBody: rc.ResponseBody},
 		g.cfg.JSON.Merge(rc.JSON), source)
 	if err != nil {
 		be.add("%s", g.cfg.Problem(g.cfg.RouteKey(i), "%v", err))
@@ -402,29 +387,29 @@ func findMessage(snap *descriptors.Snapshot, name string) (protoreflect.MessageD
 	return nil, nil
 }
 
-// httpBindings flattens the google.api.http option of md with its
-// additional bindings.
-func httpBindings(md protoreflect.MethodDescriptor) []httpBinding {
+// HTTPRules returns the google.api.http bindings of md, additional ones
+// flattened; none if it has no annotation.
+func HTTPRules(md protoreflect.MethodDescriptor) []HTTPRule {
 	rule, ok := descriptors.HTTPRule(md)
 	if !ok {
 		return nil
 	}
-	var out []httpBinding
+	var out []HTTPRule
 	for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
-		b := httpBinding{body: r.GetBody(), responseBody: r.GetResponseBody()}
+		b := HTTPRule{Body: r.GetBody(), ResponseBody: r.GetResponseBody()}
 		switch p := r.GetPattern().(type) {
 		case *annotations.HttpRule_Get:
-			b.method, b.path = "GET", p.Get
+			b.Method, b.Path = "GET", p.Get
 		case *annotations.HttpRule_Put:
-			b.method, b.path = "PUT", p.Put
+			b.Method, b.Path = "PUT", p.Put
 		case *annotations.HttpRule_Post:
-			b.method, b.path = "POST", p.Post
+			b.Method, b.Path = "POST", p.Post
 		case *annotations.HttpRule_Delete:
-			b.method, b.path = "DELETE", p.Delete
+			b.Method, b.Path = "DELETE", p.Delete
 		case *annotations.HttpRule_Patch:
-			b.method, b.path = "PATCH", p.Patch
+			b.Method, b.Path = "PATCH", p.Patch
 		case *annotations.HttpRule_Custom:
-			b.method, b.path = strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
+			b.Method, b.Path = strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
 		default:
 			continue
 		}

@@ -30,6 +30,18 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// HopByHop reports whether a header describes one HTTP connection (RFC
+// 9110 §7.6.1, and the framing headers): HTTP/2 forbids them, and no proxy
+// may forward them, whichever way or protocol. Any letter case.
+func HopByHop(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Host":
+		return true
+	}
+	return false
+}
+
 // Violations collects the problems of one request so that a client learns
 // all of them at once. The detail list and the message are bounded: a
 // request with ten thousand bad parameters gets a useful answer, not a

@@ -151,7 +151,7 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 			continue
 		}
 		key = strings.ToLower(key)
-		if _, taken := md[key]; taken || !validMetadataKey(key) || isReservedMetadata(key) || strings.HasPrefix(key, "grpc-") || hopByHop(key) {
+		if _, taken := md[key]; taken || !validMetadataKey(key) || isReservedMetadata(key) || strings.HasPrefix(key, "grpc-") || translate.HopByHop(key) {
 			return nil, translate.BadRequest("header "+name+" names metadata a client may not set",
 				translate.Violation(name, "reserved, hop-by-hop or already set by the gateway"))
 		}
@@ -185,17 +185,6 @@ func validMetadataKey(k string) bool {
 		}
 	}
 	return true
-}
-
-// hopByHop names headers that describe one HTTP connection, which HTTP/2
-// forbids as metadata and a proxy must never forward.
-func hopByHop(k string) bool {
-	switch k {
-	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host",
-		"proxy-authenticate", "proxy-authorization":
-		return true
-	}
-	return false
 }
 
 func printableASCII(s string) bool {

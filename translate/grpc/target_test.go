@@ -1,6 +1,7 @@
 package grpc
 
 import (
+	"github.com/switchboard-gw/switchboard/translate"
 	"math"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestMetadataKeyRules(t *testing.T) {
 		}
 	}
 	for give, want := range map[string]bool{"connection": true, "upgrade": true, "host": true, "x-tenant": false} {
-		if got := hopByHop(give); got != want {
+		if got := translate.HopByHop(give); got != want {
 			t.Errorf("hopByHop(%q) = %v", give, got)
 		}
 	}

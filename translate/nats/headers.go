@@ -2,6 +2,7 @@ package nats
 
 import (
 	"fmt"
+	"github.com/switchboard-gw/switchboard/translate"
 	"net/http"
 	"strings"
 )
@@ -30,7 +31,7 @@ func checkForwardHeader(name string) (string, error) {
 		return "", fmt.Errorf("header %q is not a valid HTTP header name", name)
 	}
 	c := http.CanonicalHeaderKey(name)
-	if strings.HasPrefix(c, "Nats-") || hopByHop(c) || c == "Status" || c == "Description" || c == "Host" {
+	if strings.HasPrefix(c, "Nats-") || translate.HopByHop(c) || c == "Status" || c == "Description" || c == "Host" {
 		return "", fmt.Errorf("header %s cannot be forwarded to NATS", c)
 	}
 	return c, nil
@@ -51,7 +52,7 @@ func copyReplyHeaders(dst http.Header, src map[string][]string, passEncoding boo
 		}
 		c := http.CanonicalHeaderKey(k)
 		switch {
-		case strings.HasPrefix(c, "Nats-"), hopByHop(c):
+		case strings.HasPrefix(c, "Nats-"), translate.HopByHop(c):
 			continue
 		case c == "Content-Encoding" && !passEncoding:
 			continue
@@ -83,15 +84,6 @@ func securitySensitive(c string) bool {
 	}
 	return strings.HasPrefix(c, "Access-Control-") || strings.HasPrefix(c, "Content-Security-Policy") ||
 		strings.HasPrefix(c, "Cross-Origin-") || strings.HasPrefix(c, "Proxy-")
-}
-
-func hopByHop(c string) bool {
-	switch c {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length":
-		return true
-	}
-	return false
 }
 
 // validHeaderName: an RFC 9110 token.
