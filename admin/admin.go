@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/switchboard-gw/switchboard/descriptors"
@@ -58,10 +59,10 @@ func Handler(reg Registry, metrics http.Handler, ready func() error) http.Handle
 	r.HandleFunc("/admin/descriptors/{name}/rollback", a.rollback).Methods(http.MethodPost)
 	r.HandleFunc("/admin/descriptors/{name}/refresh", a.refresh).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		translate.WriteError(w, translate.HTTPError(http.StatusNotFound, "no admin endpoint %s %s", r.Method, r.URL.Path), nil, "")
+		translate.WriteError(w, translate.Errorf(codes.NotFound, "no admin endpoint %s %s", r.Method, r.URL.Path), nil, "")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		translate.WriteError(w, translate.HTTPError(http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path), nil, "")
+		translate.WriteError(w, translate.Refuse(translate.ReasonMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path), nil, "")
 	})
 	return r
 }
@@ -106,7 +107,7 @@ type SetInfo struct {
 }
 
 func info(snap *descriptors.Snapshot, s *descriptors.Set) SetInfo {
-	si := SetInfo{Name: s.Name, Version: s.Version, Digest: s.Digest, Backend: s.Backend, Source: s.Source,
+	si := SetInfo{Name: s.Name, Version: s.Version, Digest: s.Digest, Backend: s.Backend, Source: s.Source.String(),
 		Loaded: s.Loaded.UTC(), Services: []string{}, History: []int{}}
 	for _, sd := range s.Services() {
 		si.Services = append(si.Services, string(sd.FullName()))
@@ -136,7 +137,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	snap := a.reg.State().Schemas
 	s, ok := snap.Set(name)
 	if !ok {
-		translate.WriteError(w, translate.HTTPError(http.StatusNotFound, "no descriptor set %q", name), nil, "")
+		translate.WriteError(w, translate.Errorf(codes.NotFound, "no descriptor set %q", name), nil, "")
 		return
 	}
 	writeJSON(w, http.StatusOK, info(snap, s))
@@ -157,15 +158,15 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(w, translate.HTTPError(http.StatusRequestEntityTooLarge, "descriptor set exceeds %d bytes", MaxUploadBytes))
+			fail(w, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set exceeds %d bytes", MaxUploadBytes))
 			return
 		}
-		fail(w, translate.HTTPError(http.StatusBadRequest, "reading body: %v", err))
+		fail(w, translate.Errorf(codes.InvalidArgument, "reading body: %v", err))
 		return
 	}
 	fds, err := descriptors.ParseSet(body)
 	if err != nil {
-		fail(w, translate.HTTPError(http.StatusBadRequest, "body is not a binary FileDescriptorSet: %v", err))
+		fail(w, translate.Errorf(codes.InvalidArgument, "body is not a binary FileDescriptorSet: %v", err))
 		return
 	}
 	set, err := a.reg.Register(name, backend, fds)
@@ -210,13 +211,13 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 func schemaError(err error, name string) *translate.Error {
 	switch {
 	case errors.Is(err, descriptors.ErrUnknownSet):
-		return translate.HTTPError(http.StatusNotFound, "no descriptor set %q", name)
+		return translate.Errorf(codes.NotFound, "no descriptor set %q", name)
 	case errors.Is(err, descriptors.ErrNoPrevious):
-		return translate.HTTPError(http.StatusConflict, "descriptor set %q has no previous version", name)
+		return translate.Errorf(codes.Aborted, "descriptor set %q has no previous version", name)
 	case errors.Is(err, gateway.ErrChanged):
-		return translate.HTTPError(http.StatusConflict, "%v", err)
+		return translate.Errorf(codes.Aborted, "%v", err)
 	}
-	return translate.HTTPError(http.StatusBadRequest, "%v", err)
+	return translate.Errorf(codes.InvalidArgument, "%v", err)
 }
 
 func fail(w http.ResponseWriter, e *translate.Error) { translate.WriteError(w, e, nil, "") }

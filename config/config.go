@@ -17,16 +17,20 @@ type Config struct {
 	JSON        JSON               `yaml:"json"`
 	Descriptors []Descriptor       `yaml:"descriptors"`
 	Backends    map[string]Backend `yaml:"backends"`
-	Services    []Service          `yaml:"services"`
-	// ThriftServices expose Thrift services through HTTP annotations in
-	// their IDL (the CloudWeGo api.* dialect) and POST /Service/method.
-	ThriftServices []ThriftService `yaml:"thrift_services"`
-	Routes         []Route         `yaml:"routes"`
+	Routes      []Route            `yaml:"routes"`
+
+	// Sections are the top-level keys the protocols own (a gRPC
+	// "services" list, say), decoded into each protocol's own types.
+	Sections map[string]any `yaml:"-"`
 
 	// File is the path the config was read from; positions index into it.
-	File string         `yaml:"-"`
-	pos  map[string]int // key path -> line
+	File      string         `yaml:"-"`
+	pos       map[string]int // key path -> line
+	protocols Protocols
 }
+
+// Protocols are the backend protocols the config was read with.
+func (c *Config) Protocols() Protocols { return c.protocols }
 
 // Limits harden the HTTP listener.
 type Limits struct {
@@ -93,11 +97,9 @@ type Descriptor struct {
 	Reflection  string   `yaml:"reflection"`   // backend whose server reflection to ask
 }
 
-// Backend is one upstream. Exactly one protocol section is set.
+// Backend is one upstream: exactly one protocol section (its key is the
+// protocol's name) beside the settings every protocol shares.
 type Backend struct {
-	GRPC    *GRPC    `yaml:"grpc"`
-	Thrift  *Thrift  `yaml:"thrift"`
-	NATS    *NATS    `yaml:"nats"`
 	Timeout Duration `yaml:"timeout"`
 	Retry   Retry    `yaml:"retry"`
 	Breaker Breaker  `yaml:"breaker"`
@@ -105,71 +107,12 @@ type Backend struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// Headers are request headers forwarded as metadata beside the defaults.
 	Headers []string `yaml:"headers"`
-}
 
-// GRPC configures a gRPC backend.
-type GRPC struct {
-	Endpoints       []string  `yaml:"endpoints"`
-	TLS             *TLS      `yaml:"tls"`
-	Keepalive       Keepalive `yaml:"keepalive"`
-	MaxMessageBytes int       `yaml:"max_message_bytes"`
-}
-
-// Protocol names the backend's protocol section.
-func (b Backend) Protocol() string {
-	switch {
-	case b.GRPC != nil:
-		return "grpc"
-	case b.Thrift != nil:
-		return "thrift"
-	case b.NATS != nil:
-		return "nats"
-	}
-	return ""
-}
-
-// Thrift configures a Thrift backend; its IDL is parsed at start.
-type Thrift struct {
-	Endpoints       []string `yaml:"endpoints"`
-	IDL             string   `yaml:"idl"`
-	IncludeDirs     []string `yaml:"include_dirs"`
-	Protocol        string   `yaml:"protocol"`  // binary (default) | compact
-	Transport       string   `yaml:"transport"` // framed (default) | buffered
-	Multiplexed     bool     `yaml:"multiplexed"`
-	ConnectTimeout  Duration `yaml:"connect_timeout"`
-	PoolSize        int      `yaml:"pool_size"`
-	MaxMessageBytes int      `yaml:"max_message_bytes"`
-}
-
-// NATS configures a NATS backend: an embedded server or a cluster.
-type NATS struct {
-	URL                  string       `yaml:"url"`       // "embedded" or nats://host:4222[,nats://...]
-	StoreDir             string       `yaml:"store_dir"` // embedded JetStream storage
-	Listen               string       `yaml:"listen"`    // embedded server client address
-	Streams              []NATSStream `yaml:"streams"`   // created on the embedded server
-	CredentialsFile      string       `yaml:"credentials_file"`
-	Token                string       `yaml:"token"`
-	User                 string       `yaml:"user"`
-	Password             string       `yaml:"password"`
-	TLS                  *TLS         `yaml:"tls"`
-	ReconnectWait        Duration     `yaml:"reconnect_wait"`
-	MaxReconnects        *int         `yaml:"max_reconnects"`
-	ReconnectBufferBytes int          `yaml:"reconnect_buffer_bytes"`
-}
-
-// NATSStream is a JetStream stream the embedded server creates.
-type NATSStream struct {
-	Name     string   `yaml:"name"`
-	Subjects []string `yaml:"subjects"`
-}
-
-// ThriftService exposes a Thrift service of a backend's IDL.
-type ThriftService struct {
-	Name        string `yaml:"name"`
-	Backend     string `yaml:"backend"`
-	Unannotated *bool  `yaml:"unannotated"`
-	// Exceptions map declared exception names to HTTP statuses.
-	Exceptions map[string]int `yaml:"exceptions"`
+	// Protocol names the protocol section, "" when none or several are set.
+	Protocol string `yaml:"-"`
+	// Section is the protocol's own settings, decoded into the type the
+	// protocol gave (Protocol.NewBackendSection).
+	Section any `yaml:"-"`
 }
 
 // TLS configures a TLS client connection.
@@ -180,7 +123,7 @@ type TLS struct {
 	ServerName string `yaml:"server_name"`
 }
 
-// Keepalive configures HTTP/2 pings on idle connections.
+// Keepalive configures pings on idle connections.
 type Keepalive struct {
 	Time    Duration `yaml:"time"`
 	Timeout Duration `yaml:"timeout"`
@@ -199,16 +142,9 @@ type Breaker struct {
 	Cooldown Duration `yaml:"cooldown"`
 }
 
-// Service exposes a gRPC service through its google.api.http annotations.
-type Service struct {
-	Name    string `yaml:"name"`
-	Backend string `yaml:"backend"`
-	// Unannotated exposes methods without annotations at POST /pkg.Service/Method.
-	Unannotated *bool `yaml:"unannotated"`
-	JSON        JSON  `yaml:"json"`
-}
-
-// Route is one explicit route. Exactly one method key holds the path.
+// Route is one explicit route: exactly one method key holds the path, and
+// exactly one protocol's target key (the protocol's name) says what it
+// calls; the protocol decodes that key and its options into Section.
 type Route struct {
 	Get     string        `yaml:"get"`
 	Put     string        `yaml:"put"`
@@ -217,43 +153,13 @@ type Route struct {
 	Patch   string        `yaml:"patch"`
 	Custom  *CustomMethod `yaml:"custom"`
 	Backend string        `yaml:"backend"`
-	// GRPC names the method: "library.v1.LibraryService/GetBook" or "library.v1.LibraryService.GetBook".
-	GRPC string `yaml:"grpc"`
-	// Thrift names the function: "Calculator.add".
-	Thrift string `yaml:"thrift"`
-	// NATS sends the request to a subject.
-	NATS         *NATSRoute `yaml:"nats"`
-	Body         string     `yaml:"body"`
-	ResponseBody string     `yaml:"response_body"`
-	JSON         JSON       `yaml:"json"`
-	// Exceptions map Thrift exception names to HTTP statuses.
-	Exceptions map[string]int `yaml:"exceptions"`
-}
 
-// NATSRoute is a NATS target.
-type NATSRoute struct {
-	Subject string `yaml:"subject"` // template: "orders.{id}.created"
-	Mode    string `yaml:"mode"`    // request (default) | publish | jetstream
-	Raw     bool   `yaml:"raw"`     // pass the body through unvalidated
-	// Request and Reply name protobuf message types of the loaded
-	// descriptors: JSON is transcoded to protobuf on the wire and back.
-	Request string   `yaml:"request"`
-	Reply   string   `yaml:"reply"`
-	Headers []string `yaml:"headers"`
-}
-
-// Target names the route's protocol target kind and how many are set.
-func (r Route) Target() (kind string, n int) {
-	if r.GRPC != "" {
-		kind, n = "grpc", n+1
-	}
-	if r.Thrift != "" {
-		kind, n = "thrift", n+1
-	}
-	if r.NATS != nil {
-		kind, n = "nats", n+1
-	}
-	return kind, n
+	// Protocol names the route's target kind, "" when none or several
+	// are set.
+	Protocol string `yaml:"-"`
+	// Section holds the target key and the options of the route's
+	// protocol (Protocol.NewRouteSection).
+	Section any `yaml:"-"`
 }
 
 // CustomMethod is an HTTP method outside the usual five.
@@ -304,4 +210,22 @@ func (d Duration) D(def time.Duration) time.Duration {
 		return def
 	}
 	return time.Duration(d)
+}
+
+// Mapping is the JSON mapping in force once defaults apply: grpc-gateway
+// v2's, so that clients moving from it see the same JSON.
+type Mapping struct {
+	UseProtoNames, EmitUnpopulated, UseEnumNumbers, Strict bool
+}
+
+// Mapping applies the defaults to j.
+func (j JSON) Mapping() Mapping {
+	return Mapping{
+		UseProtoNames: j.UseProtoNames != nil && *j.UseProtoNames,
+		// grpc-gateway v2's default marshaller emits unpopulated fields;
+		// clients moving from it expect them.
+		EmitUnpopulated: j.EmitUnpopulated == nil || *j.EmitUnpopulated,
+		UseEnumNumbers:  j.UseEnumNumbers != nil && *j.UseEnumNumbers,
+		Strict:          j.Strict != nil && *j.Strict,
+	}
 }

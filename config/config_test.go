@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"flag"
@@ -7,7 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
+
+var protocols = builtin.Protocols().Config()
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
@@ -36,7 +41,7 @@ routes:
   - get: /v1/titles/{parent}
     backend: library
     grpc: library.v1.LibraryService/ListBooks
-`), "gw.yaml")
+`), "gw.yaml", protocols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +69,7 @@ routes:
 // and key path, against a golden file.
 func TestParseBad(t *testing.T) {
 	t.Parallel()
-	_, err := Load(filepath.Join("testdata", "bad.yaml"))
+	_, err := Load(filepath.Join("testdata", "bad.yaml"), protocols)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
@@ -102,7 +107,7 @@ func TestParseSemanticProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse([]byte(tt.give), "x.yaml")
+			_, err := Parse([]byte(tt.give), "x.yaml", protocols)
 			if err == nil {
 				t.Fatal("accepted")
 			}

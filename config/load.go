@@ -46,20 +46,21 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Load reads, decodes and validates path; a non-nil error is Problems.
-func Load(path string) (*Config, error) {
+// Load reads, decodes and validates path with the protocols the gateway
+// knows; a non-nil error is Problems.
+func Load(path string, protocols Protocols) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Problems{{File: path, Msg: err.Error()}}
 	}
-	return Parse(b, path)
+	return Parse(b, path, protocols)
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // Parse decodes and validates a configuration; name is used in positions.
-func Parse(b []byte, name string) (*Config, error) {
-	c := &Config{File: name, pos: map[string]int{}}
+func Parse(b []byte, name string, protocols Protocols) (*Config, error) {
+	c := &Config{File: name, pos: map[string]int{}, protocols: protocols}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, Problems{yamlProblem(name, err.Error())}
@@ -80,6 +81,7 @@ func Parse(b []byte, name string) (*Config, error) {
 			ps = append(ps, yamlProblem(name, err.Error()))
 		}
 	}
+	ps = append(ps, c.decodeSections(doc)...)
 	// Validate what decoded, even past decoding errors: validate should
 	// name every problem in one run.
 	c.defaults()
@@ -129,7 +131,7 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 		if n.Kind != yaml.MappingNode {
 			return // the decoder reports the type mismatch
 		}
-		fields := yamlFields(t)
+		fields := c.fieldsOf(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := join(path, k.Value)
@@ -160,6 +162,29 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			c.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), ps)
 		}
 	}
+}
+
+// fieldsOf are the keys a mapping of type t may hold: its own, and for
+// the config, a backend and a route, the ones the protocols add.
+func (c *Config) fieldsOf(t reflect.Type) map[string]reflect.Type {
+	fields := yamlFields(t)
+	switch t {
+	case reflect.TypeOf(Config{}):
+		for _, p := range c.protocols {
+			for k, v := range p.Sections() {
+				fields[k] = reflect.TypeOf(v)
+			}
+		}
+	case reflect.TypeOf(Backend{}):
+		for _, p := range c.protocols {
+			fields[p.Name()] = reflect.TypeOf(p.NewBackendSection())
+		}
+	case reflect.TypeOf(Route{}):
+		for k, v := range c.protocols.routeKeys() {
+			fields[k] = v
+		}
+	}
+	return fields
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.Type {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // Defaults that harden the listener; each can be overridden under limits:.
@@ -132,9 +134,6 @@ func (c *Config) validate() Problems {
 		}
 		if d.Reflection != "" {
 			checkBackend(key+".reflection", d.Reflection)
-			if b, ok := c.Backends[d.Reflection]; ok && b.GRPC == nil {
-				add(c.Problem(key+".reflection", "backend %q is not a gRPC backend", d.Reflection))
-			}
 		}
 		if prev, dup := setNames[d.Name]; dup && d.Name != "" {
 			add(c.Problem(key+".name", "descriptor set name %q already used by %s", d.Name, prev))
@@ -145,68 +144,10 @@ func (c *Config) validate() Problems {
 	for _, name := range names {
 		b := c.Backends[name]
 		key := "backends." + name
-		n := 0
-		for _, set := range []bool{b.GRPC != nil, b.Thrift != nil, b.NATS != nil} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
-			add(c.Problem(key, "set exactly one protocol section: grpc, thrift or nats"))
-		}
-		if b.GRPC != nil {
-			if len(b.GRPC.Endpoints) == 0 {
-				add(c.Problem(key+".grpc.endpoints", "at least one endpoint is required"))
-			}
-			for j, ep := range b.GRPC.Endpoints {
-				if _, _, err := net.SplitHostPort(ep); err != nil {
-					add(c.Problem(fmt.Sprintf("%s.grpc.endpoints[%d]", key, j), "invalid endpoint %q: want host:port", ep))
-				}
-			}
-			if t := b.GRPC.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-				add(c.Problem(key+".grpc.tls", "cert_file and key_file go together"))
-			}
-		}
-		if t := b.Thrift; t != nil {
-			if len(t.Endpoints) == 0 {
-				add(c.Problem(key+".thrift.endpoints", "at least one endpoint is required"))
-			}
-			for j, ep := range t.Endpoints {
-				if _, _, err := net.SplitHostPort(ep); err != nil {
-					add(c.Problem(fmt.Sprintf("%s.thrift.endpoints[%d]", key, j), "invalid endpoint %q: want host:port", ep))
-				}
-			}
-			if t.IDL == "" {
-				add(c.Problem(key+".thrift.idl", "required: the .thrift file to parse"))
-			}
-			switch t.Protocol {
-			case "", "binary", "compact":
-			default:
-				add(c.Problem(key+".thrift.protocol", "unknown protocol %q (want binary or compact)", t.Protocol))
-			}
-			switch t.Transport {
-			case "", "framed", "buffered":
-			default:
-				add(c.Problem(key+".thrift.transport", "unknown transport %q (want framed or buffered)", t.Transport))
-			}
-		}
-		if nc := b.NATS; nc != nil {
-			if nc.URL == "" {
-				add(c.Problem(key+".nats.url", `required: "embedded" or nats://host:port`))
-			} else if nc.URL != "embedded" && !strings.HasPrefix(nc.URL, "nats://") && !strings.HasPrefix(nc.URL, "tls://") {
-				add(c.Problem(key+".nats.url", "invalid url %q (want embedded, nats://host:port or tls://host:port, comma-separated)", nc.URL))
-			}
-			if nc.URL != "embedded" && (nc.StoreDir != "" || len(nc.Streams) > 0 || nc.Listen != "") {
-				add(c.Problem(key+".nats", "store_dir, listen and streams apply to the embedded server only"))
-			}
-			if t := nc.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-				add(c.Problem(key+".nats.tls", "cert_file and key_file go together"))
-			}
-		}
 		for j, h := range b.Headers {
-			if !validHeaderName(h) {
+			if !translate.ValidHeaderName(h) || !translate.ValidMetadataKey(strings.ToLower(h)) {
 				add(c.Problem(fmt.Sprintf("%s.headers[%d]", key, j), "%q is not a header name", h))
-			} else if hopByHop(strings.ToLower(h)) {
+			} else if translate.HopByHop(h) {
 				add(c.Problem(fmt.Sprintf("%s.headers[%d]", key, j), "%s is hop-by-hop and cannot be forwarded", h))
 			}
 		}
@@ -229,36 +170,6 @@ func (c *Config) validate() Problems {
 		}
 	}
 
-	seenSvc := map[string]bool{}
-	for i, s := range c.Services {
-		key := fmt.Sprintf("services[%d]", i)
-		if s.Name == "" {
-			add(c.Problem(key+".name", "missing service name"))
-		} else if seenSvc[s.Name] {
-			add(c.Problem(key+".name", "service %s is listed twice", s.Name))
-		}
-		seenSvc[s.Name] = true
-		checkBackend(key+".backend", s.Backend)
-		if b, ok := c.Backends[s.Backend]; ok && b.GRPC == nil {
-			add(c.Problem(key+".backend", "backend %q is not a gRPC backend", s.Backend))
-		}
-	}
-	for i, s := range c.ThriftServices {
-		key := fmt.Sprintf("thrift_services[%d]", i)
-		if s.Name == "" {
-			add(c.Problem(key+".name", "missing service name"))
-		}
-		checkBackend(key+".backend", s.Backend)
-		if b, ok := c.Backends[s.Backend]; ok && b.Thrift == nil {
-			add(c.Problem(key+".backend", "backend %q is not a Thrift backend", s.Backend))
-		}
-		for name, st := range s.Exceptions {
-			if st < 400 || st > 599 {
-				add(c.Problem(key+".exceptions."+name, "HTTP status %d: want 400-599", st))
-			}
-		}
-	}
-
 	for i, r := range c.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
 		method, path, n := r.MethodPath()
@@ -273,58 +184,8 @@ func (c *Config) validate() Problems {
 			add(c.Problem(key+"."+strings.ToLower(method), "path %q must start with /", path))
 		}
 		checkBackend(key+".backend", r.Backend)
-		kind, n := r.Target()
-		switch {
-		case n == 0:
-			add(c.Problem(key, "missing target (grpc: package.Service/Method, thrift: Service.method or nats: {subject: ...})"))
-		case n > 1:
-			add(c.Problem(key, "more than one target of grpc, thrift, nats"))
-		default:
-			if b, ok := c.Backends[r.Backend]; ok && b.Protocol() != "" && b.Protocol() != kind {
-				add(c.Problem(key+"."+kind, "backend %q is a %s backend", r.Backend, b.Protocol()))
-			}
-		}
-		// Keys that mean nothing for the route's protocol are errors, not
-		// silently ignored.
-		notFor := func(set bool, k string) {
-			if set {
-				add(c.Problem(key+"."+k, "does not apply to %s routes", kind))
-			}
-		}
-		jsonSet := r.JSON != (JSON{})
-		switch kind {
-		case "grpc":
-			notFor(len(r.Exceptions) > 0, "exceptions")
-		case "thrift":
-			notFor(r.ResponseBody != "", "response_body")
-			notFor(jsonSet, "json")
-		case "nats":
-			notFor(r.Body != "", "body")
-			notFor(r.ResponseBody != "", "response_body")
-			notFor(len(r.Exceptions) > 0, "exceptions")
-		}
-		if r.Thrift != "" && !strings.Contains(r.Thrift, ".") {
-			add(c.Problem(key+".thrift", "want Service.method, got %q", r.Thrift))
-		}
-		if nr := r.NATS; nr != nil {
-			if nr.Subject == "" {
-				add(c.Problem(key+".nats.subject", "required"))
-			}
-			switch nr.Mode {
-			case "", "request", "publish", "jetstream":
-			default:
-				add(c.Problem(key+".nats.mode", "unknown mode %q (want request, publish or jetstream)", nr.Mode))
-			}
-			if nr.Raw && (nr.Request != "" || nr.Reply != "") {
-				add(c.Problem(key+".nats.raw", "raw excludes typed request and reply"))
-			}
-		}
-		for name, st := range r.Exceptions {
-			if st < 400 || st > 599 {
-				add(c.Problem(key+".exceptions."+name, "HTTP status %d: want 400-599", st))
-			}
-		}
 	}
+	c.validateSections(add)
 	return ps
 }
 
@@ -345,28 +206,4 @@ func (c *Config) RouteKey(i int) string {
 		return fmt.Sprintf("routes[%d].custom", i)
 	}
 	return fmt.Sprintf("routes[%d].%s", i, strings.ToLower(method))
-}
-
-// validHeaderName is an HTTP token that is also a valid gRPC metadata key
-// once lower-cased.
-func validHeaderName(h string) bool {
-	if h == "" {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func hopByHop(h string) bool {
-	switch h {
-	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te",
-		"proxy-authenticate", "proxy-authorization", "content-length":
-		return true
-	}
-	return false
 }

@@ -92,7 +92,7 @@ func TestCompileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := NewSet("library", "b", "proto:"+libraryProto, fds)
+	compiled, err := NewSet("library", "b", Source{Kind: SourceProto, Ref: libraryProto}, fds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ service S {
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
-	s, err := NewSet("demo", "b", "proto:demo/demo.proto", fds)
+	s, err := NewSet("demo", "b", Source{Kind: SourceProto, Ref: "demo/demo.proto"}, fds)
 	if err != nil {
 		t.Fatalf("NewSet: %v", err)
 	}

@@ -26,7 +26,7 @@ func FuzzParseSet(f *testing.F) {
 		if err != nil {
 			return
 		}
-		s, err := NewSet("fuzz", "backend", "admin", fds)
+		s, err := NewSet("fuzz", "backend", Source{Kind: SourceUpload}, fds)
 		if err != nil {
 			return
 		}

@@ -34,7 +34,7 @@ func librarySet(t testing.TB) *Set {
 	if err != nil {
 		t.Fatalf("ReadSetFile: %v (regenerate with go test ./descriptors -update)", err)
 	}
-	s, err := NewSet("library", "library-backend", "file:testdata/library.pb", fds)
+	s, err := NewSet("library", "library-backend", Source{Kind: SourceFile, Ref: "testdata/library.pb"}, fds)
 	if err != nil {
 		t.Fatalf("NewSet: %v", err)
 	}

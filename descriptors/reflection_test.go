@@ -274,7 +274,7 @@ func checkFetched(t *testing.T, fds *descriptorpb.FileDescriptorSet, lib *Set, b
 		t.Errorf("fetched files %v, want %v", names, want)
 	}
 
-	s, err := NewSet("fetched", "library", "reflection:library", fds)
+	s, err := NewSet("fetched", "library", Source{Kind: SourceReflection, Ref: "library"}, fds)
 	if err != nil {
 		t.Fatalf("fetched set does not link: %v", err)
 	}

@@ -33,10 +33,8 @@ type Set struct {
 	Name string
 	// Backend is the backend (upstream) the set describes.
 	Backend string
-	// Source says where the schema came from, for operators:
-	// "file:testdata/library.pb", "proto:a.proto", "reflection:library",
-	// "admin".
-	Source string
+	// Source says where the schema came from.
+	Source Source
 	// Version is 1 for the first set registered under Name in a line of
 	// snapshots and increments with every replacement. Snapshot.With assigns
 	// it; NewSet leaves it 0.
@@ -60,6 +58,39 @@ type Set struct {
 	Types *Types
 }
 
+// SourceKind is how a schema set was loaded.
+type SourceKind uint8
+
+const (
+	SourceFile       SourceKind = iota + 1 // a binary FileDescriptorSet file
+	SourceProto                            // .proto sources compiled at start
+	SourceReflection                       // a backend's server reflection
+	SourceUpload                           // the admin API
+)
+
+// Source says where a schema set came from: its kind, and the file, the
+// .proto files (comma-separated) or the backend it was read from.
+type Source struct {
+	Kind SourceKind
+	Ref  string
+}
+
+// String is the form operators see: "file:testdata/library.pb",
+// "proto:a.proto", "reflection:library", "admin".
+func (s Source) String() string {
+	switch s.Kind {
+	case SourceFile:
+		return "file:" + s.Ref
+	case SourceProto:
+		return "proto:" + s.Ref
+	case SourceReflection:
+		return "reflection:" + s.Ref
+	case SourceUpload:
+		return "admin"
+	}
+	return s.Ref
+}
+
 // NewSet links fds into a Set. fds is cloned, so the caller may keep using
 // it.
 //
@@ -69,7 +100,7 @@ type Set struct {
 // built without --include_imports still links. Failures name the file:
 // `library.proto: unresolvable import "x.proto"`, or the protodesc error
 // prefixed with the file name.
-func NewSet(name, backend, source string, fds *descriptorpb.FileDescriptorSet) (*Set, error) {
+func NewSet(name, backend string, source Source, fds *descriptorpb.FileDescriptorSet) (*Set, error) {
 	if name == "" {
 		return nil, errors.New("descriptors: set name must not be empty")
 	}
@@ -333,4 +364,41 @@ func asHTTPRule(m proto.Message) (*annotations.HttpRule, bool) {
 		return nil, false
 	}
 	return r, true
+}
+
+// HTTPBinding is one google.api.http binding of a method, additional
+// bindings flattened.
+type HTTPBinding struct {
+	Method, Path, Body, ResponseBody string
+}
+
+// HTTPRules returns the google.api.http bindings of md, additional ones
+// flattened; none if it has no annotation.
+func HTTPRules(md protoreflect.MethodDescriptor) []HTTPBinding {
+	rule, ok := HTTPRule(md)
+	if !ok {
+		return nil
+	}
+	var out []HTTPBinding
+	for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+		b := HTTPBinding{Body: r.GetBody(), ResponseBody: r.GetResponseBody()}
+		switch p := r.GetPattern().(type) {
+		case *annotations.HttpRule_Get:
+			b.Method, b.Path = "GET", p.Get
+		case *annotations.HttpRule_Put:
+			b.Method, b.Path = "PUT", p.Put
+		case *annotations.HttpRule_Post:
+			b.Method, b.Path = "POST", p.Post
+		case *annotations.HttpRule_Delete:
+			b.Method, b.Path = "DELETE", p.Delete
+		case *annotations.HttpRule_Patch:
+			b.Method, b.Path = "PATCH", p.Patch
+		case *annotations.HttpRule_Custom:
+			b.Method, b.Path = strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
+		default:
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }

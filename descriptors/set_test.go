@@ -117,7 +117,7 @@ func TestNewSet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := NewSet(tt.setName, "backend", "admin", tt.fds)
+			s, err := NewSet(tt.setName, "backend", Source{Kind: SourceUpload}, tt.fds)
 			if tt.wantErr == "" && tt.wantIs == nil {
 				if err != nil {
 					t.Fatalf("NewSet: %v", err)
@@ -127,7 +127,7 @@ func TestNewSet(t *testing.T) {
 						t.Errorf("Files lacks %s: %v", f, err)
 					}
 				}
-				if s.Version != 0 || s.Name != tt.setName || s.Backend != "backend" || s.Source != "admin" || s.Loaded.IsZero() {
+				if s.Version != 0 || s.Name != tt.setName || s.Backend != "backend" || s.Source.String() != "admin" || s.Loaded.IsZero() {
 					t.Errorf("fields: %+v", s)
 				}
 				if !strings.HasPrefix(s.Digest, "sha256:") || len(s.Digest) != len("sha256:")+64 {
@@ -157,7 +157,7 @@ func TestNewSet(t *testing.T) {
 // generated Go types for it.
 func TestNewSetFilledBuiltinsAreLinkedIn(t *testing.T) {
 	t.Parallel()
-	s, err := NewSet("s", "b", "admin", libraryOnly(t))
+	s, err := NewSet("s", "b", Source{Kind: SourceUpload}, libraryOnly(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestNewSetFilledBuiltinsAreLinkedIn(t *testing.T) {
 func TestNewSetCopiesInput(t *testing.T) {
 	t.Parallel()
 	fds := libraryOnly(t)
-	s, err := NewSet("s", "b", "admin", fds)
+	s, err := NewSet("s", "b", Source{Kind: SourceUpload}, fds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestServicesAndHTTPRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := NewSet("s", "b", "admin", tt.fds)
+			s, err := NewSet("s", "b", Source{Kind: SourceUpload}, tt.fds)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,7 +375,7 @@ func TestHTTPRuleShapes(t *testing.T) {
 func TestTypes(t *testing.T) {
 	t.Parallel()
 	golden := librarySet(t)                                   // ships its own google/protobuf and google/api files
-	bare, err := NewSet("bare", "b", "admin", libraryOnly(t)) // built-ins filled in
+	bare, err := NewSet("bare", "b", Source{Kind: SourceUpload}, libraryOnly(t)) // built-ins filled in
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // differ.
 func testSet(t *testing.T, name, tag string) *Set {
 	t.Helper()
-	s, err := NewSet(name, "backend-"+name, "admin", set(file(name+".proto", nil, msg("M"+tag))))
+	s, err := NewSet(name, "backend-"+name, Source{Kind: SourceUpload}, set(file(name+".proto", nil, msg("M"+tag))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestSnapshotDigests(t *testing.T) {
 		t.Error("different content, same digest")
 	}
 	// The digest is of content only: name, backend and source do not count.
-	other, err := NewSet("other", "x", "file:x.pb", proto.CloneOf(a1.FDS))
+	other, err := NewSet("other", "x", Source{Kind: SourceFile, Ref: "x.pb"}, proto.CloneOf(a1.FDS))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,128 +1,90 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
-	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
-	"github.com/switchboard-gw/switchboard/observability"
-	"github.com/switchboard-gw/switchboard/translate"
-	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
-	natsbackend "github.com/switchboard-gw/switchboard/translate/nats"
+	"github.com/switchboard-gw/switchboard/descriptors"
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate/protocol"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
-	thriftbackend "github.com/switchboard-gw/switchboard/translate/thrift"
 )
 
-// backend is one configured upstream: the protocol client, wrapped in the
-// shared resilience policy, and what its routes need to resolve targets.
-type backend struct {
-	wrapped translate.Backend // what targets call
-	headers []string
-
-	grpc        *grpcbackend.Backend // server reflection
-	thrift      *idl.Program         // the backend's IDL, parsed at start
-	thriftProto string               // binary or compact: targets encode in it
-	multiplexed bool
-	nats        *natsbackend.Backend // readiness, the embedded server's URL
+// registry is the config's protocols as the gateway uses them.
+func registry(cfg *config.Config) (protocol.Registry, error) {
+	var reg protocol.Registry
+	for _, p := range cfg.Protocols() {
+		pp, ok := p.(protocol.Protocol)
+		if !ok {
+			return nil, fmt.Errorf("protocol %s cannot build backends (it does not implement protocol.Protocol)", p.Name())
+		}
+		reg = append(reg, pp)
+	}
+	return reg, nil
 }
 
-// newBackend builds one backend from its config. A new protocol is added
-// here, in config, and in the route targets of build.go.
-func newBackend(name string, bc config.Backend, log *slog.Logger, metrics *observability.Metrics) (*backend, error) {
-	b := &backend{headers: bc.Headers}
-	var raw translate.Backend
-	switch {
-	case bc.GRPC != nil:
-		opts := grpcbackend.Options{
-			Endpoints:        bc.GRPC.Endpoints,
-			KeepaliveTime:    bc.GRPC.Keepalive.Time.D(0),
-			KeepaliveTimeout: bc.GRPC.Keepalive.Timeout.D(20 * time.Second),
-			MaxMessageBytes:  bc.GRPC.MaxMessageBytes,
-		}
-		if t := bc.GRPC.TLS; t != nil {
-			opts.TLS = &grpcbackend.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
-		}
-		gb, err := grpcbackend.Dial(name, opts)
-		if err != nil {
-			return nil, err
-		}
-		b.grpc, raw = gb, gb
-	case bc.Thrift != nil:
-		tc := bc.Thrift
-		prog, err := idl.ParseFile(tc.IDL, idl.Options{IncludeDirs: tc.IncludeDirs})
-		if err != nil {
-			return nil, err
-		}
-		tb, err := thriftbackend.Dial(name, thriftbackend.Options{
-			Endpoints:       tc.Endpoints,
-			Protocol:        tc.Protocol,
-			Transport:       tc.Transport,
-			Multiplexed:     tc.Multiplexed,
-			ConnectTimeout:  tc.ConnectTimeout.D(0),
-			PoolSize:        tc.PoolSize,
-			MaxMessageBytes: tc.MaxMessageBytes,
-		})
-		if err != nil {
-			return nil, err
-		}
-		b.thrift, b.thriftProto, b.multiplexed, raw = prog, tc.Protocol, tc.Multiplexed, tb
-	case bc.NATS != nil:
-		nc := bc.NATS
-		opts := natsbackend.ConnOptions{
-			URL:                  nc.URL,
-			StoreDir:             nc.StoreDir,
-			EmbeddedListen:       nc.Listen,
-			CredentialsFile:      nc.CredentialsFile,
-			Token:                nc.Token,
-			User:                 nc.User,
-			Password:             nc.Password,
-			ReconnectWait:        nc.ReconnectWait.D(0),
-			ReconnectBufferBytes: nc.ReconnectBufferBytes,
-		}
-		if nc.MaxReconnects != nil {
-			opts.MaxReconnects = *nc.MaxReconnects
-		}
-		for _, s := range nc.Streams {
-			opts.Streams = append(opts.Streams, natsbackend.StreamConfig{Name: s.Name, Subjects: s.Subjects})
-		}
-		if t := nc.TLS; t != nil {
-			opts.TLS = &natsbackend.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
-		}
-		nb, err := natsbackend.Connect(name, opts, log)
-		if err != nil {
-			return nil, err
-		}
-		b.nats, raw = nb, nb
-	default:
+// newBackend builds one backend with its protocol and wraps it in the
+// shared resilience policy.
+func (g *Gateway) newBackend(ctx context.Context, name string) (*protocol.Backend, error) {
+	bc := g.cfg.Backends[name]
+	p, ok := g.protocols.Get(bc.Protocol)
+	if !ok {
 		return nil, fmt.Errorf("no protocol section")
 	}
-	b.wrapped = resilience.Wrap(name, raw, policyOf(bc), metrics)
-	return b, nil
+	client, err := p.NewBackend(ctx, name, &bc, protocol.Env{Log: g.log})
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.Backend{Name: name, Config: &bc, Client: client,
+		Guarded: resilience.Wrap(name, client, policyOf(bc), g.metrics)}, nil
 }
 
-func (b *backend) ready() error {
-	if b.nats != nil {
-		return b.nats.Ready()
+func policyOf(bc config.Backend) resilience.Policy {
+	p := resilience.Policy{
+		Timeout:       bc.Timeout.D(config.DefaultBackendTimeout),
+		Retry:         resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond)},
+		Breaker:       resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0)},
+		MaxConcurrent: bc.MaxConcurrent,
 	}
-	return nil
+	for _, s := range bc.Retry.On {
+		if c, err := config.ParseCode(s); err == nil { // validated at load
+			p.Retry.On = append(p.Retry.On, c)
+		}
+	}
+	return p
 }
 
-// thriftFunction finds "Service.function" in the backend's IDL.
-func (b *backend) thriftFunction(name string) (*idl.Service, *idl.Function, error) {
-	i := strings.LastIndex(name, ".")
-	if i < 0 {
-		return nil, nil, fmt.Errorf("want Service.function, got %q", name)
+// buildError collects every problem found while building a route table, so
+// that validate and an admin upload report them all at once.
+type buildError struct{ problems []string }
+
+func (e *buildError) Error() string { return joinLines(e.problems) }
+
+// buildTable resolves every route of snap: each protocol's own services,
+// then the config's explicit routes in file order.
+func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) {
+	b := &protocol.Build{Config: g.cfg, Schemas: snap, Backends: g.backends}
+	var rs []*routes.Route
+	for _, p := range g.protocols {
+		rs = append(rs, p.ServiceRoutes(b)...)
 	}
-	svc := b.thrift.Service(name[:i])
-	if svc == nil {
-		return nil, nil, fmt.Errorf("no service %s in the backend's IDL", name[:i])
+	for i, rc := range g.cfg.Routes {
+		p, ok := g.protocols.Get(rc.Protocol)
+		if !ok {
+			continue // config validation named it
+		}
+		if r := p.Route(b, i); r != nil {
+			rs = append(rs, r)
+		}
 	}
-	fn := svc.Function(name[i+1:])
-	if fn == nil {
-		return nil, nil, fmt.Errorf("no function %s in service %s", name[i+1:], svc.Name)
+	table, err := routes.NewTable(rs)
+	if err != nil {
+		b.Errorf("%v", err)
 	}
-	return svc, fn, nil
+	if len(b.Problems) > 0 {
+		return nil, &buildError{b.Problems}
+	}
+	return table, nil
 }

@@ -37,7 +37,7 @@ services:
 		if err != nil {
 			b.Fatal(err)
 		}
-		set, err := descriptors.NewSet("library", "", "", fds)
+		set, err := descriptors.NewSet("library", "", descriptors.Source{}, fds)
 		if err != nil {
 			b.Fatal(err)
 		}

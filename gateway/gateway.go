@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/descriptorpb"
 
@@ -22,16 +21,18 @@ import (
 	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
-	"github.com/switchboard-gw/switchboard/translate/resilience"
+	"github.com/switchboard-gw/switchboard/translate/protocol"
 )
 
 // Gateway serves the routes of its current State.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	metrics  *observability.Metrics
-	tracing  *observability.Tracing
-	backends map[string]*backend
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *observability.Metrics
+	tracing *observability.Tracing
+	// protocols are the config's, as the gateway calls them.
+	protocols protocol.Registry
+	backends  map[string]*protocol.Backend
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
@@ -57,7 +58,12 @@ var ErrChanged = errors.New("concurrent change")
 // New dials the backends, loads the descriptor sets the config names and
 // builds the first route table. It fails with every problem found.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics, opts ...Option) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, metrics: metrics, backends: map[string]*backend{}}
+	g := &Gateway{cfg: cfg, log: log, metrics: metrics, backends: map[string]*protocol.Backend{}}
+	reg, err := registry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.protocols = reg
 	for _, o := range opts {
 		o(g)
 	}
@@ -71,7 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		g.tracing = tr
 	}
 	for _, name := range cfg.BackendNames() {
-		b, err := newBackend(name, cfg.Backends[name], log, metrics)
+		b, err := g.newBackend(ctx, name)
 		if err != nil {
 			g.Close()
 			return nil, config.Problems{cfg.Problem("backends."+name, "%v", err)}
@@ -101,21 +107,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 	return g, nil
 }
 
-func policyOf(bc config.Backend) resilience.Policy {
-	p := resilience.Policy{
-		Timeout:       bc.Timeout.D(config.DefaultBackendTimeout),
-		Retry:         resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond)},
-		Breaker:       resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0)},
-		MaxConcurrent: bc.MaxConcurrent,
-	}
-	for _, s := range bc.Retry.On {
-		if c, err := config.ParseCode(s); err == nil { // validated at load
-			p.Retry.On = append(p.Retry.On, c)
-		}
-	}
-	return p
-}
-
 func (g *Gateway) loadDescriptor(ctx context.Context, dc config.Descriptor) (*descriptors.Set, error) {
 	switch {
 	case dc.File != "":
@@ -123,34 +114,43 @@ func (g *Gateway) loadDescriptor(ctx context.Context, dc config.Descriptor) (*de
 		if err != nil {
 			return nil, err
 		}
-		return descriptors.NewSet(dc.Name, "", "file:"+dc.File, fds)
+		return descriptors.NewSet(dc.Name, "", descriptors.Source{Kind: descriptors.SourceFile, Ref: dc.File}, fds)
 	case len(dc.Proto) > 0:
 		fds, err := descriptors.Compile(ctx, dc.Proto, dc.ImportPaths)
 		if err != nil {
 			return nil, err
 		}
-		return descriptors.NewSet(dc.Name, "", "proto:"+strings.Join(dc.Proto, ","), fds)
+		return descriptors.NewSet(dc.Name, "", descriptors.Source{Kind: descriptors.SourceProto, Ref: strings.Join(dc.Proto, ",")}, fds)
 	default:
 		fds, err := g.fetchReflection(ctx, dc.Reflection)
 		if err != nil {
 			return nil, err
 		}
-		return descriptors.NewSet(dc.Name, dc.Reflection, "reflection:"+dc.Reflection, fds)
+		return descriptors.NewSet(dc.Name, dc.Reflection, descriptors.Source{Kind: descriptors.SourceReflection, Ref: dc.Reflection}, fds)
 	}
 }
 
 func (g *Gateway) fetchReflection(ctx context.Context, backendName string) (*descriptorpb.FileDescriptorSet, error) {
 	b, ok := g.backends[backendName]
-	if !ok || b.grpc == nil {
-		return nil, fmt.Errorf("backend %q is not a gRPC backend", backendName)
+	var r reflector
+	if ok {
+		r, ok = b.Client.(reflector)
+	}
+	if !ok {
+		return nil, fmt.Errorf("backend %q has no server reflection", backendName)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	fds, err := descriptors.FetchReflection(ctx, waitForReady{b.grpc.Conn()})
+	fds, err := r.FetchReflection(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("server reflection of backend %s: %w", backendName, err)
 	}
 	return fds, nil
+}
+
+// reflector is a backend whose server describes its own schema.
+type reflector interface {
+	FetchReflection(ctx context.Context) (*descriptorpb.FileDescriptorSet, error)
 }
 
 // State returns the state requests are served from now.
@@ -185,7 +185,7 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 	if _, ok := g.backends[backendName]; !ok {
 		return nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(g.cfg.BackendNames(), ", "))
 	}
-	set, err := descriptors.NewSet(name, backendName, "admin", fds)
+	set, err := descriptors.NewSet(name, backendName, descriptors.Source{Kind: descriptors.SourceUpload}, fds)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
@@ -220,7 +220,7 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 	if !ok {
 		return nil, fmt.Errorf("%w %q", descriptors.ErrUnknownSet, name)
 	}
-	backendName, isReflection := strings.CutPrefix(cur.Source, "reflection:")
+	backendName, isReflection := cur.Source.Ref, cur.Source.Kind == descriptors.SourceReflection
 	if !isReflection {
 		return nil, fmt.Errorf("%w: set %q was not loaded by reflection (source %s)", ErrInvalidSchema, name, cur.Source)
 	}
@@ -257,12 +257,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.As(err, &mna):
 			w.Header().Set("Allow", strings.Join(mna.Allowed, ", "))
-			translate.Fail(w, r, translate.HTTPError(http.StatusMethodNotAllowed,
+			translate.Fail(w, r, translate.Refuse(translate.ReasonMethodNotAllowed,
 				"method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.EscapedPath(), strings.Join(mna.Allowed, ", ")), nil)
 		case errors.Is(err, routes.ErrNotFound):
 			translate.Fail(w, r, &translate.Error{Code: codes.NotFound, Message: "no route for " + r.Method + " " + r.URL.EscapedPath()}, nil)
 		default:
-			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "%v", err), nil)
+			translate.Fail(w, r, translate.Errorf(codes.InvalidArgument, "%v", err), nil)
 		}
 		return
 	}
@@ -279,7 +279,7 @@ func (g *Gateway) Handler() http.Handler {
 // Close closes every backend connection and flushes traces.
 func (g *Gateway) Close() {
 	for _, b := range g.backends {
-		_ = b.wrapped.Close()
+		_ = b.Guarded.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -288,21 +288,19 @@ func (g *Gateway) Close() {
 	}
 }
 
-// waitForReady makes reflection calls wait, up to their deadline, for a
-// backend that is reconnecting, instead of failing on the first attempt.
-type waitForReady struct{ grpc.ClientConnInterface }
-
-func (w waitForReady) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	return w.ClientConnInterface.NewStream(ctx, desc, method, append(opts, grpc.WaitForReady(true))...)
-}
-
-// NATSURL returns the client URL of a NATS backend (the embedded server's
-// when it runs one), for tools that talk to the same bus, like the demo's
-// mock responder.
-func (g *Gateway) NATSURL(backendName string) (string, bool) {
+// ClientURL returns the URL a backend's clients use (a NATS backend's
+// embedded server, say), for tools that talk to the same upstream, like
+// the demo's mock responder.
+func (g *Gateway) ClientURL(backendName string) (string, bool) {
 	b, ok := g.backends[backendName]
-	if !ok || b.nats == nil {
+	if !ok {
 		return "", false
 	}
-	return b.nats.ClientURL(), true
+	u, ok := b.Client.(interface{ ClientURL() string })
+	if !ok {
+		return "", false
+	}
+	return u.ClientURL(), true
 }
+
+func joinLines(lines []string) string { return strings.Join(lines, "\n") }

@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-gw/switchboard/mock"
 	"github.com/switchboard-gw/switchboard/mock/grpcmock"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -52,7 +53,7 @@ func startMockOn(t testing.TB, addr, pb, stubs string) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := descriptors.NewSet(pb, "", pb, fds)
+	set, err := descriptors.NewSet(pb, "", descriptors.Source{Kind: descriptors.SourceFile, Ref: pb}, fds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ type testGateway struct {
 func startGateway(t testing.TB, yaml string) *testGateway {
 	t.Helper()
 	yaml = strings.ReplaceAll(yaml, "{root}", root)
-	cfg, err := config.Parse([]byte(yaml), "test.yaml")
+	cfg, err := config.Parse([]byte(yaml), "test.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)
 	}

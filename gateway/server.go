@@ -27,8 +27,13 @@ func (g *Gateway) Ready() error {
 		return errors.New("no route table")
 	}
 	for _, name := range g.cfg.BackendNames() {
-		if b, ok := g.backends[name]; ok {
-			if err := b.ready(); err != nil {
+		b, ok := g.backends[name]
+		if !ok {
+			continue
+		}
+		// A backend that keeps a connection (NATS) says whether it has one.
+		if r, ok := b.Client.(interface{ Ready() error }); ok {
+			if err := r.Ready(); err != nil {
 				return fmt.Errorf("backend %s: %w", name, err)
 			}
 		}

@@ -3,14 +3,22 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-gw/switchboard/admin"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 // TestGracefulShutdown cancels Run while a slow request is in flight: the
@@ -31,12 +39,15 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
-`, mockAddr)), "shutdown.yaml")
+`, mockAddr)), "shutdown.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := observability.NewMetrics()
-	g, err := gateway.New(context.Background(), cfg, quietLog(), m)
+	logs := new(logWatch)
+	calling := &spanStart{kind: trace.SpanKindClient, started: make(chan struct{})}
+	g, err := gateway.New(context.Background(), cfg, logs.logger(), m,
+		gateway.WithTracing(observability.NewTracingWith(calling, observability.TracingOptions{})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +71,23 @@ services:
 		resp.Body.Close()
 		slow <- resp.StatusCode
 	}()
-	time.Sleep(300 * time.Millisecond) // let the request reach the backend
+	// The backend attempt's span starts as the gateway calls the mock: the
+	// request is then past the listener and in flight, and the drain must
+	// wait for it (the mock holds it 3s).
+	select {
+	case <-calling.started:
+	case code := <-slow:
+		t.Fatalf("the slow request ended (status %d) before reaching the backend", code)
+	case <-time.After(eventTimeout):
+		t.Fatal("the slow request never reached the backend")
+	}
 	if err := g.Ready(); err != nil {
 		t.Fatalf("not ready before shutdown: %v", err)
 	}
+	// Run marks the gateway draining, then logs "shutting down".
+	draining := logs.next(`msg="shutting down"`)
 	cancel()
-	time.Sleep(100 * time.Millisecond)
+	await(t, draining, "Run to start draining")
 	if err := g.Ready(); err == nil {
 		t.Error("still ready while draining")
 	}
@@ -79,3 +101,85 @@ services:
 		t.Error("listener still accepts after shutdown")
 	}
 }
+
+// eventTimeout bounds a wait for an event: it only turns an event that
+// never comes into a failure instead of a hang, and is never slept.
+const eventTimeout = 10 * time.Second
+
+// await waits for ch to be closed.
+func await(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(eventTimeout):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// logWatch is a log sink a test can wait on: what the gateway and its
+// backends log is the hook they offer for their events. Lines are shown
+// with SWITCHBOARD_TEST_LOG=1, as with quietLog.
+type logWatch struct {
+	mu    sync.Mutex
+	waits []logWait
+}
+
+type logWait struct {
+	parts []string
+	ch    chan struct{}
+}
+
+func (w *logWatch) logger() *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// next returns a channel closed by the next record containing every one of
+// parts. Call it before whatever makes the record can happen.
+func (w *logWatch) next(parts ...string) <-chan struct{} {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	w.waits = append(w.waits, logWait{parts, ch})
+	w.mu.Unlock()
+	return ch
+}
+
+// Write takes one record: a slog.TextHandler writes each in one call.
+func (w *logWatch) Write(p []byte) (int, error) {
+	line := string(p)
+	w.mu.Lock()
+	kept := w.waits[:0]
+	for _, wt := range w.waits {
+		matched := true
+		for _, part := range wt.parts {
+			matched = matched && strings.Contains(line, part)
+		}
+		if matched {
+			close(wt.ch)
+		} else {
+			kept = append(kept, wt)
+		}
+	}
+	w.waits = kept
+	w.mu.Unlock()
+	if os.Getenv("SWITCHBOARD_TEST_LOG") != "" {
+		_, _ = os.Stderr.Write(p)
+	}
+	return len(p), nil
+}
+
+// spanStart is a span processor that closes started when the first span
+// of kind starts: with SpanKindClient, when the gateway first calls a
+// backend.
+type spanStart struct {
+	kind    trace.SpanKind
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *spanStart) OnStart(_ context.Context, span sdktrace.ReadWriteSpan) {
+	if span.SpanKind() == s.kind {
+		s.once.Do(func() { close(s.started) })
+	}
+}
+
+func (s *spanStart) OnEnd(sdktrace.ReadOnlySpan)      {}
+func (s *spanStart) Shutdown(context.Context) error   { return nil }
+func (s *spanStart) ForceFlush(context.Context) error { return nil }

@@ -11,6 +11,7 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 // TestTracing: the gateway continues the client's trace with a server span
@@ -26,7 +27,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: rec
-`, addr)), "tracing.yaml")
+`, addr)), "tracing.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)
 	}

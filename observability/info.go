@@ -20,6 +20,9 @@ type Info struct {
 	code    string // gRPC code name of the outcome, "" for OK
 	err     error  // cause, logged never sent
 	retries int
+	// endpoint is the upstream address of the last attempt; source says
+	// who made a failure: "application", "transport" or "gateway".
+	endpoint, source string
 }
 
 type infoKey struct{}
@@ -52,6 +55,17 @@ func (i *Info) SetError(code string, err error) {
 	i.mu.Unlock()
 }
 
+// SetUpstream records the endpoint the last attempt went to and, for a
+// failure, who made it.
+func (i *Info) SetUpstream(endpoint, source string) {
+	i.mu.Lock()
+	if endpoint != "" {
+		i.endpoint = endpoint
+	}
+	i.source = source
+	i.mu.Unlock()
+}
+
 // AddRetry counts one retried backend attempt.
 func (i *Info) AddRetry() {
 	i.mu.Lock()
@@ -64,12 +78,13 @@ type outcome struct {
 	route, backend, code string
 	err                  error
 	retries              int
+	endpoint, source     string
 }
 
 func (i *Info) snapshot() outcome {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return outcome{i.route, i.backend, i.code, i.err, i.retries}
+	return outcome{i.route, i.backend, i.code, i.err, i.retries, i.endpoint, i.source}
 }
 
 // NewRequestID returns 16 random bytes in hex.

@@ -63,8 +63,14 @@ func Middleware(log *slog.Logger, m *Metrics, tr *Tracing, next http.Handler) ht
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
 		}
+		if o.endpoint != "" {
+			attrs = append(attrs, slog.String("endpoint", o.endpoint))
+		}
 		if code != "" {
 			attrs = append(attrs, slog.String("grpc_code", code))
+			if o.source != "" {
+				attrs = append(attrs, slog.String("error_source", o.source))
+			}
 		}
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))

@@ -3,6 +3,8 @@ package policy
 import (
 	"net/http"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -15,7 +17,7 @@ import (
 func Limits(maxBody int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Content-Length")) > 1 {
-			translate.Fail(w, r, translate.HTTPError(http.StatusBadRequest, "request has several Content-Length headers"), nil)
+			translate.Fail(w, r, translate.Errorf(codes.InvalidArgument, "request has several Content-Length headers"), nil)
 			return
 		}
 		if maxBody > 0 {
@@ -23,7 +25,7 @@ func Limits(maxBody int64, next http.Handler) http.Handler {
 				// Say no before reading: the client learns at once and the
 				// connection is closed rather than drained.
 				w.Header().Set("Connection", "close")
-				translate.Fail(w, r, translate.HTTPError(http.StatusRequestEntityTooLarge,
+				translate.Fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge,
 					"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxBody), nil)
 				return
 			}

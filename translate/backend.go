@@ -40,11 +40,17 @@ type Reply struct {
 	Body    []byte
 	Header  metadata.MD
 	Trailer metadata.MD
+	// Endpoint is the upstream address that answered, when the backend
+	// knows it, for logs.
+	Endpoint string
 }
 
-// Backend sends one call upstream. Implementations do not retry: they report
-// what happened, as an *Error or an error FromError understands, and the
-// resilience layer decides. The deadline comes from ctx.
+// Backend sends one call upstream. Implementations do not retry and never
+// choose an HTTP status: they report what happened as an *Error carrying
+// facts (its gRPC-equivalent Code, Application, FromServer, Retryable,
+// BackendHealthy, Endpoint), and the shared layer decides status, retries
+// and breaker accounting. The deadline comes from ctx; with none, a
+// backend applies its own bound, never waiting forever.
 type Backend interface {
 	Invoke(ctx context.Context, call *Call) (*Reply, error)
 	// Close releases connections. Calls in flight may fail afterwards.

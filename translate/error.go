@@ -25,16 +25,71 @@ type Error struct {
 	// say), each a JSON object with an "@type" key, rendered after Details.
 	JSONDetails []json.RawMessage
 	Cause       error
+	// Reason picks the HTTP status of an error the gateway makes itself
+	// where no gRPC code maps to the right one (405, 413, 415, 502), from
+	// one small table; the zero value means the status follows Code.
+	Reason Reason
+	// Header holds response headers to send with the error, such as the
+	// backend's Grpc-Metadata-* headers. May be nil.
+	Header http.Header
+
+	// What a backend reports about a failed call: facts, never an HTTP
+	// status. The shared layer decides status, retries, breaker
+	// accounting and metrics from them, the same way for every protocol.
+
+	// Application says the backend's application answered with this
+	// outcome (a gRPC status from the server, a declared Thrift
+	// exception, a NATS micro error): the transport worked.
+	Application bool
+	// DeclaredStatus is the HTTP status the application itself declared
+	// for an Application outcome: a Thrift exception's configured or
+	// annotated status, a NATS micro error code, a JetStream API error
+	// code. 0 means none; it is only honoured on Application outcomes.
+	DeclaredStatus int
+	// FromServer says something came back from the upstream server before
+	// the call failed; false means the failure was on the gateway's side
+	// of the wire (refused connection, closed client, local deadline).
+	FromServer bool
+	// Retryable says the request provably never reached the upstream
+	// application (no connection could be made, no responder took the
+	// message), so sending it again cannot repeat a side effect.
+	Retryable bool
 	// BackendHealthy says the failure is about this request, not the
 	// backend's health (no responder on this request's NATS subject): the
 	// breaker must not count it, or one client could open it for everyone.
 	BackendHealthy bool
-	// HTTPStatus overrides the status derived from Code, for errors the
-	// gateway makes itself (405, 413, 415) that have no exact gRPC code.
-	HTTPStatus int
-	// Header holds response headers to send with the error, such as the
-	// backend's Grpc-Metadata-* headers. May be nil.
-	Header http.Header
+	// Endpoint is the upstream address the failed attempt went to, when
+	// the backend knows it, for logs.
+	Endpoint string
+}
+
+// Reason names an error the gateway makes itself whose HTTP status no
+// gRPC code gives.
+type Reason uint8
+
+const (
+	ReasonNone                 Reason = iota
+	ReasonMethodNotAllowed            // 405: the path exists, the method does not
+	ReasonBodyTooLarge                // 413: over the body or message limit
+	ReasonUnsupportedMediaType        // 415: not a media type the route takes
+	ReasonHeadersTooLarge             // 431
+	ReasonBadGateway                  // 502: the backend's reply is invalid
+)
+
+var reasonStatus = [...]int{
+	ReasonMethodNotAllowed:     http.StatusMethodNotAllowed,
+	ReasonBodyTooLarge:         http.StatusRequestEntityTooLarge,
+	ReasonUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	ReasonHeadersTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
+	ReasonBadGateway:           http.StatusBadGateway,
+}
+
+var reasonCode = [...]codes.Code{
+	ReasonMethodNotAllowed:     codes.Unimplemented,
+	ReasonBodyTooLarge:         codes.InvalidArgument,
+	ReasonUnsupportedMediaType: codes.InvalidArgument,
+	ReasonHeadersTooLarge:      codes.InvalidArgument,
+	ReasonBadGateway:           codes.Internal,
 }
 
 var _ interface{ GRPCStatus() *status.Status } = (*Error)(nil)
@@ -115,17 +170,30 @@ func FromError(err error) *Error {
 	return &Error{Code: codes.Internal, Message: "internal error", Cause: err}
 }
 
-// Status is the HTTP status the error is written with.
+// Status is the HTTP status the error is written with: the status an
+// application declared, else its reason's, else the canonical mapping of
+// its code.
 func (e *Error) Status() int {
-	if e.HTTPStatus != 0 {
-		return e.HTTPStatus
+	if e.Application && e.DeclaredStatus >= 400 && e.DeclaredStatus <= 599 {
+		return e.DeclaredStatus
+	}
+	if int(e.Reason) < len(reasonStatus) && reasonStatus[e.Reason] != 0 {
+		return reasonStatus[e.Reason]
 	}
 	return HTTPStatus(e.Code)
 }
 
-// HTTPError is an error the gateway makes itself with an explicit HTTP status.
-func HTTPError(httpStatus int, format string, args ...any) *Error {
-	return &Error{Code: CodeForHTTPStatus(httpStatus), HTTPStatus: httpStatus, Message: fmt.Sprintf(format, args...)}
+// Refuse is an error the gateway makes itself for a reason whose status
+// no gRPC code gives; its code comes from the same table.
+func Refuse(reason Reason, format string, args ...any) *Error {
+	return &Error{Code: reasonCode[reason], Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Declared is an application's error with the HTTP status it declared (a
+// Thrift exception's, a NATS micro error's); its gRPC code is the one that
+// status maps to.
+func Declared(status int, message string) *Error {
+	return &Error{Code: CodeForHTTPStatus(status), DeclaredStatus: status, Application: true, Message: message}
 }
 
 // HTTPStatus is the canonical gRPC-to-HTTP mapping (google/rpc/code.proto),
@@ -170,8 +238,8 @@ func HTTPStatus(c codes.Code) int {
 	return http.StatusInternalServerError
 }
 
-// CodeForHTTPStatus maps a status the gateway itself produces (404 no route,
-// 405, 413, 415, ...) to the gRPC code its error body carries.
+// CodeForHTTPStatus maps an HTTP status (one an application declared, or
+// one an admin endpoint answers) to the gRPC code its error body carries.
 func CodeForHTTPStatus(s int) codes.Code {
 	switch s {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
@@ -191,8 +259,12 @@ func CodeForHTTPStatus(s int) codes.Code {
 		return codes.ResourceExhausted
 	case http.StatusServiceUnavailable, http.StatusBadGateway:
 		return codes.Unavailable
-	case http.StatusGatewayTimeout:
+	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
 		return codes.DeadlineExceeded
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case http.StatusInternalServerError:
+		return codes.Internal
 	}
 	return codes.Unknown
 }

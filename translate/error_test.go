@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -73,7 +72,7 @@ func TestWriteError(t *testing.T) {
 		{"not_found_with_details", Errorf(codes.NotFound, `book "shelves/1/books/9" not found`).WithDetails(
 			&errdetails.ErrorInfo{Reason: "BOOK_NOT_FOUND", Domain: "library.example.com"}), "req-1", 404},
 		{"unknown_detail", &Error{Code: codes.FailedPrecondition, Message: "odd", Details: []*anypb.Any{unknown}}, "", 400},
-		{"too_large", HTTPError(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes", 10), "", 413},
+		{"too_large", Refuse(ReasonBodyTooLarge, "request body exceeds the limit of %d bytes", 10), "", 413},
 		{"bad_request", BadRequest(`invalid value "x" for field "page_size"`, Violation("page_size", "not an integer")), "", 400},
 		{"internal_hides_cause", errors.New("dial tcp 10.0.3.7:9090: connection refused"), "", 500},
 	}

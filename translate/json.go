@@ -1,6 +1,9 @@
 package translate
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // IsJSONMediaType accepts application/json with any parameters, as long as a
 // charset, if given, is UTF-8: JSON has no other encoding (RFC 8259 §8.1).
@@ -57,4 +60,45 @@ func CompactJSON(b []byte) []byte {
 		j++
 	}
 	return b[:j]
+}
+
+// DeeperThan reports whether valid JSON nests objects and arrays more than
+// max levels. encoding/json's own limit is 10000, far beyond what a
+// service should be handed.
+func DeeperThan(b []byte, max int) bool {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// ProtoErrorText is a protobuf-go error's text without its "proto:"
+// prefix, which protobuf-go writes with a randomly chosen regular or
+// non-breaking space to deter comparisons.
+func ProtoErrorText(err error) string {
+	s := strings.TrimPrefix(err.Error(), "proto:")
+	return strings.TrimLeftFunc(s, unicode.IsSpace)
 }

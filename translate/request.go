@@ -23,23 +23,11 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, HTTPError(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
+			return nil, Refuse(ReasonBodyTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
 		}
-		return nil, HTTPError(http.StatusBadRequest, "reading request body: %v", err)
+		return nil, BadRequest(fmt.Sprintf("reading request body: %v", err))
 	}
 	return body, nil
-}
-
-// HopByHop reports whether a header describes one HTTP connection (RFC
-// 9110 §7.6.1, and the framing headers): HTTP/2 forbids them, and no proxy
-// may forward them, whichever way or protocol. Any letter case.
-func HopByHop(name string) bool {
-	switch http.CanonicalHeaderKey(name) {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Host":
-		return true
-	}
-	return false
 }
 
 // Violations collects the problems of one request so that a client learns

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 // demoConfig is the gateway the demo runs; %s are the mock backends' addresses.
@@ -163,7 +164,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 
 	yaml := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(td, "proto"), addrs[0], addrs[1],
 		thriftLis.Addr().String(), idlPath)
-	cfg, err := config.Parse([]byte(yaml), "demo.yaml")
+	cfg, err := config.Parse([]byte(yaml), "demo.yaml", builtin.Protocols().Config())
 	if err != nil {
 		return err
 	}
@@ -173,7 +174,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		return err
 	}
 	// The NATS responder answers on the gateway's embedded server.
-	busURL, _ := g.NATSURL("bus")
+	busURL, _ := g.ClientURL("bus")
 	responder, err := startNATSMock(ctx, busURL, filepath.Join(td, "stubs", "orders.yaml"), filepath.Join(td, "proto"), log.With("mock", "orders.yaml"))
 	if err != nil {
 		g.Close()

@@ -72,7 +72,7 @@ func newMockServer(ctx context.Context, descPath string, importPaths []string, s
 	if err != nil {
 		return nil, err
 	}
-	set, err := descriptors.NewSet(filepath.Base(descPath), "", descPath, fds)
+	set, err := descriptors.NewSet(filepath.Base(descPath), "", schemaSource(descPath), fds)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		if set, err = descriptors.NewSet(filepath.Base(*desc), "", *desc, fds); err != nil {
+		if set, err = descriptors.NewSet(filepath.Base(*desc), "", schemaSource(*desc), fds); err != nil {
 			return err
 		}
 	}
@@ -210,7 +210,7 @@ func messageTypes(set *descriptors.Set, req, rep string) (natsmock.Types, error)
 		d, err := set.Files.FindDescriptorByName(protoreflect.FullName(m.name))
 		md, ok := d.(protoreflect.MessageDescriptor)
 		if err != nil || !ok {
-			return tt, fmt.Errorf("no message %s in %s", m.name, set.Source)
+			return tt, fmt.Errorf("no message %s in %s", m.name, set.Source.String())
 		}
 		*m.dst = md
 	}
@@ -256,7 +256,7 @@ func startNATSMock(ctx context.Context, url, stubsPath, protoRoot string, log *s
 	if err != nil {
 		return nil, err
 	}
-	set, err := descriptors.NewSet("shop", "", "demo", fds)
+	set, err := descriptors.NewSet("shop", "", descriptors.Source{Kind: descriptors.SourceProto, Ref: "shop/v1/shop.proto"}, fds)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/switchboard-gw/switchboard/descriptors"
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
-	"github.com/switchboard-gw/switchboard/gateway"
 )
 
 // stringList is a repeatable flag.
@@ -80,7 +79,7 @@ func cmdSchema(args []string, stdout, stderr io.Writer) error {
 		fds, err := loadSchemaFile(context.Background(), path, importPaths)
 		if err == nil {
 			var set *descriptors.Set
-			if set, err = descriptors.NewSet(filepath.Base(path), "", path, fds); err == nil {
+			if set, err = descriptors.NewSet(filepath.Base(path), "", schemaSource(path), fds); err == nil {
 				printSchema(stdout, path, set)
 				continue
 			}
@@ -112,7 +111,7 @@ func printSchema(w io.Writer, path string, set *descriptors.Set) {
 				out = "stream " + out
 			}
 			fmt.Fprintf(w, "  rpc %s(%s) returns (%s)\n", md.Name(), in, out)
-			rules := gateway.HTTPRules(md)
+			rules := descriptors.HTTPRules(md)
 			if md.IsStreamingClient() || md.IsStreamingServer() {
 				fmt.Fprintf(w, "      (streaming: not exposed over REST)\n")
 				continue
@@ -236,4 +235,13 @@ func cmdCompile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d files\n", *out, len(fds.GetFile()))
 	return nil
+}
+
+// schemaSource is where a schema file named on the command line comes
+// from: a .proto compiled now, or a descriptor set.
+func schemaSource(path string) descriptors.Source {
+	if strings.HasSuffix(path, ".proto") {
+		return descriptors.Source{Kind: descriptors.SourceProto, Ref: path}
+	}
+	return descriptors.Source{Kind: descriptors.SourceFile, Ref: path}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 var errUsage = errors.New("usage")
@@ -33,7 +34,7 @@ func configFlag(name string, args []string, stderr io.Writer) (string, error) {
 // load does everything serve does before listening: config, backends,
 // schemas, route table.
 func load(ctx context.Context, path string, logOut io.Writer) (*gateway.Gateway, *config.Config, *observability.Metrics, error) {
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, builtin.Protocols().Config())
 	if err != nil {
 		return nil, nil, nil, err
 	}

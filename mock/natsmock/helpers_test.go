@@ -85,7 +85,7 @@ func shopTypes(t testing.TB) Types {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := descriptors.NewSet("shop", "orders", "test", fds)
+	set, err := descriptors.NewSet("shop", "orders", descriptors.Source{Kind: descriptors.SourceFile, Ref: "test"}, fds)
 	if err != nil {
 		t.Fatal(err)
 	}

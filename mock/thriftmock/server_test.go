@@ -18,6 +18,7 @@ import (
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
 	"github.com/switchboard-gw/switchboard/mock"
 	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 	"github.com/switchboard-gw/switchboard/translate/thrift"
 )
 
@@ -96,7 +97,7 @@ func call(t *testing.T, b *thrift.Backend, opts Options, fn, body string) (int, 
 	if opts.Multiplexed {
 		bind.ServiceName = "Calculator"
 	}
-	tg, err := thrift.NewTarget("mock", b, f, bind)
+	tg, err := newTarget("mock", b, f, bind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,11 @@ func TestDelayAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := &readListener{Listener: inner, read: make(chan struct{})}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(lis) }()
 	b, _ := thrift.Dial("mock", thrift.Options{Endpoints: []string{lis.Addr().String()}})
@@ -169,7 +174,20 @@ func TestDelayAndStop(t *testing.T) {
 		_, err := b.Invoke(ctx, &translate.Call{Method: "ping", Body: []byte{0}})
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Stop once the server has the call; the bound only turns a call that
+	// never arrives into a failure rather than a hang.
+	select {
+	case <-lis.read:
+	case err := <-errc:
+		t.Fatalf("the call ended before reaching the server: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never reached the server")
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("the delayed call returned before Stop: %v", err)
+	default:
+	}
 	stopped := time.Now()
 	s.Stop()
 	if err := <-done; err != nil {
@@ -181,6 +199,36 @@ func TestDelayAndStop(t *testing.T) {
 	if time.Since(stopped) > 2*time.Second {
 		t.Errorf("Stop took %v", time.Since(stopped))
 	}
+}
+
+// readListener closes read the first time one of its connections hands the
+// server bytes: then a call has reached the server, which has no hook of
+// its own for that.
+type readListener struct {
+	net.Listener
+	read chan struct{}
+	once sync.Once
+}
+
+func (l *readListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readConn{Conn: c, l: l}, nil
+}
+
+type readConn struct {
+	net.Conn
+	l *readListener
+}
+
+func (c *readConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.l.once.Do(func() { close(c.l.read) })
+	}
+	return n, err
 }
 
 // TestUnknownFunction: a function the service does not have is
@@ -195,7 +243,7 @@ func TestUnknownFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, _ := thrift.NewTarget("mock", b, p.Service("Calculator").Function("mul"), thrift.Binding{Body: "*"})
+	tg, _ := newTarget("mock", b, p.Service("Calculator").Function("mul"), thrift.Binding{Body: "*"})
 	w := httptest.NewRecorder()
 	tg.ServeRoute(w, httptest.NewRequest("POST", "/x", strings.NewReader(`{"a":1}`)), nil)
 	if w.Code != 501 || !strings.Contains(w.Body.String(), "unknown function mul") {
@@ -299,4 +347,17 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := New(calculator(t), "Calculator", nil, Options{Transport: "http"}, nil); err == nil {
 		t.Error("bad transport accepted")
 	}
+}
+
+// newTarget serves fn over backend b through the shared pipeline, with no
+// resilience policy; the binding's protocol defaults to the backend's.
+func newTarget(name string, b translate.Backend, fn *idl.Function, bind thrift.Binding) (*pipeline.Target, error) {
+	if tb, ok := b.(*thrift.Backend); ok && bind.Protocol == "" {
+		bind.Protocol = tb.Protocol()
+	}
+	tc, err := thrift.NewTranscoder(name, fn, bind)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Unguarded(name, b, tc, nil), nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -20,7 +19,7 @@ import (
 
 // bodyError explains why protojson rejected body.
 func (r *Rule) bodyError(body []byte, err error) *translate.Error {
-	msg := cleanProtoError(err)
+	msg := translate.ProtoErrorText(err)
 	field := "" // the violation's field when nothing more precise is known
 	if r.body == bodyField {
 		field = string(r.bodyField.Name())
@@ -76,12 +75,6 @@ func fieldError(field, desc string) *translate.Error {
 	return vs.Err()
 }
 
-// cleanProtoError strips the "proto:" prefix, which protobuf-go writes with
-// a randomly chosen regular or non-breaking space to deter comparisons.
-func cleanProtoError(err error) string {
-	s := strings.TrimPrefix(err.Error(), "proto:")
-	return strings.TrimLeftFunc(s, unicode.IsSpace)
-}
 
 // splitPosition parses protojson's "(line 1:13): problem" and
 // "syntax error (line 1:13): problem".

@@ -50,7 +50,7 @@ func (r *Rule) Request(params routes.Params, query url.Values, body []byte, cont
 		if vs.Len() > 0 {
 			return nil, vs.Err()
 		}
-		return nil, translate.BadRequest("invalid request: " + cleanProtoError(err))
+		return nil, translate.BadRequest("invalid request: " + translate.ProtoErrorText(err))
 	}
 	return b, nil
 }
@@ -118,7 +118,7 @@ func (r *Rule) bindBody(msg protoreflect.Message, body []byte, contentType strin
 		return nil
 	}
 	if !translate.IsJSONMediaType(contentType) {
-		return translate.HTTPError(415, "unsupported Content-Type %s: the request body must be application/json", quote(contentType))
+		return translate.Refuse(translate.ReasonUnsupportedMediaType, "unsupported Content-Type %s: the request body must be application/json", quote(contentType))
 	}
 	var err error
 	switch {

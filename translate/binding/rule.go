@@ -342,3 +342,7 @@ func zeroJSON(mt protoreflect.MessageType, fd protoreflect.FieldDescriptor, mo p
 // HasBody reports whether the rule reads the request body; callers skip
 // reading it otherwise.
 func (r *Rule) HasBody() bool { return r.body != bodyNone }
+
+// BodyIsHTTPBody says the body fills a google.api.HttpBody, which takes
+// the bytes with any media type.
+func (r *Rule) BodyIsHTTPBody() bool { return r.body != bodyNone && r.bodyHTTP != nil }

@@ -2,7 +2,6 @@ package grpc
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
@@ -116,11 +116,18 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	}
 	var header, trailer metadata.MD
 	var out []byte
-	err := b.conn.Invoke(ctx, call.Method, &call.Body, &out, grpc.Header(&header), grpc.Trailer(&trailer))
-	if err != nil {
-		return nil, b.mapError(ctx, err, header, trailer)
+	var p peer.Peer
+	err := b.conn.Invoke(ctx, call.Method, &call.Body, &out, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&p))
+	endpoint := ""
+	if p.Addr != nil {
+		endpoint = p.Addr.String()
 	}
-	return &translate.Reply{Body: out, Header: header, Trailer: trailer}, nil
+	if err != nil {
+		e := b.mapError(ctx, err, header, trailer)
+		e.Endpoint = endpoint
+		return nil, e
+	}
+	return &translate.Reply{Body: out, Header: header, Trailer: trailer, Endpoint: endpoint}, nil
 }
 
 func (b *Backend) mapError(ctx context.Context, err error, header, trailer metadata.MD) *translate.Error {
@@ -133,6 +140,10 @@ func (b *Backend) mapError(ctx context.Context, err error, header, trailer metad
 	// A status grpc-go made up on our side of the wire (no headers arrived)
 	// carries dial errors and addresses: keep those in the log, not the body.
 	fromServer := len(header) > 0 || len(trailer) > 0
+	e.FromServer, e.Application = fromServer, fromServer
+	// UNAVAILABLE made on our side of the wire is grpc-go failing to
+	// connect or to start the stream: the server never saw the call.
+	e.Retryable = e.Code == codes.Unavailable && !fromServer
 	switch {
 	case e.Code == codes.DeadlineExceeded && (ctx.Err() != nil || !fromServer):
 		e.Message = "backend " + b.name + " did not answer in time"
@@ -145,7 +156,8 @@ func (b *Backend) mapError(ctx context.Context, err error, header, trailer metad
 		strings.Contains(st.Message(), "larger than max"):
 		// Our own receive limit, not the backend's quota: a 429 would tell
 		// the client to retry what can never fit.
-		e.Code, e.HTTPStatus, e.Details = codes.Internal, http.StatusBadGateway, nil
+		e.Code, e.Reason, e.Details = codes.Internal, translate.ReasonBadGateway, nil
+		e.Application = false
 		e.Message = "backend " + b.name + " sent a reply larger than max_message_bytes"
 	case e.Code == codes.Internal && !fromServer && strings.Contains(st.Message(), "grpc: "):
 		e.Message = "backend " + b.name + " sent an invalid reply"
@@ -165,18 +177,7 @@ func (b *Backend) Close() error {
 // MetadataToHeader copies gRPC metadata into HTTP headers as Grpc-Metadata-*;
 // binary (-bin) values are base64, as in the gRPC HTTP/2 mapping.
 func MetadataToHeader(h http.Header, md metadata.MD) {
-	for k, vs := range md {
-		if isReservedMetadata(k) {
-			continue
-		}
-		key := "Grpc-Metadata-" + k
-		for _, v := range vs {
-			if strings.HasSuffix(k, "-bin") {
-				v = base64.StdEncoding.EncodeToString([]byte(v))
-			}
-			h.Add(key, v)
-		}
-	}
+	translate.MetadataToHeader(h, MetadataHeaderPrefix, md, isReservedMetadata)
 }
 
 // isReservedMetadata filters transport-level keys that mean nothing to an

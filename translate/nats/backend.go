@@ -123,17 +123,20 @@ func (b *Backend) mapError(call *translate.Call, err error) *translate.Error {
 		// Subjects come from path variables: a subject nobody serves is
 		// this request's problem, not a sign the bus is down.
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+": no responders for subject "+call.Method
-		e.BackendHealthy = true
+		e.BackendHealthy, e.Retryable = true, true
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+": no stream for subject "+call.Method
-		e.BackendHealthy = true
+		e.BackendHealthy, e.Retryable = true, true
 	case errors.Is(err, natsgo.ErrMaxPayload):
-		e.Code, e.HTTPStatus = codes.InvalidArgument, http.StatusRequestEntityTooLarge
+		e.Code, e.Reason = codes.InvalidArgument, translate.ReasonBodyTooLarge
 		e.Message = fmt.Sprintf("message exceeds the NATS server's maximum payload of %d bytes", b.nc.MaxPayload())
 	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrConnectionDraining),
 		errors.Is(err, natsgo.ErrReconnectBufExceeded), errors.Is(err, natsgo.ErrDisconnected),
 		errors.Is(err, natsgo.ErrConnectionReconnecting), errors.Is(err, natsgo.ErrNoServers):
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
+		// Refused before a byte went out: nats.go checks the connection
+		// state before it buffers a message.
+		e.Retryable = true
 	case errors.Is(err, natsgo.ErrHeadersNotSupported):
 		if b.nc.Status() != natsgo.CONNECTED {
 			// Never connected yet: nats.go has no server INFO to say
@@ -145,15 +148,15 @@ func (b *Backend) mapError(call *translate.Call, err error) *translate.Error {
 	case errors.As(err, &apiErr):
 		// JetStream refused the message (a full stream, a failed
 		// expectation). Its code is HTTP-like, as in micro.
-		e.HTTPStatus = apiErr.Code
-		if e.HTTPStatus < 400 || e.HTTPStatus > 599 {
-			e.HTTPStatus = http.StatusInternalServerError
+		st := apiErr.Code
+		if st < 400 || st > 599 {
+			st = http.StatusInternalServerError
 		}
-		e.Code = codeForStatus(e.HTTPStatus)
+		e.Code, e.DeclaredStatus, e.Application, e.FromServer = translate.CodeForHTTPStatus(st), st, true, true
 		e.Message = "jetstream: " + apiErr.Description
 	case errors.Is(err, jetstream.ErrInvalidJSAck):
 		// Something that is not a stream answered on the subject.
-		e.Code, e.HTTPStatus = codes.Internal, http.StatusBadGateway
+		e.Code, e.Reason, e.FromServer = codes.Internal, translate.ReasonBadGateway, true
 		e.Message = "backend " + b.name + ": invalid acknowledgement for subject " + call.Method
 	default:
 		e.Code, e.Message = codes.Internal, "internal error"
@@ -172,15 +175,15 @@ func serviceError(m *natsgo.Msg) *translate.Error {
 	if !hasMsg && !hasCode {
 		return nil
 	}
-	e := &translate.Error{Message: msgText, Cause: fmt.Errorf("service error %q: %s", codeText, msgText)}
 	st, err := strconv.Atoi(strings.TrimSpace(codeText))
-	if err == nil && st >= 400 && st <= 599 {
-		e.Code, e.HTTPStatus = codeForStatus(st), st
-	} else {
+	e := translate.Declared(st, msgText)
+	if err != nil || st < 400 || st > 599 {
 		// Not an error status: the service says it failed, not how.
 		st = http.StatusInternalServerError
-		e.Code, e.HTTPStatus = codes.Unknown, st
+		e.Code, e.DeclaredStatus = codes.Unknown, st
 	}
+	e.FromServer = true
+	e.Cause = fmt.Errorf("service error %q: %s", codeText, msgText)
 	if e.Message == "" {
 		e.Message = http.StatusText(st)
 	}
@@ -200,25 +203,6 @@ func headerValue(h natsgo.Header, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// codeForStatus is translate.CodeForHTTPStatus with the statuses it leaves
-// UNKNOWN that services commonly send given their obvious code.
-func codeForStatus(st int) codes.Code {
-	if c := translate.CodeForHTTPStatus(st); c != codes.Unknown {
-		return c
-	}
-	switch st {
-	case http.StatusInternalServerError:
-		return codes.Internal
-	case http.StatusRequestTimeout:
-		return codes.DeadlineExceeded
-	case http.StatusPreconditionFailed:
-		return codes.FailedPrecondition
-	case http.StatusUnprocessableEntity:
-		return codes.InvalidArgument
-	}
-	return codes.Unknown
 }
 
 func jsonDetails(data []byte) []json.RawMessage {

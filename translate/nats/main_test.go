@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 )
 
 // TestMain checks that no test leaves a goroutine behind: connections,
@@ -99,19 +100,21 @@ func respond(t testing.TB, nc *natsgo.Conn, subject string, h natsgo.MsgHandler)
 	}
 }
 
-func target(t testing.TB, b translate.Backend, fields []string, r Route) *Target {
+// target serves route r over backend b through the shared pipeline, with
+// no resilience policy.
+func target(t testing.TB, b translate.Backend, fields []string, r Route) *pipeline.Target {
 	t.Helper()
-	tg, err := NewTarget("orders", b, fields, r)
+	tc, err := NewTranscoder("orders", fields, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tg
+	return pipeline.Unguarded("orders", b, tc, r.Resolver)
 }
 
 // call serves one request through the target: method, body, headers, and
 // path params as field/value pairs. The request carries a request id, as
 // the gateway's middleware would give it.
-func call(t testing.TB, tg *Target, method, body string, header http.Header, params ...string) *httptest.ResponseRecorder {
+func call(t testing.TB, tg *pipeline.Target, method, body string, header http.Header, params ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -127,7 +130,7 @@ func call(t testing.TB, tg *Target, method, body string, header http.Header, par
 	}, params...)
 }
 
-func callWith(t testing.TB, tg *Target, method string, body io.Reader, prepare func(*http.Request, http.ResponseWriter), params ...string) *httptest.ResponseRecorder {
+func callWith(t testing.TB, tg *pipeline.Target, method string, body io.Reader, prepare func(*http.Request, http.ResponseWriter), params ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, "/test", body)
 	rec := httptest.NewRecorder()
@@ -171,7 +174,7 @@ func shop(t testing.TB) *descriptors.Set {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := descriptors.NewSet("shop", "orders", "test", fds)
+	set, err := descriptors.NewSet("shop", "orders", descriptors.Source{Kind: descriptors.SourceFile, Ref: "test"}, fds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 )
 
 func TestParseSubject(t *testing.T) {
@@ -53,7 +54,7 @@ func TestSubjectInjectionRefused(t *testing.T) {
 	lead := target(t, b, []string{"id"}, Route{Subject: "{id}.get"})
 	for _, tc := range []struct {
 		name, value, want string
-		tg                *Target
+		tg                *pipeline.Target
 	}{
 		{"dot (%2E)", ".", "must not contain '.'", tg},
 		{"two tokens", "a.b", "must not contain '.'", tg},

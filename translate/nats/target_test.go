@@ -470,17 +470,11 @@ func TestNewTargetErrors(t *testing.T) {
 		{"bad header name", Route{Subject: "a", Headers: []string{"x tenant"}}, "not a valid HTTP header name"},
 		{"negative depth", Route{Subject: "a", MaxDepth: -1}, "negative"},
 	} {
-		if _, err := NewTarget("orders", b, nil, tc.route); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := NewTranscoder("orders", nil, tc.route); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := NewTarget("orders", nil, nil, Route{Subject: "a"}); err == nil {
-		t.Error("nil backend accepted")
-	}
-	tg, err := NewTarget("orders", b, []string{"id"}, Route{Subject: "orders.{id}", Mode: ModeJetStream, Request: order})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg := target(t, b, []string{"id"}, Route{Subject: "orders.{id}", Mode: ModeJetStream, Request: order})
 	if d := tg.Describe(); d != "nats jetstream orders.{id} (shop.v1.Order -> -)" || tg.Backend() != "orders" {
 		t.Errorf("Describe %q", d)
 	}

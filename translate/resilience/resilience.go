@@ -46,7 +46,10 @@ type Breaker struct {
 // trouble; a NOT_FOUND or INVALID_ARGUMENT never opens a breaker.
 var tripCodes = []codes.Code{codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown, codes.DataLoss}
 
-type backend struct {
+// Backend is a protocol backend under one backend's policy. It is itself a
+// translate.Backend, and Do runs a route's reply decoding inside each
+// attempt.
+type Backend struct {
 	name    string
 	next    translate.Backend
 	policy  Policy
@@ -56,9 +59,11 @@ type backend struct {
 	metrics *observability.Metrics
 }
 
+var _ translate.Backend = (*Backend)(nil)
+
 // Wrap returns next wrapped in policy. metrics may be nil.
-func Wrap(name string, next translate.Backend, policy Policy, metrics *observability.Metrics) translate.Backend {
-	b := &backend{name: name, next: next, policy: policy, metrics: metrics}
+func Wrap(name string, next translate.Backend, policy Policy, metrics *observability.Metrics) *Backend {
+	b := &Backend{name: name, next: next, policy: policy, metrics: metrics}
 	if policy.Retry.Attempts > 1 && len(policy.Retry.On) > 0 {
 		backoff := make([]time.Duration, policy.Retry.Attempts-1)
 		d := policy.Retry.Backoff
@@ -97,7 +102,21 @@ func (c codeClassifier) Classify(err error) retrier.Action {
 	return retrier.Fail
 }
 
-func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+// Invoke runs call under the policy.
+func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
+	return b.Do(ctx, call, nil)
+}
+
+// Unwrap is the protocol backend, for the capabilities some protocols
+// offer beside calls (server reflection, readiness).
+func (b *Backend) Unwrap() translate.Backend { return b.next }
+
+// Do runs call under the policy. decode, when not nil, runs on each
+// attempt's reply inside that attempt: an application error it reads out
+// of a reply (a declared Thrift exception) is the attempt's outcome, so
+// that retries, the breaker and metrics treat it as they treat a gRPC
+// status from a server.
+func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error) (*translate.Reply, error) {
 	// A deadline the caller set shorter than the policy's says nothing about
 	// the backend when it fires: such timeouts must not open the breaker,
 	// or any client could open it for everyone with Grpc-Timeout: 1n.
@@ -120,7 +139,7 @@ func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 		}
 	}
 	if b.retrier == nil {
-		return b.attempt(ctx, call, callerDeadline)
+		return b.attempt(ctx, call, decode, callerDeadline)
 	}
 	var reply *translate.Reply
 	info := observability.FromContext(ctx)
@@ -129,7 +148,7 @@ func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 			info.AddRetry()
 		}
 		var err error
-		reply, err = b.attempt(ctx, call, callerDeadline)
+		reply, err = b.attempt(ctx, call, decode, callerDeadline)
 		return err
 	})
 	if err != nil {
@@ -138,7 +157,7 @@ func (b *backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	return reply, nil
 }
 
-func (b *backend) attempt(ctx context.Context, call *translate.Call, callerDeadline bool) (*translate.Reply, error) {
+func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline bool) (*translate.Reply, error) {
 	t, ok := b.breaker.allow()
 	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name}
@@ -151,12 +170,25 @@ func (b *backend) attempt(ctx context.Context, call *translate.Call, callerDeadl
 	defer span.End()
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
-	code, healthy := codes.OK, false
+	if err == nil && decode != nil {
+		err = decode(reply)
+	}
+	code, healthy, endpoint, source := codes.OK, false, "", ""
+	if reply != nil {
+		endpoint = reply.Endpoint
+	}
 	if err != nil {
 		e := translate.FromError(err)
-		code, healthy = e.Code, e.BackendHealthy
+		code, healthy, source = e.Code, e.BackendHealthy, "transport"
+		if e.Endpoint != "" {
+			endpoint = e.Endpoint
+		}
+		if e.Application {
+			source = "application"
+		}
 		span.SetStatus(otelcodes.Error, code.String())
 	}
+	observability.FromContext(ctx).SetUpstream(endpoint, source)
 	span.SetAttributes(attribute.String("rpc.grpc.status_code", code.String()))
 	// A caller that went away, or whose own deadline fired, or a failure
 	// the backend reports as the request's own, says nothing about the
@@ -170,4 +202,4 @@ func (b *backend) attempt(ctx context.Context, call *translate.Call, callerDeadl
 	return reply, err
 }
 
-func (b *backend) Close() error { return b.next.Close() }
+func (b *Backend) Close() error { return b.next.Close() }

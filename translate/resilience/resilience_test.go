@@ -23,10 +23,16 @@ type fakeBackend struct {
 	script []error
 	calls  atomic.Int32
 	block  chan struct{} // when set, calls wait on it or their context
+	// entered, when set, is closed by the first call, before it blocks.
+	entered     chan struct{}
+	enteredOnce sync.Once
 }
 
 func (f *fakeBackend) Invoke(ctx context.Context, _ *translate.Call) (*translate.Reply, error) {
 	f.calls.Add(1)
+	if f.entered != nil {
+		f.enteredOnce.Do(func() { close(f.entered) })
+	}
 	if f.block != nil {
 		select {
 		case <-f.block:
@@ -219,16 +225,14 @@ func TestBreakerOpenIsUnavailable(t *testing.T) {
 
 func TestConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	f := &fakeBackend{block: make(chan struct{})}
+	f := &fakeBackend{block: make(chan struct{}), entered: make(chan struct{})}
 	b := Wrap("lib", f, Policy{MaxConcurrent: 1}, nil)
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.Invoke(context.Background(), &translate.Call{})
 		done <- err
 	}()
-	for f.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-f.entered // the first call holds the only slot
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := b.Invoke(ctx, &translate.Call{})

@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
 
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
 	"github.com/switchboard-gw/switchboard/mock"
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 	"github.com/switchboard-gw/switchboard/translate/thrift"
 )
 
@@ -115,7 +117,7 @@ func TestAnnotatedEndToEnd(t *testing.T) {
 	}
 	var rs []*routes.Route
 	for _, ar := range ars {
-		tg, err := thrift.NewTarget("users", b, ar.Function, ar.Binding)
+		tg, err := newTarget("users", b, ar.Function, ar.Binding)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +139,7 @@ func TestAnnotatedEndToEnd(t *testing.T) {
 		w := httptest.NewRecorder()
 		rt, params, err := table.Match(r.Method, r.URL.EscapedPath())
 		if err != nil {
-			translate.Fail(w, r, translate.HTTPError(http.StatusNotFound, "%v", err), nil)
+			translate.Fail(w, r, translate.Errorf(codes.NotFound, "%v", err), nil)
 		} else {
 			rt.Target.ServeRoute(w, r, params)
 		}
@@ -164,4 +166,17 @@ func TestAnnotatedEndToEnd(t *testing.T) {
 			t.Errorf("%s %s: %d %s\nwant %d %s", tt.method, tt.url, status, body, tt.status, tt.want)
 		}
 	}
+}
+
+// newTarget serves fn over backend b through the shared pipeline, with no
+// resilience policy; the binding's protocol defaults to the backend's.
+func newTarget(name string, b translate.Backend, fn *idl.Function, bind thrift.Binding) (*pipeline.Target, error) {
+	if tb, ok := b.(*thrift.Backend); ok && bind.Protocol == "" {
+		bind.Protocol = tb.Protocol()
+	}
+	tc, err := thrift.NewTranscoder(name, fn, bind)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Unguarded(name, b, tc, nil), nil
 }

@@ -24,7 +24,7 @@ type Options struct {
 	Protocol  string   // "binary" (default) or "compact"
 	Transport string   // "framed" (default) or "buffered"
 	// Multiplexed says the server runs a TMultiplexedProcessor: method
-	// names on the wire are "Service:method" (the Target adds the prefix,
+	// names on the wire are "Service:method" (the Transcoder adds the prefix,
 	// from Binding.ServiceName) and replies may carry the bare name.
 	Multiplexed bool
 	// ConnectTimeout bounds a TCP connect, within the call's deadline;
@@ -187,13 +187,18 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	ep := b.pick()
 	c, err := b.acquire(ctx, ep)
 	if err != nil {
-		return nil, b.mapError(ctx, err)
+		e := b.mapError(ctx, err)
+		e.Endpoint = ep.addr
+		return nil, e
 	}
 	reply, reusable, err := b.roundTrip(ctx, c, call)
 	if err != nil {
 		ep.discard(c)
-		return nil, b.mapError(ctx, err)
+		e := b.mapError(ctx, err)
+		e.Endpoint = ep.addr
+		return nil, e
 	}
+	reply.Endpoint = ep.addr
 	if reusable {
 		b.release(ep, c)
 	} else {
@@ -428,20 +433,26 @@ func (b *Backend) mapError(ctx context.Context, err error) *translate.Error {
 	if !errors.As(err, &ce) {
 		return translate.FromError(err)
 	}
+	e := &translate.Error{Cause: err,
+		// Nothing was written before a connection was ours: the server
+		// never saw the call.
+		Retryable:  ce.step == stepWait || ce.step == stepDial,
+		FromServer: ce.step == stepReply}
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
-		return &translate.Error{Code: codes.Canceled, Message: "request cancelled", Cause: err}
+		e.Code, e.Message = codes.Canceled, "request cancelled"
 	case ctx.Err() != nil || ce.step != stepDial && isTimeout(err):
-		return &translate.Error{Code: codes.DeadlineExceeded, Message: "backend " + b.name + " did not answer in time", Cause: err}
+		e.Code, e.Message = codes.DeadlineExceeded, "backend "+b.name+" did not answer in time"
+	case ce.step == stepDial || ce.step == stepSend:
+		e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
+	case ce.step == stepReceive:
+		e.Code, e.Reason = codes.Unavailable, translate.ReasonBadGateway
+		e.Message = "backend " + b.name + " closed the connection before replying"
+	default:
+		e.Code, e.Reason = codes.Internal, translate.ReasonBadGateway
+		e.Message = "backend " + b.name + " sent an invalid reply"
 	}
-	switch ce.step {
-	case stepDial, stepSend:
-		return &translate.Error{Code: codes.Unavailable, Message: "backend " + b.name + " is unavailable", Cause: err}
-	case stepReceive:
-		return &translate.Error{Code: codes.Unavailable, HTTPStatus: 502,
-			Message: "backend " + b.name + " closed the connection before replying", Cause: err}
-	}
-	return &translate.Error{Code: codes.Internal, HTTPStatus: 502, Message: "backend " + b.name + " sent an invalid reply", Cause: err}
+	return e
 }
 
 // appError maps a TApplicationException. The server's message is passed
@@ -453,7 +464,8 @@ func (b *Backend) mapError(ctx context.Context, err error) *translate.Error {
 //	the other protocol errors  INTERNAL          502
 //	UNKNOWN and anything else  UNKNOWN           502
 func (b *Backend) appError(ae *ApplicationException) *translate.Error {
-	e := &translate.Error{Cause: ae}
+	// The server's processor answered: the transport worked.
+	e := &translate.Error{Cause: ae, Application: true, FromServer: true}
 	switch ae.Type {
 	case AppExUnknownMethod:
 		e.Code = codes.Unimplemented
@@ -463,10 +475,10 @@ func (b *Backend) appError(ae *ApplicationException) *translate.Error {
 		e.Message = "backend " + b.name + " rejected the request"
 	case AppExInvalidMessageType, AppExWrongMethodName, AppExBadSequenceID, AppExMissingResult,
 		AppExInternalError, AppExProtocolError, AppExInvalidTransform, AppExInvalidProtocol, AppExUnsupportedClient:
-		e.Code, e.HTTPStatus = codes.Internal, 502
+		e.Code, e.Reason = codes.Internal, translate.ReasonBadGateway
 		e.Message = "backend " + b.name + " failed (" + AppExceptionName(ae.Type) + ")"
 	default:
-		e.Code, e.HTTPStatus = codes.Unknown, 502
+		e.Code, e.Reason = codes.Unknown, translate.ReasonBadGateway
 		e.Message = "backend " + b.name + " failed (" + AppExceptionName(ae.Type) + ")"
 	}
 	// The server's own text may carry its internals (Apache's generated

@@ -278,7 +278,7 @@ func TestHostileLengthsAllocateLittle(t *testing.T) {
 					}
 				})
 				b := dial(t, Options{Endpoints: []string{addr}, Transport: transport, MaxMessageBytes: tt.limit})
-				tg, err := NewTarget("interop", b, interopFunc(t, "sum"), Binding{})
+				tc, err := NewTranscoder("interop", interopFunc(t, "sum"), Binding{Protocol: b.Protocol()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -289,7 +289,7 @@ func TestHostileLengthsAllocateLittle(t *testing.T) {
 				reply, err := b.Invoke(ctx, &translate.Call{Method: "sum", Body: []byte{0}})
 				cancel()
 				if err == nil {
-					_, err = tg.reply(reply.Body)
+					_, err = tc.reply(reply.Body)
 				}
 				runtime.ReadMemStats(&after)
 				e := translate.FromError(err)

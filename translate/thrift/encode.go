@@ -15,7 +15,7 @@ import (
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
-// node is one value of a request as the Target assembles it from the
+// node is one value of a request as the Transcoder assembles it from the
 // body, the path, the query and headers: JSON from the body (raw), and/or
 // text values from the URL or a header (texts, a leaf), and/or members of a
 // struct set from elsewhere (kids). The root is the args struct.

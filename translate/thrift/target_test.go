@@ -14,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
+	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
 )
 
@@ -36,7 +40,7 @@ func (g gateway) do(t testing.TB, method, target, body string, header ...string)
 	w := httptest.NewRecorder()
 	rt, params, err := g.table.Match(r.Method, r.URL.EscapedPath())
 	if err != nil {
-		translate.Fail(w, r, translate.HTTPError(http.StatusNotFound, "no route: %v", err), nil)
+		translate.Fail(w, r, translate.Errorf(codes.NotFound, "no route: %v", err), nil)
 		return w
 	}
 	rt.Target.ServeRoute(w, r, params)
@@ -64,7 +68,7 @@ func interopGateway(t testing.TB, backend translate.Backend, protocol string, mu
 		if multiplexed {
 			b.ServiceName = "Interop"
 		}
-		tg, err := NewTarget("interop", backend, fn, b)
+		tg, err := newTarget("interop", backend, fn, b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +193,7 @@ func TestUnknownMethod(t *testing.T) {
 	addr := startInterop(t, "binary", "framed", false, newHandler())
 	b := dial(t, Options{Endpoints: []string{addr}})
 	p := parseIDL(t, `service Interop { i32 nothere(1: i32 x) }`)
-	tg, err := NewTarget("interop", b, p.Service("Interop").Function("nothere"), Binding{Body: "*"})
+	tg, err := newTarget("interop", b, p.Service("Interop").Function("nothere"), Binding{Body: "*"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,14 +225,14 @@ func TestNewTargetErrors(t *testing.T) {
 		{Binding{Protocol: "json"}, `function echo: unknown thrift protocol "json": want binary or compact`},
 	}
 	for _, tt := range tests {
-		_, err := NewTarget("b", nil, fn, tt.b)
+		_, err := newTarget("b", nil, fn, tt.b)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%+v:\n got %v\nwant %s", tt.b, err, tt.want)
 		}
 	}
 	p := parseIDL(t, `exception E { 1: string m } (http.status = "200")
 		service S { void f() throws (1: E e) }`)
-	if _, err := NewTarget("b", nil, p.Service("S").Function("f"), Binding{}); err == nil ||
+	if _, err := newTarget("b", nil, p.Service("S").Function("f"), Binding{}); err == nil ||
 		err.Error() != `function f: exception test.E: annotation http.status = "200": want a status from 400 to 599` {
 		t.Errorf("got %v", err)
 	}
@@ -237,7 +241,7 @@ func TestNewTargetErrors(t *testing.T) {
 // TestBodyLimit: a body over the server's limit is 413.
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	tg, err := NewTarget("b", nil, interopFunc(t, "echo"), Binding{Body: "*"})
+	tg, err := newTarget("b", nil, interopFunc(t, "echo"), Binding{Body: "*"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,4 +312,17 @@ func TestMissingResultThroughTarget(t *testing.T) {
 	if w := g.do(t, "POST", "/Interop/touch", `{"id":1}`); w.Code != 200 || w.Body.String() != `{}` {
 		t.Errorf("void: %d %s", w.Code, w.Body)
 	}
+}
+
+// newTarget serves fn over backend b through the shared pipeline, with no
+// resilience policy; the binding's protocol defaults to the backend's.
+func newTarget(name string, b translate.Backend, fn *idl.Function, bind Binding) (*pipeline.Target, error) {
+	if tb, ok := b.(*Backend); ok && bind.Protocol == "" {
+		bind.Protocol = tb.Protocol()
+	}
+	tc, err := NewTranscoder(name, fn, bind)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Unguarded(name, b, tc, nil), nil
 }

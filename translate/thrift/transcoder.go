@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
-	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -41,9 +40,7 @@ type Binding struct {
 	// ("Calculator:add"), for a multiplexed backend.
 	ServiceName string
 	// Protocol is the backend's protocol, "binary" (default) or "compact":
-	// the Target encodes the arguments once, in it. A Target built over a
-	// *Backend directly takes it from the Backend; a wrapped backend (the
-	// resilience layer's) hides it, so the wiring passes it here.
+	// the Transcoder encodes the arguments once, in it.
 	Protocol string
 }
 
@@ -52,10 +49,10 @@ type Binding struct {
 // for a reason the gateway cannot classify. Its code is UNKNOWN.
 const DefaultExceptionStatus = http.StatusInternalServerError
 
-// Target serves one route by calling one Thrift function.
-type Target struct {
+// Transcoder is one route's Thrift half: a function of the IDL and where
+// its arguments come from, resolved when the route table is built.
+type Transcoder struct {
 	backendName string
-	backend     translate.Backend
 	m           *Method
 	fn          *idl.Function
 	method      string // the name on the wire
@@ -86,25 +83,19 @@ type boundHeader struct {
 	header string
 }
 
-var _ routes.Target = (*Target)(nil)
+var _ translate.Transcoder = (*Transcoder)(nil)
 
-// NewTarget binds fn to a backend. Errors name the function and the path,
-// key or name at fault.
-func NewTarget(backendName string, backend translate.Backend, fn *idl.Function, b Binding) (*Target, error) {
+// NewTranscoder binds fn for calls to the backend backendName, which
+// speaks b.Protocol. Errors name the function and the path, key or name at
+// fault.
+func NewTranscoder(backendName string, fn *idl.Function, b Binding) (*Transcoder, error) {
 	if fn == nil {
 		return nil, errors.New("thrift target: no function")
 	}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("function %s: %s", fn.Name, fmt.Sprintf(format, args...))
 	}
-	protocol := b.Protocol
-	if tb, ok := backend.(*Backend); ok {
-		if protocol != "" && protocol != tb.Protocol() {
-			return nil, fail("binding protocol %q, but backend %s speaks %s", protocol, backendName, tb.Protocol())
-		}
-		protocol = tb.Protocol()
-	}
-	codec, err := NewCodec(protocol, b.MaxDepth)
+	codec, err := NewCodec(b.Protocol, b.MaxDepth)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
@@ -112,9 +103,8 @@ func NewTarget(backendName string, backend translate.Backend, fn *idl.Function, 
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{
+	t := &Transcoder{
 		backendName: backendName,
-		backend:     backend,
 		m:           m,
 		fn:          fn,
 		method:      fn.Name,
@@ -186,7 +176,7 @@ func NewTarget(backendName string, backend translate.Backend, fn *idl.Function, 
 	}
 	for _, p := range slices.Sorted(maps.Keys(b.Headers)) {
 		h := b.Headers[p]
-		if !validHeaderName(h) {
+		if !translate.ValidHeaderName(h) {
 			return nil, fail("header %q for %q is not a valid header name", h, p)
 		}
 		chain, err := resolvePath(m.args, p)
@@ -298,96 +288,72 @@ func isTextual(t *ttype) bool {
 	return isScalar(t) || (t.wire == tList || t.wire == tSet) && isScalar(t.elem)
 }
 
-func validHeaderName(h string) bool {
-	if h == "" {
-		return false
+
+func (t *Transcoder) Describe() string { return t.describe }
+
+func (t *Transcoder) Body() translate.BodyKind {
+	if t.body == bodyNone {
+		return translate.BodyNone
 	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
+	return translate.BodyJSON
 }
 
-func (t *Target) Backend() string  { return t.backendName }
-func (t *Target) Describe() string { return t.describe }
+// Forwarding is nil: Thrift's framed and buffered transports carry no
+// metadata (headers reach arguments only through api.header bindings).
+func (t *Transcoder) Forwarding() *translate.Forwarding { return nil }
 
-// ServeRoute transcodes the request, calls the function and writes the
-// result, or the error.
-func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
-	args, err := t.request(r, params)
+// Encode builds the encoded args struct.
+func (t *Transcoder) Encode(req *translate.Request, call *translate.Call) error {
+	args, err := t.request(req)
 	if err != nil {
-		translate.Fail(w, r, err, nil)
-		return
+		return err
 	}
-	call := &translate.Call{Method: t.method, Body: args}
+	call.Method, call.Body = t.method, args
 	if t.fn.Oneway {
 		call.Delivery = translate.DeliveryOneway
 	}
-	reply, err := t.backend.Invoke(r.Context(), call)
-	if err != nil {
-		translate.Fail(w, r, err, nil)
-		return
-	}
-	if t.fn.Oneway {
-		// Accepted: handed to the transport; nothing comes back. The body is
-		// {} so that a client that always parses JSON does not trip.
-		writeJSON(w, http.StatusAccepted, []byte("{}"))
-		return
+	return nil
+}
+
+// Decode renders the result, or turns a declared exception into the
+// application's error.
+func (t *Transcoder) Decode(call *translate.Call, reply *translate.Reply) (*translate.Response, error) {
+	if call.Delivery == translate.DeliveryOneway {
+		// Handed to the transport; nothing comes back. The body is {} so
+		// that a client that always parses JSON does not trip.
+		return &translate.Response{Body: []byte("{}"), ContentType: "application/json"}, nil
 	}
 	out, err := t.reply(reply.Body)
 	if err != nil {
-		translate.Fail(w, r, err, nil)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, out)
+	return &translate.Response{Body: out, ContentType: "application/json"}, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-// request builds the encoded args struct. The body is read only when the
-// binding has one; a body on a route without one is ignored, as
-// grpc-gateway ignores it.
-func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) {
+// request builds the encoded args struct. A body on a route without one
+// is never read, as grpc-gateway ignores it.
+func (t *Transcoder) request(req *translate.Request) ([]byte, error) {
 	root := &node{}
-	if t.body != bodyNone && r.Body != nil {
-		body, err := translate.ReadBody(r)
-		if err != nil {
-			return nil, err
+	if t.body != bodyNone && len(req.Body) > 0 {
+		v, terr := trimJSON(req.Body)
+		if terr != nil {
+			return nil, terr
 		}
-		if len(body) > 0 {
-			if ct := r.Header.Get("Content-Type"); !translate.IsJSONMediaType(ct) {
-				return nil, translate.HTTPError(http.StatusUnsupportedMediaType,
-					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(ct))
-			}
-			v, terr := trimJSON(body)
-			if terr != nil {
-				return nil, terr
-			}
-			if v != nil {
-				if t.body == bodyWhole {
-					root.raw = v
-				} else {
-					root.child(t.bodyArg).raw = v
-				}
+		if v != nil {
+			if t.body == bodyWhole {
+				root.raw = v
+			} else {
+				root.child(t.bodyArg).raw = v
 			}
 		}
 	}
 	var vs translate.Violations
 	for _, pv := range t.pathVars {
-		if v, ok := params.Get(pv.path); ok {
+		if v, ok := req.Params.Get(pv.path); ok {
 			setLeaf(root, pv, []string{v}, "path variable "+strconv.Quote(pv.path), true, &vs)
 		}
 	}
-	if q := r.URL.Query(); len(q) > 0 {
+	if q := req.Query; len(q) > 0 {
 		for _, k := range slices.Sorted(maps.Keys(q)) {
 			bp, ok := t.query[k]
 			if !ok {
@@ -406,7 +372,7 @@ func (t *Target) request(r *http.Request, params routes.Params) ([]byte, error) 
 		}
 	}
 	for _, h := range t.headers {
-		if vals := r.Header.Values(h.header); len(vals) > 0 {
+		if vals := req.Header.Values(h.header); len(vals) > 0 {
 			setLeaf(root, h.boundPath, vals, "header "+h.header, false, &vs)
 		}
 	}
@@ -441,14 +407,14 @@ func setLeaf(root *node, bp boundPath, texts []string, origin string, fromPath b
 
 // reply renders the result struct, or turns a declared exception into the
 // error response.
-func (t *Target) reply(b []byte) ([]byte, error) {
+func (t *Transcoder) reply(b []byte) ([]byte, error) {
 	res, err := t.m.DecodeResult(b)
 	if errors.Is(err, ErrMissingResult) {
-		return nil, &translate.Error{Code: codes.Internal, HTTPStatus: http.StatusBadGateway,
+		return nil, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
 			Message: "backend " + t.backendName + " returned no result for " + t.fn.Name, Cause: err}
 	}
 	if err != nil {
-		return nil, &translate.Error{Code: codes.Internal, HTTPStatus: http.StatusBadGateway,
+		return nil, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
 			Message: "backend " + t.backendName + " sent a reply that does not match the IDL of " + t.fn.Name, Cause: err}
 	}
 	if ex := res.Exception; ex != nil {
@@ -462,7 +428,7 @@ func (t *Target) reply(b []byte) ([]byte, error) {
 
 // exception is the error for a declared exception: its message, its
 // fields as a detail typed "thrift/<prefix>.<Name>", and its status.
-func (t *Target) exception(ex *ThrownException) *translate.Error {
+func (t *Transcoder) exception(ex *ThrownException) *translate.Error {
 	status, ok := t.excStatus[ex.st]
 	if !ok {
 		status = DefaultExceptionStatus
@@ -481,11 +447,14 @@ func (t *Target) exception(ex *ThrownException) *translate.Error {
 	} else {
 		detail = append(detail, '}')
 	}
-	return &translate.Error{
-		Code:        translate.CodeForHTTPStatus(status),
-		HTTPStatus:  status,
-		Message:     msg,
-		JSONDetails: []json.RawMessage{detail},
-		Cause:       fmt.Errorf("%s threw %s", t.fn.Name, ex.Type),
+	e := translate.Declared(status, msg)
+	if status == DefaultExceptionStatus {
+		// Declared, but with no status: the application said no for a
+		// reason the gateway cannot classify.
+		e.Code = codes.Unknown
 	}
+	e.FromServer = true
+	e.JSONDetails = []json.RawMessage{detail}
+	e.Cause = fmt.Errorf("%s threw %s", t.fn.Name, ex.Type)
+	return e
 }

@@ -3,12 +3,9 @@ package nats
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/nats-io/nuid"
 	"google.golang.org/grpc/codes"
@@ -18,8 +15,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/switchboard-gw/switchboard/observability"
-	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -67,16 +62,16 @@ type Route struct {
 	OmitUnpopulated bool
 }
 
-// Target serves one route by sending to one NATS subject template.
-// Everything in it is resolved by NewTarget; serving only reads it.
-type Target struct {
+// Transcoder is one route's NATS half: a subject template and what the
+// payload is. Everything in it is resolved by NewTranscoder; serving only
+// reads it.
+type Transcoder struct {
 	backendName string
-	backend     translate.Backend
 	mode        string
 	delivery    translate.Delivery
 	subject     *subjectTemplate
 	raw         bool
-	forward     []string // canonical header names
+	fwd         translate.Forwarding
 	resolver    translate.Resolver
 	maxDepth    int
 
@@ -87,15 +82,13 @@ type Target struct {
 	decode             proto.UnmarshalOptions
 }
 
-var _ routes.Target = (*Target)(nil)
+var _ translate.Transcoder = (*Transcoder)(nil)
 
-// NewTarget binds a route to a backend. pathFields are the field paths of
-// the route template's variables, the names a subject template may use.
-func NewTarget(backendName string, backend translate.Backend, pathFields []string, r Route) (*Target, error) {
-	if backend == nil {
-		return nil, errors.New("nats route: no backend")
-	}
-	t := &Target{backendName: backendName, backend: backend, raw: r.Raw, resolver: r.Resolver, maxDepth: r.MaxDepth}
+// NewTranscoder binds a route to the backend backendName. pathFields are
+// the field paths of the route template's variables, the names a subject
+// template may use.
+func NewTranscoder(backendName string, pathFields []string, r Route) (*Transcoder, error) {
+	t := &Transcoder{backendName: backendName, raw: r.Raw, resolver: r.Resolver, maxDepth: r.MaxDepth}
 	switch r.Mode {
 	case "", ModeRequest:
 		t.mode, t.delivery = ModeRequest, translate.DeliveryReply
@@ -147,17 +140,15 @@ func NewTarget(backendName string, backend translate.Backend, pathFields []strin
 		}
 		if !seen[c] {
 			seen[c] = true
-			t.forward = append(t.forward, c)
+			t.fwd.Headers = append(t.fwd.Headers, c)
 		}
 	}
 	return t, nil
 }
 
-func (t *Target) Backend() string { return t.backendName }
-
 // Describe is "nats <mode> <subject template>", with the types of a typed
 // route.
-func (t *Target) Describe() string {
+func (t *Transcoder) Describe() string {
 	d := "nats " + t.mode + " " + t.subject.raw
 	if t.reqType != nil || t.replyType != nil {
 		in, out := "-", "-"
@@ -172,67 +163,70 @@ func (t *Target) Describe() string {
 	return d
 }
 
-// ServeRoute builds the subject, checks and encodes the body, sends it and
-// writes the outcome.
-func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
-	subject, perr := t.subject.render(params)
+// Body: a raw route passes any bytes; the others take JSON.
+func (t *Transcoder) Body() translate.BodyKind {
+	if t.raw {
+		return translate.BodyAny
+	}
+	return translate.BodyJSON
+}
+
+// Forwarding: the default and configured headers, under their own names
+// (NATS headers are not limited to printable ASCII).
+func (t *Transcoder) Forwarding() *translate.Forwarding { return &t.fwd }
+
+// Encode builds the subject, checks and encodes the body, and adds the
+// headers NATS itself reads.
+func (t *Transcoder) Encode(req *translate.Request, call *translate.Call) error {
+	subject, perr := t.subject.render(req.Params)
 	if perr != nil {
-		translate.Fail(w, r, perr, t.resolver)
-		return
+		return perr
 	}
-	body, err := translate.ReadBody(r)
+	payload, err := t.encode(req.Body)
 	if err != nil {
-		translate.Fail(w, r, err, t.resolver)
-		return
+		return err
 	}
-	payload, err := t.encode(body, r.Header.Get("Content-Type"))
-	if err != nil {
-		translate.Fail(w, r, err, t.resolver)
-		return
+	if call.Metadata == nil {
+		call.Metadata = metadata.MD{}
 	}
-	md, err := t.metadata(r)
-	if err != nil {
-		translate.Fail(w, r, err, t.resolver)
-		return
+	if err := t.metadata(req, call.Metadata); err != nil {
+		return err
 	}
-	reply, err := t.backend.Invoke(r.Context(), &translate.Call{Method: subject, Body: payload, Metadata: md, Delivery: t.delivery})
-	if err != nil {
-		translate.Fail(w, r, err, t.resolver)
-		return
-	}
+	call.Method, call.Body, call.Delivery = subject, payload, t.delivery
+	return nil
+}
+
+// Decode renders the outcome: the subject of a publish, the stream's
+// acknowledgement, or the reply of a request.
+func (t *Transcoder) Decode(call *translate.Call, reply *translate.Reply) (*translate.Response, error) {
 	switch t.mode {
 	case ModePublish:
 		b, _ := json.Marshal(struct {
 			Subject string `json:"subject"`
-		}{subject})
-		write(w, http.StatusAccepted, "application/json", b)
+		}{call.Method})
+		return &translate.Response{Body: b, ContentType: "application/json"}, nil
 	case ModeJetStream:
 		b := reply.Body
 		if len(b) == 0 {
 			b = []byte("{}")
 		}
-		write(w, http.StatusAccepted, "application/json", b)
-	default:
-		t.writeReply(w, r, reply)
+		return &translate.Response{Body: b, ContentType: "application/json"}, nil
 	}
+	return t.decodeReply(reply)
 }
 
 // encode checks the body and turns it into the message payload.
-func (t *Target) encode(body []byte, contentType string) ([]byte, error) {
+func (t *Transcoder) encode(body []byte) ([]byte, error) {
 	if t.raw || len(body) == 0 {
 		// No body is an empty message whatever the Content-Type says, as
 		// in the gRPC binding: there is nothing to decode.
 		return body, nil
 	}
-	if !translate.IsJSONMediaType(contentType) {
-		return nil, translate.HTTPError(http.StatusUnsupportedMediaType,
-			"unsupported Content-Type %q: the request body must be application/json", contentType)
-	}
 	if !json.Valid(body) {
-		return nil, translate.BadRequest(notJSON(body))
+		return nil, translate.BadRequest(translate.NotJSON(body))
 	}
 	if t.reqType == nil {
-		if deeperThan(body, t.maxDepth) {
+		if translate.DeeperThan(body, t.maxDepth) {
 			return nil, translate.BadRequest(fmt.Sprintf("request body is nested too deeply: the limit is %d levels", t.maxDepth))
 		}
 		return body, nil
@@ -242,7 +236,7 @@ func (t *Target) encode(body []byte, contentType string) ([]byte, error) {
 	}
 	msg := t.reqType.New()
 	if err := t.unmarshal.Unmarshal(body, msg.Interface()); err != nil {
-		problem := cleanProtoError(err)
+		problem := translate.ProtoErrorText(err)
 		if strings.Contains(problem, "exceeded max recursion depth") {
 			return nil, translate.BadRequest(fmt.Sprintf("request body is nested too deeply: the limit is %d levels", t.maxDepth))
 		}
@@ -256,28 +250,17 @@ func (t *Target) encode(body []byte, contentType string) ([]byte, error) {
 	return out, nil
 }
 
-// metadata is what travels as NATS headers.
-func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
-	md := metadata.MD{}
-	for _, name := range t.forward {
-		if vs := r.Header.Values(name); len(vs) > 0 {
-			md[strings.ToLower(name)] = vs
-		}
-	}
-	if id := observability.FromContext(r.Context()).ID; id != "" {
-		md["x-request-id"] = []string{id}
-	}
-	if t.raw {
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			md["content-type"] = []string{ct}
-		}
+// metadata adds the headers NATS itself reads to the forwarded ones.
+func (t *Transcoder) metadata(req *translate.Request, md metadata.MD) error {
+	if t.raw && req.ContentType != "" {
+		md["content-type"] = []string{req.ContentType}
 	}
 	if t.mode == ModeJetStream {
 		id := nuid.Next()
-		if vs := r.Header.Values(IdempotencyKeyHeader); len(vs) > 0 {
+		if vs := req.Header.Values(IdempotencyKeyHeader); len(vs) > 0 {
 			if len(vs) > 1 || !validIdempotencyKey(vs[0]) {
 				problem := fmt.Sprintf("must be one value of 1 to %d visible ASCII characters", maxIdempotencyKey)
-				return nil, translate.BadRequest("header "+IdempotencyKeyHeader+" "+problem,
+				return translate.BadRequest("header "+IdempotencyKeyHeader+" "+problem,
 					translate.Violation(IdempotencyKeyHeader, problem))
 			}
 			id = vs[0]
@@ -287,34 +270,31 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 		// same id) land in the stream once.
 		md["nats-msg-id"] = []string{id}
 	}
-	return md, nil
+	return nil
 }
 
-// writeReply renders a request-mode reply.
-func (t *Target) writeReply(w http.ResponseWriter, r *http.Request, reply *translate.Reply) {
-	h := w.Header()
+// decodeReply renders a request-mode reply.
+func (t *Transcoder) decodeReply(reply *translate.Reply) (*translate.Response, error) {
+	h := http.Header{}
 	if t.replyType != nil {
 		msg := t.replyType.New()
 		if err := t.decode.Unmarshal(reply.Body, msg.Interface()); err != nil {
-			translate.Fail(w, r, &translate.Error{Code: codes.Internal, HTTPStatus: http.StatusBadGateway,
+			return nil, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
 				Message: "invalid reply from backend " + t.backendName + ": not a " + string(msg.Descriptor().FullName()),
-				Cause:   err}, t.resolver)
-			return
+				Cause:   err}
 		}
 		out, err := t.marshal.Marshal(msg.Interface())
 		if err != nil {
 			// An Any whose type the resolver does not know, for instance.
-			translate.Fail(w, r, &translate.Error{Code: codes.Internal, HTTPStatus: http.StatusBadGateway,
-				Message: "cannot render the reply of backend " + t.backendName + " as JSON", Cause: err}, t.resolver)
-			return
+			return nil, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
+				Message: "cannot render the reply of backend " + t.backendName + " as JSON", Cause: err}
 		}
 		copyReplyHeaders(h, reply.Header, false)
-		write(w, http.StatusOK, "application/json", translate.CompactJSON(out))
-		return
+		return &translate.Response{Body: translate.CompactJSON(out), ContentType: "application/json", Header: h}, nil
 	}
 	copyReplyHeaders(h, reply.Header, true)
 	ct := ""
-	if vs := reply.Header.Get("content-type"); len(vs) > 0 && validHeaderValue(vs[0]) {
+	if vs := reply.Header.Get("content-type"); len(vs) > 0 && translate.ValidHeaderValue(vs[0]) {
 		ct = vs[0]
 	}
 	if ct == "" && len(reply.Body) > 0 {
@@ -323,66 +303,5 @@ func (t *Target) writeReply(w http.ResponseWriter, r *http.Request, reply *trans
 			ct = "application/json"
 		}
 	}
-	write(w, http.StatusOK, ct, reply.Body)
-}
-
-func write(w http.ResponseWriter, status int, contentType string, body []byte) {
-	h := w.Header()
-	if contentType != "" {
-		h.Set("Content-Type", contentType)
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-// deeperThan reports whether valid JSON nests objects and arrays more than
-// max levels. encoding/json's own limit is 10000, far beyond what a
-// service should be handed.
-func deeperThan(b []byte, max int) bool {
-	depth := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return true
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return false
-}
-
-// notJSON describes a body that is not JSON, with encoding/json's reason.
-func notJSON(body []byte) string {
-	var raw json.RawMessage
-	err := json.Unmarshal(body, &raw)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("request body is not valid JSON: %v (offset %d)", se, se.Offset)
-	}
-	return "request body is not valid JSON"
-}
-
-// cleanProtoError strips the "proto:" prefix, which protobuf-go writes with
-// a randomly chosen regular or non-breaking space to deter comparisons.
-func cleanProtoError(err error) string {
-	s := strings.TrimPrefix(err.Error(), "proto:")
-	return strings.TrimLeftFunc(s, unicode.IsSpace)
+	return &translate.Response{Body: reply.Body, ContentType: ct, Header: h}, nil
 }

@@ -1,0 +1,201 @@
+// Package pipeline is the one path every request takes to a backend,
+// whatever its protocol: read and check the body, settle the deadline,
+// forward headers as metadata, let the route's transcoder build the call,
+// call the backend under its resilience policy with the reply decoded
+// inside each attempt, and write the response or the one error body.
+//
+// A protocol plugs in with a translate.Transcoder per route and a
+// translate.Backend; neither chooses an HTTP status.
+package pipeline
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/resilience"
+)
+
+// Target serves one route: a transcoder bound to a backend. It is built
+// when the route table is built and only read while serving.
+type Target struct {
+	backendName string
+	backend     *resilience.Backend
+	tc          translate.Transcoder
+	body        translate.BodyKind
+	fwd         *translate.Forwarding
+	resolver    translate.Resolver
+}
+
+var _ routes.Target = (*Target)(nil)
+
+// New binds a route's transcoder to its backend. res renders error
+// details and may be nil (the built-in types only).
+func New(backendName string, backend *resilience.Backend, tc translate.Transcoder, res translate.Resolver) *Target {
+	return &Target{backendName: backendName, backend: backend, tc: tc, body: tc.Body(), fwd: tc.Forwarding(), resolver: res}
+}
+
+func (t *Target) Backend() string  { return t.backendName }
+func (t *Target) Describe() string { return t.tc.Describe() }
+
+// Transcoder is the route's protocol half, for tools that explain a route.
+func (t *Target) Transcoder() translate.Transcoder { return t.tc }
+
+// ServeRoute runs the pipeline for one request.
+func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
+	resp, delivery, err := t.serve(r, params)
+	if err != nil {
+		translate.Fail(w, r, err, t.resolver)
+		return
+	}
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	if resp.ContentType != "" {
+		h.Set("Content-Type", resp.ContentType)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	status := http.StatusOK
+	if delivery != translate.DeliveryReply {
+		// Handed over (a publish, a oneway call) or stored (a JetStream
+		// acknowledgement): accepted, not processed.
+		status = http.StatusAccepted
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(resp.Body)
+}
+
+func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Response, translate.Delivery, error) {
+	req := translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
+	if r.URL.RawQuery != "" {
+		req.Query = r.URL.Query()
+	}
+	if t.body != translate.BodyNone && r.Body != nil {
+		body, err := translate.ReadBody(r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if t.body == translate.BodyJSON && len(body) > 0 && !translate.IsJSONMediaType(req.ContentType) {
+			return nil, 0, translate.Refuse(translate.ReasonUnsupportedMediaType,
+				"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
+		}
+		req.Body = body
+	}
+	ctx := r.Context()
+	d, limited, err := ClientTimeout(r.Header)
+	if err != nil {
+		return nil, 0, err
+	}
+	if limited {
+		// The client may shorten the backend's deadline, never lengthen
+		// it: the resilience layer applies the backend timeout on top.
+		var cancel func()
+		ctx, cancel = withTimeout(ctx, d)
+		defer cancel()
+	}
+	call := &translate.Call{}
+	if t.fwd != nil {
+		if call.Metadata, err = t.metadata(r); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := t.tc.Encode(&req, call); err != nil {
+		return nil, 0, err
+	}
+	var resp *translate.Response
+	_, err = t.backend.Do(ctx, call, func(reply *translate.Reply) error {
+		var derr error
+		resp, derr = t.tc.Decode(call, reply)
+		return derr
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return resp, call.Delivery, nil
+}
+
+// metadata builds the outgoing metadata from the route's forwarding
+// rules: the allow-listed headers, the request id the gateway settled on,
+// X-Forwarded-For/Host where the rules ask for them, and client metadata
+// under the rules' prefix (Grpc-Metadata-*, -bin values base64-decoded).
+// A client cannot use the prefix to set hop-by-hop or reserved keys, nor
+// to add values to the keys the gateway sets itself.
+func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
+	f := t.fwd
+	md := metadata.MD{}
+	for _, name := range f.Headers {
+		vs := r.Header.Values(name)
+		if len(vs) == 0 {
+			continue
+		}
+		if f.PrintableOnly {
+			for _, v := range vs {
+				if !translate.PrintableASCII(v) {
+					return nil, unprintable(name)
+				}
+			}
+		}
+		md[strings.ToLower(name)] = vs
+	}
+	if id := observability.FromContext(r.Context()).ID; id != "" {
+		md["x-request-id"] = []string{id}
+	}
+	if f.ProxyHeaders {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			if prior := r.Header.Get("X-Forwarded-For"); prior != "" && translate.PrintableASCII(prior) {
+				host = prior + ", " + host
+			}
+			md["x-forwarded-for"] = []string{host}
+		}
+		if r.Host != "" && translate.PrintableASCII(r.Host) {
+			md["x-forwarded-host"] = []string{r.Host}
+		}
+	}
+	if f.ClientPrefix == "" {
+		return md, nil
+	}
+	for name, vs := range r.Header {
+		key, ok := strings.CutPrefix(name, f.ClientPrefix)
+		if !ok {
+			continue
+		}
+		key = strings.ToLower(key)
+		if _, taken := md[key]; taken || !translate.ValidMetadataKey(key) || (f.Reserved != nil && f.Reserved(key)) || translate.HopByHop(key) {
+			return nil, translate.BadRequest("header "+name+" names metadata a client may not set",
+				translate.Violation(name, "reserved, hop-by-hop or already set by the gateway"))
+		}
+		for _, v := range vs {
+			if strings.HasSuffix(key, "-bin") {
+				b, err := decodeBase64(v)
+				if err != nil {
+					return nil, translate.BadRequest("header "+name+" is not valid base64",
+						translate.Violation(name, "binary metadata must be base64"))
+				}
+				v = string(b)
+			} else if !translate.PrintableASCII(v) {
+				return nil, unprintable(name)
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	return md, nil
+}
+
+func unprintable(name string) error {
+	return translate.BadRequest("header "+name+" has characters gRPC metadata cannot carry",
+		translate.Violation(name, "must be printable ASCII"))
+}
+
+// Unguarded binds a transcoder to a backend under no resilience policy
+// (no deadline, retry, breaker or limit of its own), for tests and tools
+// that drive one protocol directly.
+func Unguarded(backendName string, b translate.Backend, tc translate.Transcoder, res translate.Resolver) *Target {
+	return New(backendName, resilience.Wrap(backendName, b, resilience.Policy{}, nil), tc, res)
+}
