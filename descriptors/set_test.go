@@ -374,7 +374,7 @@ func TestHTTPRuleShapes(t *testing.T) {
 
 func TestTypes(t *testing.T) {
 	t.Parallel()
-	golden := librarySet(t)                                   // ships its own google/protobuf and google/api files
+	golden := librarySet(t)                                                      // ships its own google/protobuf and google/api files
 	bare, err := NewSet("bare", "b", Source{Kind: SourceUpload}, libraryOnly(t)) // built-ins filled in
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,6 @@ func fieldError(field, desc string) *translate.Error {
 	return vs.Err()
 }
 
-
 // splitPosition parses protojson's "(line 1:13): problem" and
 // "syntax error (line 1:13): problem".
 func splitPosition(s string) (line, col int, rest string, ok bool) {

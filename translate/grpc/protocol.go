@@ -57,12 +57,12 @@ type ServiceConfig struct {
 
 const servicesKey = "services"
 
-func (Protocol) Name() string               { return "grpc" }
-func (Protocol) Title() string              { return "gRPC" }
-func (Protocol) TargetHint() string         { return "grpc: package.Service/Method" }
-func (Protocol) NewBackendSection() any     { return &BackendConfig{} }
-func (Protocol) NewRouteSection() any       { return &RouteConfig{} }
-func (Protocol) Sections() map[string]any   { return map[string]any{servicesKey: &[]ServiceConfig{}} }
+func (Protocol) Name() string             { return "grpc" }
+func (Protocol) Title() string            { return "gRPC" }
+func (Protocol) TargetHint() string       { return "grpc: package.Service/Method" }
+func (Protocol) NewBackendSection() any   { return &BackendConfig{} }
+func (Protocol) NewRouteSection() any     { return &RouteConfig{} }
+func (Protocol) Sections() map[string]any { return map[string]any{servicesKey: &[]ServiceConfig{}} }
 func services(c *config.Config) []ServiceConfig {
 	if s, ok := c.Sections[servicesKey].(*[]ServiceConfig); ok {
 		return *s

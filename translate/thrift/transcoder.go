@@ -288,7 +288,6 @@ func isTextual(t *ttype) bool {
 	return isScalar(t) || (t.wire == tList || t.wire == tSet) && isScalar(t.elem)
 }
 
-
 func (t *Transcoder) Describe() string { return t.describe }
 
 func (t *Transcoder) Body() translate.BodyKind {
