@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/nats/embedded"
 )
 
 // EmbeddedURL as ConnOptions.URL starts an in-process NATS server with
@@ -97,8 +95,7 @@ type Backend struct {
 	nc   *natsgo.Conn
 	js   jetstream.JetStream
 
-	srv     *server.Server // embedded server, or nil
-	tempDir string         // embedded store to remove on Close
+	srv *embedded.Server // embedded server this backend owns, or nil
 
 	closed    chan struct{} // closed by the connection's ClosedHandler
 	closeOnce sync.Once
@@ -122,10 +119,13 @@ func Connect(name string, opts ConnOptions, log *slog.Logger) (*Backend, error) 
 		if opts.TLS != nil || opts.CredentialsFile != "" {
 			return nil, fmt.Errorf("nats backend %s: tls and credentials_file apply to external servers, not the embedded one", name)
 		}
-		if err := b.startEmbedded(opts); err != nil {
+		srv, err := embedded.Start(embedded.Options{Name: name, Listen: opts.EmbeddedListen, StoreDir: opts.StoreDir,
+			Token: opts.Token, User: opts.User, Password: opts.Password, Log: log})
+		if err != nil {
 			return nil, fmt.Errorf("nats backend %s: %w", name, err)
 		}
-		url = b.srv.ClientURL()
+		b.srv = srv
+		url = srv.ClientURL()
 	default:
 		if len(opts.Streams) > 0 || opts.StoreDir != "" || opts.EmbeddedListen != "" {
 			return nil, fmt.Errorf("nats backend %s: streams, store_dir and embedded_listen apply to the embedded server only", name)
@@ -248,72 +248,6 @@ func (b *Backend) options(opts ConnOptions) ([]natsgo.Option, error) {
 	return o, nil
 }
 
-// startEmbedded starts the in-process server and waits until it accepts
-// clients.
-func (b *Backend) startEmbedded(opts ConnOptions) error {
-	host, port := "127.0.0.1", server.RANDOM_PORT
-	if opts.EmbeddedListen != "" {
-		h, p, err := net.SplitHostPort(opts.EmbeddedListen)
-		if err != nil {
-			return fmt.Errorf("embedded_listen %q: %w", opts.EmbeddedListen, err)
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || n > 65535 {
-			return fmt.Errorf("embedded_listen %q: bad port", opts.EmbeddedListen)
-		}
-		host = h
-		if n != 0 { // 0 would mean 4222 to nats-server; we mean "any"
-			port = n
-		}
-	}
-	dir := opts.StoreDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "switchboard-nats-")
-		if err != nil {
-			return err
-		}
-		dir, b.tempDir = d, d
-	}
-	sopts := &server.Options{
-		ServerName: "switchboard-" + sanitizeName(b.name),
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true, // the gateway owns the process's signals
-		Username:   opts.User,
-		Password:   opts.Password,
-	}
-	if opts.Token != "" {
-		sopts.Authorization = opts.Token
-	}
-	srv, err := server.NewServer(sopts)
-	if err != nil {
-		b.removeTemp()
-		return fmt.Errorf("embedded server: %w", err)
-	}
-	srv.SetLoggerV2(serverLog{b.log}, false, false, false)
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		b.removeTemp()
-		return errors.New("embedded server did not start within 10s")
-	}
-	b.srv = srv
-	b.log.Info("embedded nats server started", slog.String("url", srv.ClientURL()), slog.String("store_dir", dir))
-	return nil
-}
-
-func sanitizeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
-			return r
-		}
-		return '_'
-	}, s)
-}
-
 func (b *Backend) createStreams(streams []StreamConfig) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -381,40 +315,9 @@ func (b *Backend) Close() error {
 
 func (b *Backend) stopEmbedded() {
 	if b.srv != nil {
-		b.srv.Shutdown()
-		b.srv.WaitForShutdown()
-		b.log.Info("embedded nats server stopped")
-	}
-	b.removeTemp()
-}
-
-func (b *Backend) removeTemp() {
-	if b.tempDir != "" {
-		if err := os.RemoveAll(b.tempDir); err != nil {
+		if err := b.srv.Close(); err != nil {
 			b.closeErr = err
 		}
-		b.tempDir = ""
+		b.srv = nil
 	}
 }
-
-// serverLog sends the embedded server's log to slog. Its notices (a banner
-// of a dozen lines at start) are debug: the gateway logs its own summary.
-type serverLog struct{ log *slog.Logger }
-
-func (l serverLog) Noticef(format string, v ...any) {
-	l.log.Debug("nats-server: " + fmt.Sprintf(format, v...))
-}
-func (l serverLog) Warnf(format string, v ...any) {
-	l.log.Warn("nats-server: " + fmt.Sprintf(format, v...))
-}
-func (l serverLog) Errorf(format string, v ...any) {
-	l.log.Error("nats-server: " + fmt.Sprintf(format, v...))
-}
-
-// Fatalf is an error, not an exit: the embedded server must not take the
-// gateway down with it.
-func (l serverLog) Fatalf(format string, v ...any) {
-	l.log.Error("nats-server: " + fmt.Sprintf(format, v...))
-}
-func (l serverLog) Debugf(string, ...any) {}
-func (l serverLog) Tracef(string, ...any) {}

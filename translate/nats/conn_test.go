@@ -21,8 +21,8 @@ func TestEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := b.tempDir
-	if dir == "" {
+	dir, temporary := b.srv.StoreDir()
+	if !temporary {
 		t.Fatal("no temporary store")
 	}
 	if !strings.HasPrefix(b.ClientURL(), "nats://127.0.0.1:") {
