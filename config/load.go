@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-gw/switchboard/config/yamlpos"
 )
 
 // Problem is one configuration error with its position.
@@ -56,8 +57,6 @@ func Load(path string, protocols Protocols) (*Config, error) {
 	return Parse(b, path, protocols)
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // Parse decodes and validates a configuration; name is used in positions.
 func Parse(b []byte, name string, protocols Protocols) (*Config, error) {
 	c := &Config{File: name, pos: map[string]int{}, protocols: protocols}
@@ -94,11 +93,8 @@ func Parse(b []byte, name string, protocols Protocols) (*Config, error) {
 }
 
 func yamlProblem(file, msg string) Problem {
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{File: file, Line: line, Msg: m[2]}
-	}
-	return Problem{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+	line, rest, _ := yamlpos.Split(msg)
+	return Problem{File: file, Line: line, Msg: rest}
 }
 
 // keyed adds the deepest key path declared on the problem's line, so decoder

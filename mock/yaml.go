@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-gw/switchboard/config/yamlpos"
 )
 
 // lineError is a problem at a line of the stub file. The UnmarshalYAML
@@ -25,8 +26,6 @@ func lineErrorf(n *yaml.Node, format string, args ...any) error {
 	return &lineError{line: n.Line, msg: fmt.Sprintf(format, args...)}
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // fileError rewrites decoder errors as "file:line: message", the form
 // editors and terminals turn into links.
 func fileError(name string, err error) error {
@@ -38,18 +37,11 @@ func fileError(name string, err error) error {
 	if errors.As(err, &te) {
 		msgs := make([]string, len(te.Errors))
 		for i, e := range te.Errors {
-			msgs[i] = rewriteLine(name, e)
+			msgs[i] = yamlpos.Format(name, e)
 		}
 		return errors.New(strings.Join(msgs, "\n"))
 	}
-	return errors.New(rewriteLine(name, err.Error()))
-}
-
-func rewriteLine(name, msg string) string {
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s:%s: %s", name, m[1], m[2])
-	}
-	return fmt.Sprintf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
+	return errors.New(yamlpos.Format(name, err.Error()))
 }
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
