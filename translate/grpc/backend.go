@@ -149,6 +149,12 @@ func (b *Backend) mapError(ctx context.Context, err error, header, trailer metad
 		e.Message = "backend " + b.name + " did not answer in time"
 	case e.Code == codes.Canceled && ctx.Err() != nil:
 		e.Message = "request cancelled"
+	case e.Code == codes.Canceled && !fromServer:
+		// Not the caller: the connection was closed under the call (the
+		// gateway is shutting down), which the caller sees as unavailable.
+		// A call in flight may have reached the server: not retryable.
+		e.Code, e.Message, e.Details = codes.Unavailable, "backend "+b.name+" is closed", nil
+		e.Retryable = false
 	case e.Code == codes.Unavailable && !fromServer:
 		e.Message = "backend " + b.name + " is unavailable"
 		e.Details = nil

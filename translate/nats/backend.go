@@ -130,18 +130,22 @@ func (b *Backend) mapError(call *translate.Call, err error) *translate.Error {
 	case errors.Is(err, natsgo.ErrMaxPayload):
 		e.Code, e.Reason = codes.InvalidArgument, translate.ReasonBodyTooLarge
 		e.Message = fmt.Sprintf("message exceeds the NATS server's maximum payload of %d bytes", b.nc.MaxPayload())
-	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrConnectionDraining),
-		errors.Is(err, natsgo.ErrReconnectBufExceeded), errors.Is(err, natsgo.ErrDisconnected),
+	case errors.Is(err, natsgo.ErrConnectionDraining), errors.Is(err, natsgo.ErrReconnectBufExceeded),
 		errors.Is(err, natsgo.ErrConnectionReconnecting), errors.Is(err, natsgo.ErrNoServers):
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
 		// Refused before a byte went out: nats.go checks the connection
 		// state before it buffers a message.
 		e.Retryable = true
+	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrDisconnected):
+		// nats.go also says this of a request already sent whose reply
+		// channel closed: the service may have it, so not retryable.
+		e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
 	case errors.Is(err, natsgo.ErrHeadersNotSupported):
 		if b.nc.Status() != natsgo.CONNECTED {
 			// Never connected yet: nats.go has no server INFO to say
 			// headers work, and refuses every message that has them.
 			e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
+			e.Retryable = true
 		} else {
 			e.Code, e.Message = codes.Internal, "backend "+b.name+": the NATS server does not support headers (needs 2.2 or later)"
 		}

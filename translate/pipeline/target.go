@@ -31,7 +31,15 @@ type Target struct {
 	body        translate.BodyKind
 	fwd         *translate.Forwarding
 	resolver    translate.Resolver
+	checks      []Check
 }
+
+// Check is one policy step of a route, run before the body is read: it
+// refuses the request with an error (its *translate.Error Header, such as
+// WWW-Authenticate or Retry-After, is sent with the error body), may set
+// response headers on w, and may return a request carrying what it
+// learned (an identity) in its context or headers. A nil request means r.
+type Check func(w http.ResponseWriter, r *http.Request) (*http.Request, error)
 
 var _ routes.Target = (*Target)(nil)
 
@@ -44,11 +52,30 @@ func New(backendName string, backend *resilience.Backend, tc translate.Transcode
 func (t *Target) Backend() string  { return t.backendName }
 func (t *Target) Describe() string { return t.tc.Describe() }
 
+// WithChecks returns a copy of t that runs checks, in order, before
+// anything else; the route table is immutable, so a route's policy is set
+// when it is built.
+func (t *Target) WithChecks(checks ...Check) *Target {
+	c := *t
+	c.checks = append(append([]Check(nil), t.checks...), checks...)
+	return &c
+}
+
 // Transcoder is the route's protocol half, for tools that explain a route.
 func (t *Target) Transcoder() translate.Transcoder { return t.tc }
 
 // ServeRoute runs the pipeline for one request.
 func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params routes.Params) {
+	for _, check := range t.checks {
+		next, err := check(w, r)
+		if err != nil {
+			translate.Fail(w, r, err, t.resolver)
+			return
+		}
+		if next != nil {
+			r = next
+		}
+	}
 	resp, delivery, err := t.serve(r, params)
 	if err != nil {
 		translate.Fail(w, r, err, t.resolver)

@@ -19,6 +19,10 @@ import (
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
+// eventTimeout bounds a wait for an event: it only turns an event that
+// never comes into a failure instead of a hang, and is never slept.
+const eventTimeout = 10 * time.Second
+
 // fakeServer reads messages in framer's encoding and writes whatever reply
 // returns for each; nil closes the connection. It counts connections.
 func fakeServer(t *testing.T, f Framer, reply func(m *Message) []byte) (string, *atomic.Int32) {
@@ -371,7 +375,13 @@ func TestPool(t *testing.T) {
 	})
 	t.Run("bounded", func(t *testing.T) {
 		t.Parallel()
+		// The server holds every call until the test lets one go, and the
+		// test does so only while the pool is full: a call that slipped
+		// past the bound would find two already held.
 		var inFlight, most atomic.Int32
+		arrived := make(chan struct{}, 8)
+		release := make(chan struct{})
+		stop := make(chan struct{})
 		addr, conns := fakeServer(t, f, func(m *Message) []byte {
 			n := inFlight.Add(1)
 			for {
@@ -380,20 +390,44 @@ func TestPool(t *testing.T) {
 					break
 				}
 			}
-			time.Sleep(30 * time.Millisecond)
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-stop: // the test failed: let the server's cleanup finish
+				return nil
+			}
 			inFlight.Add(-1)
 			return pingReplyBytes(f, m)
 		})
+		t.Cleanup(func() { close(stop) }) // before the server's cleanup
 		b := dial(t, Options{Endpoints: []string{addr}, PoolSize: 2})
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 				defer cancel()
 				if _, e := ping(ctx, b); e != nil {
 					t.Error(e)
 				}
 			})
+		}
+		// Two calls fill the pool; each release then frees a connection for
+		// one waiting call, which arrives before the next release.
+		for i := range 10 {
+			if i >= 2 {
+				select {
+				case release <- struct{}{}:
+				case <-time.After(eventTimeout):
+					t.Fatalf("release %d: no call held by the server", i-1)
+				}
+			}
+			if i < 8 {
+				select {
+				case <-arrived:
+				case <-time.After(eventTimeout):
+					t.Fatalf("call %d never reached the server (%d connections)", i+1, conns.Load())
+				}
+			}
 		}
 		wg.Wait()
 		if conns.Load() > 2 || most.Load() > 2 {
@@ -403,14 +437,28 @@ func TestPool(t *testing.T) {
 	t.Run("busy until the deadline", func(t *testing.T) {
 		t.Parallel()
 		release := make(chan struct{})
-		addr, _ := fakeServer(t, f, func(m *Message) []byte { <-release; return pingReplyBytes(f, m) })
+		held := make(chan struct{}, 1)
+		addr, _ := fakeServer(t, f, func(m *Message) []byte {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-release
+			return pingReplyBytes(f, m)
+		})
 		b := dial(t, Options{Endpoints: []string{addr}, PoolSize: 1})
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			_, _ = ping(context.Background(), b)
 		}()
-		time.Sleep(20 * time.Millisecond)
+		// The first call holds the only connection once the server has it.
+		select {
+		case <-held:
+		case <-time.After(eventTimeout):
+			close(release)
+			t.Fatal("the first call never reached the server")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		_, e := ping(ctx, b)
 		cancel()
@@ -476,10 +524,35 @@ func TestStaleConnection(t *testing.T) {
 		if _, e := ping(context.Background(), b); e != nil {
 			t.Fatalf("call %d: %v", i, e)
 		}
-		time.Sleep(20 * time.Millisecond) // let the FIN arrive
+		waitPeerClosed(t, b)
 	}
 	if n.Load() != 3 {
 		t.Errorf("%d connections", n.Load())
+	}
+}
+
+// waitPeerClosed waits until the server's close of b's one idle connection
+// has reached it, as the pool's liveness check must then see: nothing in
+// the backend waits for that FIN, so the test reads the connection until
+// EOF (there is no data to steal: the reply was read).
+func waitPeerClosed(t *testing.T, b *Backend) {
+	t.Helper()
+	ep := b.endpoints[0]
+	ep.mu.Lock()
+	idle := len(ep.idle)
+	var nc net.Conn
+	if idle == 1 {
+		nc = ep.idle[0].nc
+	}
+	ep.mu.Unlock()
+	if nc == nil {
+		t.Fatalf("%d idle connections, want 1", idle)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(eventTimeout))
+	defer nc.SetReadDeadline(time.Time{})
+	var buf [1]byte
+	if n, err := nc.Read(buf[:]); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("idle connection: read %d bytes, %v; want EOF", n, err)
 	}
 }
 
@@ -526,7 +599,16 @@ func TestMultiplexedNames(t *testing.T) {
 // TestClose: a closed backend fails calls, in flight and new.
 func TestClose(t *testing.T) {
 	t.Parallel()
-	addr := rawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	f := mustFramer(t, "binary", "framed")
+	received := make(chan struct{})
+	var once sync.Once
+	addr := rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := f.ReadMessage(br); err == nil {
+			once.Do(func() { close(received) })
+		}
+		_, _ = io.Copy(io.Discard, br) // and never reply
+	})
 	b := dial(t, Options{Endpoints: []string{addr}})
 	errc := make(chan *translate.Error, 1)
 	go func() {
@@ -535,7 +617,14 @@ func TestClose(t *testing.T) {
 		_, e := ping(ctx, b)
 		errc <- e
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Close once the call is in flight: sent, and waiting for the reply.
+	select {
+	case <-received:
+	case e := <-errc:
+		t.Fatalf("the call ended before Close: %v", e)
+	case <-time.After(eventTimeout):
+		t.Fatal("the call never reached the server")
+	}
 	b.Close()
 	if e := <-errc; e == nil {
 		t.Error("call in flight survived Close")
@@ -612,8 +701,9 @@ func TestIdleConnectionOutlivesCallDeadline(t *testing.T) {
 		if _, e := ping(ctx, b); e != nil {
 			t.Fatalf("call %d: %v", i, e)
 		}
+		// Wait for the call's deadline, which was the connection's, to pass.
+		<-ctx.Done()
 		cancel()
-		time.Sleep(80 * time.Millisecond) // past the last call's deadline
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections for two calls in a row; want the pooled one reused", n)

@@ -144,15 +144,24 @@ func deserialize(t testing.TB, protocol string, b []byte, v athrift.TStruct) {
 type handler struct {
 	fired  chan string
 	pings  atomic.Int64
-	delay  time.Duration
 	echoed atomic.Pointer[gen.Everything]
+	// stall, when set, holds Ping until the test closes it or the call's
+	// context ends: a slow server the test controls, where a sleep would
+	// guess how slow is slow enough.
+	stall chan struct{}
 }
 
 func newHandler() *handler { return &handler{fired: make(chan string, 16)} }
 
-func (h *handler) Ping(context.Context) (string, error) {
+func (h *handler) Ping(ctx context.Context) (string, error) {
 	h.pings.Add(1)
-	time.Sleep(h.delay)
+	if h.stall != nil {
+		select {
+		case <-h.stall:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	return "pong", nil
 }
 
