@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"sort"
 	"strings"
@@ -255,4 +256,34 @@ func (c *Config) BackendsOf(name string) []string {
 		}
 	}
 	return out
+}
+
+// Section returns the top-level section key as the type its protocol
+// declared (a pointer to it), or nil.
+func Section[T any](c *Config, key string) T {
+	v, _ := c.Sections[key].(T)
+	return v
+}
+
+// CheckEndpoints reports an empty list and any endpoint that is not
+// host:port, under key.
+func (c *Config) CheckEndpoints(key string, endpoints []string) Problems {
+	var ps Problems
+	if len(endpoints) == 0 {
+		ps = append(ps, c.Problem(key, "at least one endpoint is required"))
+	}
+	for j, ep := range endpoints {
+		if _, _, err := net.SplitHostPort(ep); err != nil {
+			ps = append(ps, c.Problem(fmt.Sprintf("%s[%d]", key, j), "invalid endpoint %q: want host:port", ep))
+		}
+	}
+	return ps
+}
+
+// Check reports a client certificate without its key or the reverse.
+func (t *TLS) Check(c *Config, key string) Problems {
+	if t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+		return Problems{c.Problem(key, "cert_file and key_file go together")}
+	}
+	return nil
 }

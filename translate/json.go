@@ -39,21 +39,9 @@ func IsJSONMediaType(ct string) bool {
 // buffer or validation.
 func CompactJSON(b []byte) []byte {
 	j := 0
-	inString, escaped := false, false
+	var st stringState
 	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+		if !st.inside(c) && (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
 			continue
 		}
 		b[j] = c
@@ -67,22 +55,12 @@ func CompactJSON(b []byte) []byte {
 // service should be handed.
 func DeeperThan(b []byte, max int) bool {
 	depth := 0
-	inString, escaped := false, false
+	var st stringState
 	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
+		if st.inside(c) {
 			continue
 		}
 		switch c {
-		case '"':
-			inString = true
 		case '{', '[':
 			depth++
 			if depth > max {
@@ -91,6 +69,30 @@ func DeeperThan(b []byte, max int) bool {
 		case '}', ']':
 			depth--
 		}
+	}
+	return false
+}
+
+// stringState follows, byte by byte through valid JSON, whether a byte is
+// part of a string, so scanners can skip brackets and spaces inside them.
+type stringState struct{ in, escaped bool }
+
+// inside reports whether c belongs to a string, its quotes included.
+func (s *stringState) inside(c byte) bool {
+	switch {
+	case s.in:
+		switch {
+		case s.escaped:
+			s.escaped = false
+		case c == '\\':
+			s.escaped = true
+		case c == '"':
+			s.in = false
+		}
+		return true
+	case c == '"':
+		s.in = true
+		return true
 	}
 	return false
 }

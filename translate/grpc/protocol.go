@@ -3,7 +3,6 @@ package grpc
 import (
 	"context"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
@@ -63,8 +62,9 @@ func (Protocol) TargetHint() string       { return "grpc: package.Service/Method
 func (Protocol) NewBackendSection() any   { return &BackendConfig{} }
 func (Protocol) NewRouteSection() any     { return &RouteConfig{} }
 func (Protocol) Sections() map[string]any { return map[string]any{servicesKey: &[]ServiceConfig{}} }
+
 func services(c *config.Config) []ServiceConfig {
-	if s, ok := c.Sections[servicesKey].(*[]ServiceConfig); ok {
+	if s := config.Section[*[]ServiceConfig](c, servicesKey); s != nil {
 		return *s
 	}
 	return nil
@@ -78,17 +78,8 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 	for _, name := range c.BackendsOf(p.Name()) {
 		bc := c.Backends[name].Section.(*BackendConfig)
 		key := "backends." + name + ".grpc"
-		if len(bc.Endpoints) == 0 {
-			add(key+".endpoints", "at least one endpoint is required")
-		}
-		for j, ep := range bc.Endpoints {
-			if _, _, err := net.SplitHostPort(ep); err != nil {
-				add(fmt.Sprintf("%s.endpoints[%d]", key, j), "invalid endpoint %q: want host:port", ep)
-			}
-		}
-		if t := bc.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-			add(key+".tls", "cert_file and key_file go together")
-		}
+		ps = append(ps, c.CheckEndpoints(key+".endpoints", bc.Endpoints)...)
+		ps = append(ps, bc.TLS.Check(c, key+".tls")...)
 	}
 	for i, d := range c.Descriptors {
 		if b, ok := c.Backends[d.Reflection]; ok && d.Reflection != "" && b.Protocol != p.Name() {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,11 +30,62 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testLog shows connection events with -v; they are quiet otherwise.
+// Either way each one signals connEvents.
 func testLog() *slog.Logger {
+	var h slog.Handler = slog.DiscardHandler
 	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
-	return slog.New(slog.DiscardHandler)
+	return slog.New(eventHandler{h})
+}
+
+// connEvents is signalled on every connection event of the package's
+// tests: whatever a Backend logs through testLog (connected, disconnected,
+// reconnected, each failed reconnect attempt, closed: nats.go calls those
+// handlers once the status has changed, so Ready already shows it), and a
+// client's reconnection. eventually re-checks its condition on each.
+var connEvents = &broadcast{ch: make(chan struct{})}
+
+// broadcast wakes every waiter at each signal.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// next returns a channel closed by the next signal.
+func (b *broadcast) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}
+
+// eventHandler hands records on and signals connEvents after each.
+type eventHandler struct{ next slog.Handler }
+
+func (h eventHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h eventHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if h.next.Enabled(ctx, r.Level) {
+		err = h.next.Handle(ctx, r)
+	}
+	connEvents.signal()
+	return err
+}
+
+func (h eventHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return eventHandler{h.next.WithAttrs(as)}
+}
+
+func (h eventHandler) WithGroup(name string) slog.Handler {
+	return eventHandler{h.next.WithGroup(name)}
 }
 
 // startServer runs a NATS server with JetStream on a random loopback port
@@ -81,7 +133,13 @@ func backend(t testing.TB, url string) *Backend {
 // client is a plain nats.go connection, standing in for a service.
 func client(t testing.TB, url string) *natsgo.Conn {
 	t.Helper()
-	nc, err := natsgo.Connect(url, natsgo.ReconnectWait(50*time.Millisecond), natsgo.MaxReconnects(-1))
+	nc, err := natsgo.Connect(url, natsgo.ReconnectWait(50*time.Millisecond), natsgo.MaxReconnects(-1),
+		// The service is back once the server has its subscriptions again,
+		// which the flush (a PING answered after them) makes sure of.
+		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {
+			_ = nc.Flush()
+			connEvents.signal()
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +248,24 @@ func message(t testing.TB, set *descriptors.Set, name protoreflect.FullName) pro
 	return d.(protoreflect.MessageDescriptor)
 }
 
-// eventually polls cond until it holds or 10s pass.
+// eventually waits until cond holds, checking it again at each connection
+// event (see connEvents) rather than on a timer, so cond must be something
+// a connection event makes true: a Backend's Ready, or a request that
+// needs the backend and the responding client connected. The 10s bound
+// only turns a missed event into a failure rather than a hang.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		next := connEvents.next() // before cond, so no event is missed
+		if cond() {
+			return
+		}
+		select {
+		case <-next:
+		case <-timeout.C:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -82,9 +82,7 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 		if nc.URL != EmbeddedURL && (nc.StoreDir != "" || len(nc.Streams) > 0 || nc.Listen != "") {
 			add(key, "store_dir, listen and streams apply to the embedded server only")
 		}
-		if t := nc.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-			add(key+".tls", "cert_file and key_file go together")
-		}
+		ps = append(ps, nc.TLS.Check(c, key+".tls")...)
 	}
 	for i, r := range c.Routes {
 		if r.Protocol != p.Name() {

@@ -390,18 +390,24 @@ func TestPool(t *testing.T) {
 					break
 				}
 			}
-			arrived <- struct{}{}
+			select {
+			case arrived <- struct{}{}:
+			case <-stop:
+				return nil
+			}
 			select {
 			case <-release:
-			case <-stop: // the test failed: let the server's cleanup finish
+			case <-stop:
 				return nil
 			}
 			inFlight.Add(-1)
 			return pingReplyBytes(f, m)
 		})
-		t.Cleanup(func() { close(stop) }) // before the server's cleanup
 		b := dial(t, Options{Endpoints: []string{addr}, PoolSize: 2})
 		var wg sync.WaitGroup
+		// After a failure, the server drops the calls it holds, and the
+		// callers finish before the test does.
+		t.Cleanup(func() { close(stop); wg.Wait() })
 		for range 8 {
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)

@@ -3,7 +3,6 @@ package thrift
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -61,7 +60,7 @@ func (Protocol) NewRouteSection() any     { return &RouteConfig{} }
 func (Protocol) Sections() map[string]any { return map[string]any{servicesKey: &[]ServiceConfig{}} }
 
 func services(c *config.Config) []ServiceConfig {
-	if s, ok := c.Sections[servicesKey].(*[]ServiceConfig); ok {
+	if s := config.Section[*[]ServiceConfig](c, servicesKey); s != nil {
 		return *s
 	}
 	return nil
@@ -75,14 +74,7 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 	for _, name := range c.BackendsOf(p.Name()) {
 		t := c.Backends[name].Section.(*BackendConfig)
 		key := "backends." + name + ".thrift"
-		if len(t.Endpoints) == 0 {
-			add(key+".endpoints", "at least one endpoint is required")
-		}
-		for j, ep := range t.Endpoints {
-			if _, _, err := net.SplitHostPort(ep); err != nil {
-				add(fmt.Sprintf("%s.endpoints[%d]", key, j), "invalid endpoint %q: want host:port", ep)
-			}
-		}
+		ps = append(ps, c.CheckEndpoints(key+".endpoints", t.Endpoints)...)
 		if t.IDL == "" {
 			add(key+".idl", "required: the .thrift file to parse")
 		}
