@@ -377,12 +377,9 @@ func TestTypedRoundTrip(t *testing.T) {
 	t.Cleanup(func() { _ = resp.Stop() })
 
 	// Record what travels on the wire, too.
-	var wire []byte
-	var wireMu sync.Mutex
+	wire := make(chan []byte, 16)
 	respond(t, client(t, s.ClientURL()), "orders.typed.status", func(m *natsgo.Msg) {
-		wireMu.Lock()
-		wire = m.Data
-		wireMu.Unlock()
+		wire <- m.Data
 	})
 
 	b := backend(t, s.ClientURL())
@@ -395,15 +392,12 @@ func TestTypedRoundTrip(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 	// The recording subscriber is not the responder: its copy may arrive
-	// after the reply did.
+	// after the reply did, so wait for it.
 	var got []byte
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		wireMu.Lock()
-		got = wire
-		wireMu.Unlock()
-		if got != nil {
-			break
-		}
+	select {
+	case got = <-wire:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the recording subscriber never saw the message")
 	}
 	m := dynamicpb.NewMessage(order)
 	if err := proto.Unmarshal(got, m); err != nil || !strings.Contains(protojson.Format(m), "BOOK") {
