@@ -37,6 +37,13 @@ type Limits struct {
 	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 	MaxJSONDepth      int      `yaml:"max_json_depth"`
+	// MaxJSONValues and MaxJSONContainers bound what one JSON body may
+	// expand into: its values, and its objects and arrays.
+	MaxJSONValues     int `yaml:"max_json_values"`
+	MaxJSONContainers int `yaml:"max_json_containers"`
+	// MaxInflightBodyBytes bounds the request bodies the gateway holds at
+	// once; past it a request with a body is refused with 503.
+	MaxInflightBodyBytes int64 `yaml:"max_inflight_body_bytes"`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	ReadTimeout       Duration `yaml:"read_timeout"`
 	WriteTimeout      Duration `yaml:"write_timeout"`
@@ -153,6 +160,9 @@ type Route struct {
 	Patch   string        `yaml:"patch"`
 	Custom  *CustomMethod `yaml:"custom"`
 	Backend string        `yaml:"backend"`
+	// RawPaths lets path values hold "." and ".." segments, for a backend
+	// that wants paths as sent.
+	RawPaths bool `yaml:"raw_paths"`
 
 	// Protocol names the route's target kind, "" when none or several
 	// are set.

@@ -18,6 +18,9 @@ const (
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxJSONDepth      = 64
+	DefaultMaxJSONValues     = 200_000
+	DefaultMaxJSONContainers = 20_000
+	DefaultMaxInflightBody   = 256 << 20
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultReadTimeout       = 60 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
@@ -34,6 +37,15 @@ func (c *Config) defaults() {
 	}
 	if c.Limits.MaxHeaderBytes == 0 {
 		c.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.Limits.MaxJSONValues == 0 {
+		c.Limits.MaxJSONValues = DefaultMaxJSONValues
+	}
+	if c.Limits.MaxJSONContainers == 0 {
+		c.Limits.MaxJSONContainers = DefaultMaxJSONContainers
+	}
+	if c.Limits.MaxInflightBodyBytes == 0 {
+		c.Limits.MaxInflightBodyBytes = DefaultMaxInflightBody
 	}
 	if c.Limits.MaxJSONDepth == 0 {
 		c.Limits.MaxJSONDepth = DefaultMaxJSONDepth
@@ -80,6 +92,17 @@ func (c *Config) validate() Problems {
 	}
 	if c.Limits.MaxBodyBytes < 0 {
 		add(c.Problem("limits.max_body_bytes", "must not be negative"))
+	}
+	if c.Limits.MaxJSONValues < 0 {
+		add(c.Problem("limits.max_json_values", "must not be negative"))
+	}
+	if c.Limits.MaxJSONContainers < 0 {
+		add(c.Problem("limits.max_json_containers", "must not be negative"))
+	}
+	if c.Limits.MaxInflightBodyBytes < 0 {
+		add(c.Problem("limits.max_inflight_body_bytes", "must not be negative"))
+	} else if c.Limits.MaxInflightBodyBytes > 0 && c.Limits.MaxInflightBodyBytes < c.Limits.MaxBodyBytes {
+		add(c.Problem("limits.max_inflight_body_bytes", "must be at least limits.max_body_bytes (%d)", c.Limits.MaxBodyBytes))
 	}
 	if c.Limits.MaxJSONDepth < 0 || c.Limits.MaxJSONDepth > 10000 {
 		add(c.Problem("limits.max_json_depth", "must be between 1 and 10000"))

@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 	"github.com/switchboard-gw/switchboard/translate/protocol"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
 )
@@ -38,11 +40,12 @@ func (g *Gateway) newBackend(ctx context.Context, name string) (*protocol.Backen
 		return nil, err
 	}
 	return &protocol.Backend{Name: name, Config: &bc, Client: client,
-		Guarded: resilience.Wrap(name, client, policyOf(bc), g.metrics)}, nil
+		Guarded: resilience.Wrap(name, client, policyOf(bc, g.log), g.metrics)}, nil
 }
 
-func policyOf(bc config.Backend) resilience.Policy {
+func policyOf(bc config.Backend, log *slog.Logger) resilience.Policy {
 	p := resilience.Policy{
+		Log:           log,
 		Timeout:       bc.Timeout.D(config.DefaultBackendTimeout),
 		Retry:         resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond)},
 		Breaker:       resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0)},
@@ -75,9 +78,14 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) 
 		if !ok {
 			continue // config validation named it
 		}
-		if r := p.Route(b, i); r != nil {
-			rs = append(rs, r)
+		r := p.Route(b, i)
+		if r == nil {
+			continue
 		}
+		if tg, ok := r.Target.(*pipeline.Target); ok && rc.RawPaths {
+			r.Target = tg.WithRawPaths()
+		}
+		rs = append(rs, r)
 	}
 	table, err := routes.NewTable(rs)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/klauspost/compress/gzhttp"
+
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/observability"
@@ -273,7 +275,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Handler is the full request path: observability around the global
 // policies around the router.
 func (g *Gateway) Handler() http.Handler {
-	return observability.Middleware(g.log, g.metrics, g.tracing, policy.Limits(g.cfg.Limits.MaxBodyBytes, g))
+	l := g.cfg.Limits
+	limits := policy.Limits(policy.BodyLimits{MaxBody: l.MaxBodyBytes, MaxInflight: l.MaxInflightBodyBytes}, g)
+	return observability.Middleware(g.log, g.metrics, g.tracing, compress(limits))
 }
 
 // Close closes every backend connection and flushes traces.
@@ -304,3 +308,14 @@ func (g *Gateway) ClientURL(backendName string) (string, bool) {
 }
 
 func joinLines(lines []string) string { return strings.Join(lines, "\n") }
+
+// compress gzips responses to clients that accept it once they are large
+// enough to gain from it, as Envoy's compressor does; responses that are
+// already encoded, or of types that do not compress, pass as they are.
+func compress(h http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
+	if err != nil {
+		return h // the options are constant: never happens
+	}
+	return wrap(h)
+}

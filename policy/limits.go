@@ -1,36 +1,150 @@
 package policy
 
 import (
+	"compress/gzip"
+	"compress/zlib"
+	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
+// BodyLimits bound request bodies.
+type BodyLimits struct {
+	// MaxBody is the most one body may hold once decoded; 0 is no limit.
+	MaxBody int64
+	// MaxInflight is the most all bodies being received at once may hold
+	// (each counted at its declared length, or MaxBody when it has none
+	// or is compressed); past it a request with a body gets 503 at once.
+	// 0 is no limit.
+	MaxInflight int64
+}
+
 // Limits rejects requests whose body is too large before any route work is
-// done, and caps the body of the
-// rest so a handler reading it gets *http.MaxBytesError at maxBody.
+// done, decodes gzip and deflate bodies, and caps the body of the rest so a
+// handler reading it gets *http.MaxBytesError at MaxBody of decoded bytes
+// (a gzip bomb is a 413 like any other large body).
 //
 // A request with both Content-Length and Transfer-Encoding cannot be refused
-// here: net/http deletes the Content-Length header before a handler runs.
-func Limits(maxBody int64, next http.Handler) http.Handler {
+// here: net/http deletes the Content-Length header before a handler runs;
+// policy/framing refuses it below net/http.
+func Limits(l BodyLimits, next http.Handler) http.Handler {
+	var inflight atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Content-Length")) > 1 {
 			translate.Fail(w, r, translate.Errorf(codes.InvalidArgument, "request has several Content-Length headers"), nil)
 			return
 		}
-		if maxBody > 0 {
-			if r.ContentLength > maxBody {
-				// Say no before reading: the client learns at once and the
-				// connection is closed rather than drained.
-				w.Header().Set("Connection", "close")
-				translate.Fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge,
-					"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxBody), nil)
+		decode, err := bodyDecoder(r.Header.Values("Content-Encoding"))
+		if err != nil {
+			translate.Fail(w, r, err, nil)
+			return
+		}
+		if l.MaxBody > 0 && r.ContentLength > l.MaxBody {
+			// Say no before reading: the client learns at once and the
+			// connection is closed rather than drained.
+			w.Header().Set("Connection", "close")
+			translate.Fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge,
+				"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, l.MaxBody), nil)
+			return
+		}
+		if hasBody(r) && l.MaxInflight > 0 {
+			weight := r.ContentLength
+			if weight < 0 || decode != nil || l.MaxBody > 0 && weight > l.MaxBody {
+				weight = l.MaxBody
+			}
+			if weight <= 0 {
+				weight = l.MaxInflight
+			}
+			if inflight.Add(weight) > l.MaxInflight {
+				inflight.Add(-weight)
+				w.Header().Set("Retry-After", "1")
+				translate.Fail(w, r, translate.Errorf(codes.Unavailable,
+					"the gateway is receiving its limit of %d bytes of request bodies (limits.max_inflight_body_bytes); retry shortly", l.MaxInflight), nil)
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			defer inflight.Add(-weight)
+		}
+		if decode != nil {
+			body := r.Body
+			if l.MaxBody > 0 {
+				body = http.MaxBytesReader(w, body, l.MaxBody)
+			}
+			r.Body = &lazyDecoder{src: body, decode: decode}
+			// What the handler reads is no longer encoded, nor of the
+			// declared length.
+			r.Header.Del("Content-Encoding")
+			r.Header.Del("Content-Length")
+			r.ContentLength = -1
+		}
+		if l.MaxBody > 0 && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, l.MaxBody)
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}
+
+type decoderFunc func(io.Reader) (io.ReadCloser, error)
+
+// bodyDecoder is the decoder for a request's Content-Encoding: nil for
+// none or identity; 415 for anything but one gzip or deflate.
+func bodyDecoder(values []string) (decoderFunc, error) {
+	var codings []string
+	for _, v := range values {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	switch {
+	case len(codings) == 0:
+		return nil, nil
+	case len(codings) > 1:
+		return nil, translate.Refuse(translate.ReasonUnsupportedMediaType,
+			"request body has several content codings (%s); send one of gzip or deflate", strings.Join(codings, ", "))
+	}
+	switch codings[0] {
+	case "gzip", "x-gzip":
+		return func(r io.Reader) (io.ReadCloser, error) { return gzip.NewReader(r) }, nil
+	case "deflate":
+		return func(r io.Reader) (io.ReadCloser, error) { return zlib.NewReader(r) }, nil
+	}
+	return nil, translate.Refuse(translate.ReasonUnsupportedMediaType,
+		"unsupported Content-Encoding %q: send gzip, deflate or identity", codings[0])
+}
+
+// lazyDecoder starts decoding on the first Read, so that a malformed
+// stream is an error of reading the body (a 400 naming it), on the
+// handler's goroutine, only if the route reads a body at all.
+type lazyDecoder struct {
+	src    io.ReadCloser
+	decode decoderFunc
+	dec    io.ReadCloser
+	err    error
+}
+
+func (d *lazyDecoder) Read(p []byte) (int, error) {
+	if d.dec == nil && d.err == nil {
+		d.dec, d.err = d.decode(d.src)
+	}
+	if d.err != nil {
+		return 0, d.err
+	}
+	return d.dec.Read(p)
+}
+
+func (d *lazyDecoder) Close() error {
+	if d.dec != nil {
+		_ = d.dec.Close()
+	}
+	return d.src.Close()
 }

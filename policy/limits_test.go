@@ -17,7 +17,7 @@ func TestLimits(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	h := Limits(10, echo)
+	h := Limits(BodyLimits{MaxBody: 10}, echo)
 	tests := []struct {
 		name       string
 		req        func() *http.Request

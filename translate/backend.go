@@ -43,6 +43,9 @@ type Reply struct {
 	// Endpoint is the upstream address that answered, when the backend
 	// knows it, for logs.
 	Endpoint string
+	// Unconfirmed says the call was only buffered (a NATS publish while
+	// reconnecting): it says nothing of the backend's health either way.
+	Unconfirmed bool
 }
 
 // Backend sends one call upstream. Implementations do not retry and never

@@ -74,6 +74,7 @@ const (
 	ReasonUnsupportedMediaType        // 415: not a media type the route takes
 	ReasonHeadersTooLarge             // 431
 	ReasonBadGateway                  // 502: the backend's reply is invalid
+	ReasonRequestTimeout              // 408: the client did not send its request in time
 )
 
 var reasonStatus = [...]int{
@@ -82,6 +83,7 @@ var reasonStatus = [...]int{
 	ReasonUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	ReasonHeadersTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
 	ReasonBadGateway:           http.StatusBadGateway,
+	ReasonRequestTimeout:       http.StatusRequestTimeout,
 }
 
 var reasonCode = [...]codes.Code{
@@ -90,6 +92,7 @@ var reasonCode = [...]codes.Code{
 	ReasonUnsupportedMediaType: codes.InvalidArgument,
 	ReasonHeadersTooLarge:      codes.InvalidArgument,
 	ReasonBadGateway:           codes.Internal,
+	ReasonRequestTimeout:       codes.DeadlineExceeded,
 }
 
 var _ interface{ GRPCStatus() *status.Status } = (*Error)(nil)

@@ -104,3 +104,99 @@ func ProtoErrorText(err error) string {
 	s := strings.TrimPrefix(err.Error(), "proto:")
 	return strings.TrimLeftFunc(s, unicode.IsSpace)
 }
+
+// JSONShape is what a JSON text may expand into once decoded: how many
+// values it holds (scalars, objects and arrays; object keys are not
+// values) and how many of them are objects or arrays, the ones that cost
+// a message or a list each.
+type JSONShape struct {
+	Values, Containers int
+}
+
+// ShapeOf counts the values of valid JSON in one pass over its bytes,
+// stopping once either count passes its limit (0 is no limit), so that a
+// body's cost is known before anything is built from it.
+func ShapeOf(b []byte, maxValues, maxContainers int) JSONShape {
+	var sh JSONShape
+	var st stringState
+	var objects nesting // which open containers are objects
+	prev := byte(0)     // the last structural byte, or 'v' after a value
+	for _, c := range b {
+		if st.in {
+			st.inside(c)
+			if !st.in {
+				prev = 'v'
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			st.inside(c)
+			// A string right after '{', or after ',' in an object, is a key.
+			if !(prev == '{' || prev == ',' && objects.top()) {
+				sh.Values++
+			}
+			continue
+		case '{', '[':
+			sh.Values++
+			sh.Containers++
+			objects.push(c == '{')
+		case '}', ']':
+			objects.pop()
+			c = 'v'
+		case ',', ':':
+		default: // the first byte of a number or literal
+			if prev != 'v' {
+				sh.Values++
+			}
+			c = 'v'
+		}
+		prev = c
+		if maxValues > 0 && sh.Values > maxValues || maxContainers > 0 && sh.Containers > maxContainers {
+			return sh
+		}
+	}
+	return sh
+}
+
+// nesting is a stack of booleans that allocates only past 64 levels.
+type nesting struct {
+	bits  uint64
+	n     int
+	spill []bool
+}
+
+func (s *nesting) push(v bool) {
+	if s.n < 64 {
+		if v {
+			s.bits |= 1 << s.n
+		} else {
+			s.bits &^= 1 << s.n
+		}
+	} else {
+		s.spill = append(s.spill, v)
+	}
+	s.n++
+}
+
+func (s *nesting) pop() {
+	if s.n == 0 {
+		return
+	}
+	s.n--
+	if s.n >= 64 {
+		s.spill = s.spill[:len(s.spill)-1]
+	}
+}
+
+func (s *nesting) top() bool {
+	switch {
+	case s.n == 0:
+		return false
+	case s.n <= 64:
+		return s.bits&(1<<(s.n-1)) != 0
+	}
+	return s.spill[len(s.spill)-1]
+}

@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -38,5 +40,105 @@ func TestDeeperThan(t *testing.T) {
 		if got := DeeperThan([]byte(tt.give), tt.max); got != tt.want {
 			t.Errorf("DeeperThan(%q, %d) = %v, want %v", tt.give, tt.max, got, tt.want)
 		}
+	}
+}
+
+func TestShapeOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give               string
+		values, containers int
+	}{
+		{`1`, 1, 0},
+		{`"s"`, 1, 0},
+		{`{}`, 1, 1},
+		{`{"a":1,"b":"x","c":null,"d":true}`, 5, 1},
+		{`[1, 2, [3, {"k": [false]}], "]"]`, 9, 4},
+		{`{"a:b,c":"{[,]}"}`, 2, 1},
+		{`{"a\"":{"b":-1.5e3}}`, 3, 2},
+		{`[[],[],[]]`, 4, 4},
+		{strings.Repeat(`{"k":`, 70) + `0` + strings.Repeat(`}`, 70), 71, 70}, // deeper than the bit stack
+		{`[` + strings.Repeat(`{"a":[1,{"b":2}]},`, 3) + `0]`, 1 + 3*5 + 1, 1 + 3*3},
+	}
+	for _, tt := range tests {
+		got := ShapeOf([]byte(tt.give), 0, 0)
+		if got.Values != tt.values || got.Containers != tt.containers {
+			t.Errorf("ShapeOf(%.40q) = %+v, want %d values, %d containers", tt.give, got, tt.values, tt.containers)
+		}
+	}
+	if got := ShapeOf([]byte(`[`+strings.Repeat(`[],`, 1000)+`[]]`), 0, 10); got.Containers != 11 {
+		t.Errorf("stops past the limit: %+v", got)
+	}
+}
+
+// FuzzShapeOf checks the count against encoding/json's own decoding.
+func FuzzShapeOf(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":null}]}`, `[]`, `"x"`, `{"a\"b":"c\\"}`, `[1,[2,[3]]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v any
+		if json.Unmarshal(b, &v) != nil {
+			ShapeOf(b, 0, 0) // must not panic on anything
+			return
+		}
+		var want JSONShape
+		var walk func(any)
+		walk = func(v any) {
+			want.Values++
+			switch v := v.(type) {
+			case map[string]any:
+				want.Containers++
+				for _, e := range v {
+					walk(e)
+				}
+			case []any:
+				want.Containers++
+				for _, e := range v {
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+		if got := ShapeOf(b, 0, 0); got.Containers != want.Containers || (got.Values != want.Values && !hasDuplicateKeys(b)) {
+			t.Fatalf("ShapeOf(%q) = %+v, want %+v", b, got, want)
+		}
+	})
+}
+
+// hasDuplicateKeys: encoding/json keeps one value of a repeated key, so
+// its count is lower than the text's.
+func hasDuplicateKeys(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var stack []map[string]bool
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				stack = append(stack, map[string]bool{})
+				expectKey = true
+				continue
+			case '[':
+				stack = append(stack, nil)
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if expectKey && len(stack) > 0 && stack[len(stack)-1] != nil {
+				if stack[len(stack)-1][tok] {
+					return true
+				}
+				stack[len(stack)-1][tok] = true
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = len(stack) > 0 && stack[len(stack)-1] != nil && dec.More()
 	}
 }

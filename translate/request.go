@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 )
 
 // ReadBody reads a request body whose size policy.Limits has capped: a body
@@ -22,8 +25,18 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var netErr net.Error
+		var opErr *net.OpError
+		switch {
+		case errors.As(err, &tooBig):
 			return nil, Refuse(ReasonBodyTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+			// The read timeout passed: a slow client, not a bad request.
+			return nil, &Error{Code: codes.DeadlineExceeded, Reason: ReasonRequestTimeout, Cause: err,
+				Message: "request body was not received within the read timeout"}
+		case errors.As(err, &opErr):
+			// Its text names the sockets: keep that in the log.
+			return nil, &Error{Code: codes.InvalidArgument, Cause: err, Message: "the connection failed while the request body was read"}
 		}
 		return nil, BadRequest(fmt.Sprintf("reading request body: %v", err))
 	}

@@ -22,7 +22,8 @@ const (
 func (r *Rule) Reply(b []byte) (body []byte, contentType string, err error) {
 	msg := r.out.New()
 	if err := r.decode.Unmarshal(b, msg.Interface()); err != nil {
-		return nil, "", &translate.Error{Code: codes.Internal, Message: "invalid reply from backend", Cause: err}
+		return nil, "", &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
+			Message: "invalid reply from backend", Cause: err}
 	}
 	m := msg
 	if fd := r.respField; fd != nil {
@@ -54,7 +55,8 @@ func (r *Rule) render(m protoreflect.Message, unset bool) ([]byte, string, error
 			return []byte("null"), jsonContentType, nil
 		}
 		// An Any whose type the resolver does not know, for instance.
-		return nil, "", &translate.Error{Code: codes.Internal, Message: "cannot render the backend's reply as JSON", Cause: err}
+		return nil, "", &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
+			Message: "cannot render the backend's reply as JSON", Cause: err}
 	}
 	return translate.CompactJSON(out), jsonContentType, nil
 }
@@ -70,7 +72,8 @@ func (r *Rule) replyField(msg protoreflect.Message, fd protoreflect.FieldDescrip
 	only.Set(fd, msg.Get(fd))
 	out, err := r.marshal.Marshal(only.Interface())
 	if err != nil {
-		return nil, "", &translate.Error{Code: codes.Internal, Message: "cannot render the backend's reply as JSON", Cause: err}
+		return nil, "", &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
+			Message: "cannot render the backend's reply as JSON", Cause: err}
 	}
 	out = translate.CompactJSON(out)
 	name := fd.JSONName()
@@ -79,7 +82,8 @@ func (r *Rule) replyField(msg protoreflect.Message, fd protoreflect.FieldDescrip
 	}
 	v, ok := member(out, name)
 	if !ok {
-		return nil, "", &translate.Error{Code: codes.Internal, Message: "cannot render the backend's reply as JSON"}
+		return nil, "", &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
+			Message: "cannot render the backend's reply as JSON"}
 	}
 	return v, jsonContentType, nil
 }

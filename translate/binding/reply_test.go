@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -154,7 +155,10 @@ func TestReplyHTTPBody(t *testing.T) {
 func TestReplyErrors(t *testing.T) {
 	t.Parallel()
 	s := loadSchema(t)
-	deepKinds := `{"self":{"self":{"self":{"self":{"i32":1}}}}}`
+	// Past the reply limit for a request depth of 3 (replyDepth(3) levels
+	// on the wire): the reply limit is looser than the request's, since
+	// Struct and Value nest several messages per JSON level.
+	deepKinds := strings.Repeat(`{"self":`, replyDepth(3)+1) + `{"i32":1}` + strings.Repeat("}", replyDepth(3)+1)
 	// An Any (field 36) whose type the resolver cannot find.
 	anyValue := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "type.googleapis.com/nope.Nope")
 	unknownAny := protowire.AppendBytes(protowire.AppendTag(nil, 36, protowire.BytesType), anyValue)

@@ -154,8 +154,11 @@ func NewRule(md protoreflect.MethodDescriptor, pathFields []string, body, respon
 			AllowPartial: true,
 		},
 		decode: proto.UnmarshalOptions{
-			Resolver:       res,
-			RecursionLimit: opts.MaxDepth,
+			Resolver: res,
+			// A reply may nest as deep as the requests the gateway lets
+			// through: one JSON level of a google.protobuf.Struct or Value
+			// is up to three message levels on the wire.
+			RecursionLimit: replyDepth(opts.MaxDepth),
 			AllowPartial:   true,
 		},
 	}
@@ -346,3 +349,7 @@ func (r *Rule) HasBody() bool { return r.body != bodyNone }
 // BodyIsHTTPBody says the body fills a google.api.HttpBody, which takes
 // the bytes with any media type.
 func (r *Rule) BodyIsHTTPBody() bool { return r.body != bodyNone && r.bodyHTTP != nil }
+
+// replyDepth is the wire recursion limit for replies whose JSON may nest
+// jsonDepth levels.
+func replyDepth(jsonDepth int) int { return 3*jsonDepth + 8 }

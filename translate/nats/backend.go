@@ -87,10 +87,13 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 		}
 		return &translate.Reply{Body: m.Data, Header: replyMetadata(m.Header)}, nil
 	case translate.DeliveryOneway:
+		connected := b.nc.Status() == natsgo.CONNECTED
 		if err := b.nc.PublishMsg(msg); err != nil {
 			return nil, b.mapError(call, err)
 		}
-		return &translate.Reply{}, nil
+		// While reconnecting, nats.go only buffers the message: that is
+		// no sign the server is up, so the breaker must not count it.
+		return &translate.Reply{Unconfirmed: !connected}, nil
 	case translate.DeliveryAck:
 		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
 		if err != nil {

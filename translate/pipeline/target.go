@@ -32,7 +32,35 @@ type Target struct {
 	fwd         *translate.Forwarding
 	resolver    translate.Resolver
 	checks      []Check
+	opts        Options
+	// aliases are the lower-cased names of headers the gateway treats
+	// specially: a client may not set them as metadata through the
+	// forwarding prefix, or a rule keyed on the real header (a front
+	// proxy's, a policy's) would be bypassed.
+	aliases map[string]bool
 }
+
+// Options are a route's limits.
+type Options struct {
+	// MaxJSONValues and MaxJSONContainers bound what a JSON body may
+	// expand into once decoded (values; objects and arrays), checked
+	// before anything is built from it: 413 past either. 0 is the default.
+	MaxJSONValues, MaxJSONContainers int
+	// RawPaths lets path values hold "." and ".." segments, for a backend
+	// that wants paths as sent. NUL, CR and LF are refused regardless.
+	RawPaths bool
+}
+
+// Defaults for Options' zero values.
+const (
+	DefaultMaxJSONValues     = 200_000
+	DefaultMaxJSONContainers = 20_000
+)
+
+// specialHeaders are headers whose meaning the gateway or the proxies in
+// front of it act on; they reach a backend only as themselves.
+var specialHeaders = []string{"authorization", "cookie", "proxy-authorization", "traceparent", "tracestate",
+	"x-request-id", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip"}
 
 // Check is one policy step of a route, run before the body is read: it
 // refuses the request with an error (its *translate.Error Header, such as
@@ -45,8 +73,32 @@ var _ routes.Target = (*Target)(nil)
 
 // New binds a route's transcoder to its backend. res renders error
 // details and may be nil (the built-in types only).
-func New(backendName string, backend *resilience.Backend, tc translate.Transcoder, res translate.Resolver) *Target {
-	return &Target{backendName: backendName, backend: backend, tc: tc, body: tc.Body(), fwd: tc.Forwarding(), resolver: res}
+func New(backendName string, backend *resilience.Backend, tc translate.Transcoder, res translate.Resolver, opts Options) *Target {
+	if opts.MaxJSONValues <= 0 {
+		opts.MaxJSONValues = DefaultMaxJSONValues
+	}
+	if opts.MaxJSONContainers <= 0 {
+		opts.MaxJSONContainers = DefaultMaxJSONContainers
+	}
+	t := &Target{backendName: backendName, backend: backend, tc: tc, body: tc.Body(), fwd: tc.Forwarding(), resolver: res, opts: opts}
+	if t.fwd != nil && t.fwd.ClientPrefix != "" {
+		t.aliases = map[string]bool{}
+		for _, h := range specialHeaders {
+			t.aliases[h] = true
+		}
+		for _, h := range t.fwd.Headers {
+			t.aliases[strings.ToLower(h)] = true
+		}
+	}
+	return t
+}
+
+// WithRawPaths returns a copy of t whose path values may hold dot
+// segments.
+func (t *Target) WithRawPaths() *Target {
+	c := *t
+	c.opts.RawPaths = true
+	return &c
 }
 
 func (t *Target) Backend() string  { return t.backendName }
@@ -109,9 +161,14 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		if err != nil {
 			return nil, 0, err
 		}
-		if t.body == translate.BodyJSON && len(body) > 0 && !translate.IsJSONMediaType(req.ContentType) {
-			return nil, 0, translate.Refuse(translate.ReasonUnsupportedMediaType,
-				"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
+		if t.body == translate.BodyJSON && len(body) > 0 {
+			if !translate.IsJSONMediaType(req.ContentType) {
+				return nil, 0, translate.Refuse(translate.ReasonUnsupportedMediaType,
+					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
+			}
+			if err := t.checkShape(body); err != nil {
+				return nil, 0, err
+			}
 		}
 		req.Body = body
 	}
@@ -134,6 +191,11 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		}
 	}
 	if err := t.tc.Encode(&req, call); err != nil {
+		return nil, 0, err
+	}
+	// After Encode, so that a protocol's own, more telling refusal (a NATS
+	// subject token's) comes first; before anything is sent.
+	if err := checkParams(params, t.opts.RawPaths); err != nil {
 		return nil, 0, err
 	}
 	var resp *translate.Response
@@ -176,7 +238,8 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	}
 	if f.ProxyHeaders {
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			if prior := r.Header.Get("X-Forwarded-For"); prior != "" && translate.PrintableASCII(prior) {
+			// Several X-Forwarded-For lines are one list (RFC 9110 §5.3).
+			if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" && translate.PrintableASCII(prior) {
 				host = prior + ", " + host
 			}
 			md["x-forwarded-for"] = []string{host}
@@ -194,7 +257,7 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 			continue
 		}
 		key = strings.ToLower(key)
-		if _, taken := md[key]; taken || !translate.ValidMetadataKey(key) || (f.Reserved != nil && f.Reserved(key)) || translate.HopByHop(key) {
+		if _, taken := md[key]; taken || t.aliases[key] || !translate.ValidMetadataKey(key) || (f.Reserved != nil && f.Reserved(key)) || translate.HopByHop(key) {
 			return nil, translate.BadRequest("header "+name+" names metadata a client may not set",
 				translate.Violation(name, "reserved, hop-by-hop or already set by the gateway"))
 		}
@@ -215,6 +278,52 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	return md, nil
 }
 
+// checkShape refuses a JSON body that would expand past the route's
+// limits once decoded.
+func (t *Target) checkShape(body []byte) error {
+	sh := translate.ShapeOf(body, t.opts.MaxJSONValues, t.opts.MaxJSONContainers)
+	switch {
+	case sh.Containers > t.opts.MaxJSONContainers:
+		return translate.Refuse(translate.ReasonBodyTooLarge,
+			"request body has more than %d objects and arrays (limits.max_json_containers)", t.opts.MaxJSONContainers)
+	case sh.Values > t.opts.MaxJSONValues:
+		return translate.Refuse(translate.ReasonBodyTooLarge,
+			"request body has more than %d JSON values (limits.max_json_values)", t.opts.MaxJSONValues)
+	}
+	return nil
+}
+
+// checkParams refuses path values that no backend should be handed: NUL,
+// CR and LF anywhere, and unless raw, "." and ".." segments, which a
+// backend that builds a path or a key from the value would resolve.
+func checkParams(params routes.Params, raw bool) error {
+	var vs translate.Violations
+	for _, p := range params {
+		if strings.ContainsAny(p.Value, "\x00\r\n") {
+			vs.Add(p.FieldPath, "path variable "+strconv.Quote(p.FieldPath)+" holds NUL, CR or LF")
+			continue
+		}
+		if !raw && hasDotSegment(p.Value) {
+			vs.Add(p.FieldPath, "path variable "+strconv.Quote(p.FieldPath)+` has a "." or ".." segment`)
+		}
+	}
+	if vs.Len() > 0 {
+		return vs.Err()
+	}
+	return nil
+}
+
+func hasDotSegment(v string) bool {
+	for v != "" {
+		var seg string
+		seg, v, _ = strings.Cut(v, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 func unprintable(name string) error {
 	return translate.BadRequest("header "+name+" has characters gRPC metadata cannot carry",
 		translate.Violation(name, "must be printable ASCII"))
@@ -224,5 +333,5 @@ func unprintable(name string) error {
 // (no deadline, retry, breaker or limit of its own), for tests and tools
 // that drive one protocol directly.
 func Unguarded(backendName string, b translate.Backend, tc translate.Transcoder, res translate.Resolver) *Target {
-	return New(backendName, resilience.Wrap(backendName, b, resilience.Policy{}, nil), tc, res)
+	return New(backendName, resilience.Wrap(backendName, b, resilience.Policy{}, nil), tc, res, Options{})
 }

@@ -146,7 +146,7 @@ func TestClientDeadline(t *testing.T) {
 		{http.Header{"Request-Timeout": {"1s", "2s"}}, 0, 0, 400},
 	} {
 		b := &recorder{}
-		tg := New("b", resilience.Wrap("b", b, resilience.Policy{Timeout: 10 * time.Minute}, nil), &echo{}, nil)
+		tg := New("b", resilience.Wrap("b", b, resilience.Policy{Timeout: 10 * time.Minute}, nil), &echo{}, nil, Options{})
 		rec := serve(tg, "POST", "", tt.header)
 		if rec.Code != tt.status {
 			t.Errorf("%v: status %d, want %d: %s", tt.header, rec.Code, tt.status, rec.Body)
@@ -213,7 +213,7 @@ func TestDecodeInsideAttempt(t *testing.T) {
 	tc := &echo{decodeErr: appErr}
 	b := &recorder{}
 	policy := resilience.Policy{Retry: resilience.Retry{Attempts: 3, On: []codes.Code{codes.Unavailable}}}
-	rec := serve(New("b", resilience.Wrap("b", b, policy, nil), tc, nil), "POST", "", nil)
+	rec := serve(New("b", resilience.Wrap("b", b, policy, nil), tc, nil, Options{}), "POST", "", nil)
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"message":"busy"`) {
 		t.Errorf("status %d %s", rec.Code, rec.Body)
 	}

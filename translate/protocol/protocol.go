@@ -113,5 +113,6 @@ func (b *Build) Backend(name string, p Protocol) (*Backend, error) {
 // Target binds a route's transcoder to backend be through the pipeline.
 // res renders error details (nil: the built-in types only).
 func (b *Build) Target(be *Backend, tc translate.Transcoder, res translate.Resolver) *pipeline.Target {
-	return pipeline.New(be.Name, be.Guarded, tc, res)
+	l := b.Config.Limits
+	return pipeline.New(be.Name, be.Guarded, tc, res, pipeline.Options{MaxJSONValues: l.MaxJSONValues, MaxJSONContainers: l.MaxJSONContainers})
 }

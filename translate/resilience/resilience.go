@@ -2,6 +2,8 @@ package resilience
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -26,6 +28,8 @@ type Policy struct {
 	// MaxConcurrent bounds calls in flight; callers beyond it wait until their
 	// deadline and then fail with RESOURCE_EXHAUSTED.
 	MaxConcurrent int
+	// Log is where breaker changes are logged, once each; nil discards.
+	Log *slog.Logger
 }
 
 // Retry retries an attempt that failed with one of On, up to Attempts
@@ -45,6 +49,9 @@ type Breaker struct {
 // tripCodes are the outcomes that say the backend, not the request, is in
 // trouble; a NOT_FOUND or INVALID_ARGUMENT never opens a breaker.
 var tripCodes = []codes.Code{codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown, codes.DataLoss}
+
+// errBreakerOpen marks a call the breaker refused.
+var errBreakerOpen = errors.New("circuit breaker open")
 
 // Backend is a protocol backend under one backend's policy. It is itself a
 // translate.Backend, and Do runs a route's reply decoding inside each
@@ -81,7 +88,18 @@ func Wrap(name string, next translate.Backend, policy Policy, metrics *observabi
 			failures: policy.Breaker.Failures,
 			cooldown: policy.Breaker.Cooldown,
 			now:      time.Now,
-			onChange: func(open bool) { metrics.BreakerOpen(name, open) },
+			onChange: func(open bool) {
+				metrics.BreakerOpen(name, open)
+				if policy.Log == nil {
+					return
+				}
+				if open {
+					policy.Log.Warn("circuit breaker opened", slog.String("backend", name),
+						slog.Int("failures", policy.Breaker.Failures), slog.String("cooldown", policy.Breaker.Cooldown.String()))
+				} else {
+					policy.Log.Info("circuit breaker closed", slog.String("backend", name))
+				}
+			},
 		}
 	}
 	if policy.MaxConcurrent > 0 {
@@ -95,6 +113,10 @@ type codeClassifier []codes.Code
 func (c codeClassifier) Classify(err error) retrier.Action {
 	if err == nil {
 		return retrier.Succeed
+	}
+	if errors.Is(err, errBreakerOpen) {
+		// Answer at once: waiting out a backoff cannot close the breaker.
+		return retrier.Fail
 	}
 	if slices.Contains(c, translate.FromError(err).Code) {
 		return retrier.Retry
@@ -160,7 +182,8 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline bool) (*translate.Reply, error) {
 	t, ok := b.breaker.allow()
 	if !ok {
-		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name}
+		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name,
+			Cause: errBreakerOpen, Retryable: true}
 	}
 	// One client span per attempt, under the request's server span (a no-op
 	// when tracing is off), so retries and backend latency show in traces.
@@ -193,7 +216,9 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	// A caller that went away, or whose own deadline fired, or a failure
 	// the backend reports as the request's own, says nothing about the
 	// backend's health.
-	if code == codes.Canceled || (code == codes.DeadlineExceeded && callerDeadline) || healthy {
+	// So does a message only buffered while the connection is down.
+	unconfirmed := err == nil && reply != nil && reply.Unconfirmed
+	if code == codes.Canceled || (code == codes.DeadlineExceeded && callerDeadline) || healthy || unconfirmed {
 		b.breaker.abandon(t)
 	} else {
 		b.breaker.done(t, slices.Contains(tripCodes, code))
