@@ -5,15 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/translate"
@@ -34,9 +39,19 @@ const MaxUploadBytes = 64 << 20
 // validName keeps set names safe to use in URLs, logs and metrics.
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// Option adjusts the admin API.
+type Option func(*api)
+
+// WithHosts sets the Host names /admin/* answers to (see Guard); by
+// default the loopback names.
+func WithHosts(hosts ...string) Option { return func(a *api) { a.hosts = hosts } }
+
 // Handler returns the admin API. ready reports readiness for /readyz.
-func Handler(reg Registry, metrics http.Handler, ready func() error) http.Handler {
-	a := &api{reg: reg}
+func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Option) http.Handler {
+	a := &api{reg: reg, hosts: DefaultHosts(""), uploads: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(a)
+	}
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -64,10 +79,70 @@ func Handler(reg Registry, metrics http.Handler, ready func() error) http.Handle
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		translate.WriteError(w, translate.Refuse(translate.ReasonMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path), nil, "")
 	})
-	return r
+	return a.guard(r)
 }
 
-type api struct{ reg Registry }
+type api struct {
+	reg   Registry
+	hosts []string
+	// uploads admits one upload at a time: a waiting upload holds no
+	// body, so concurrent uploads cannot multiply memory.
+	uploads chan struct{}
+}
+
+// DefaultHosts are the Host names the admin API answers to when none are
+// configured: the loopback names, and listenHost when it names one
+// address rather than every address.
+func DefaultHosts(listenHost string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	switch listenHost {
+	case "", "0.0.0.0", "::", "[::]":
+	default:
+		hosts = append(hosts, strings.Trim(listenHost, "[]"))
+	}
+	return hosts
+}
+
+// guard keeps web pages away from /admin/*: a browser lets any page send
+// a "simple" cross-origin POST without asking, and a page on a name that
+// resolves to this listener (DNS rebinding) passes any same-origin check.
+// So /admin/* answers only to the configured Host names and refuses any
+// request a browser marks as cross-origin. /healthz, /readyz and /metrics
+// stay open to probes and scrapers, which use whatever address they see.
+func (a *api) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/admin/") && r.URL.Path != "/admin" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		if !slices.ContainsFunc(a.hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
+			fail(w, translate.Errorf(codes.PermissionDenied,
+				"the admin API does not answer to host %q (admin.hosts lists the names it answers to)", truncate(r.Host)))
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
+			fail(w, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused (Origin %q)", truncate(o)))
+			return
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			fail(w, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func truncate(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
+}
 
 // Route is one row of GET /admin/routes.
 type Route struct {
@@ -154,6 +229,25 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		fail(w, translate.BadRequest("query parameter backend is required", translate.Violation("backend", "missing")))
 		return
 	}
+	// A binary type: a browser cannot send one cross-origin without a
+	// preflight, which the admin API never approves.
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-protobuf" && ct != "application/octet-stream" {
+		fail(w, translate.Refuse(translate.ReasonUnsupportedMediaType,
+			"an upload must be sent as application/x-protobuf or application/octet-stream, not %q", truncate(r.Header.Get("Content-Type"))))
+		return
+	}
+	if r.ContentLength > MaxUploadBytes {
+		w.Header().Set("Connection", "close")
+		fail(w, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set of %d bytes exceeds %d bytes", r.ContentLength, MaxUploadBytes))
+		return
+	}
+	select {
+	case a.uploads <- struct{}{}:
+		defer func() { <-a.uploads }()
+	case <-r.Context().Done():
+		fail(w, translate.Errorf(codes.Canceled, "request cancelled while another upload was in progress"))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxUploadBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -228,4 +322,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// ConfiguredHosts are the Host names for an admin section: its hosts, or
+// DefaultHosts of its listen address.
+func ConfiguredHosts(c config.Admin) []string {
+	if len(c.Hosts) > 0 {
+		return c.Hosts
+	}
+	host, _, _ := net.SplitHostPort(c.Listen)
+	return DefaultHosts(host)
 }

@@ -10,7 +10,7 @@ import (
 // Config is the whole gateway configuration.
 type Config struct {
 	Listen      string             `yaml:"listen"`
-	Admin       string             `yaml:"admin"`
+	Admin       Admin              `yaml:"admin"`
 	Limits      Limits             `yaml:"limits"`
 	Log         Log                `yaml:"log"`
 	Tracing     Tracing            `yaml:"tracing"`
@@ -31,6 +31,25 @@ type Config struct {
 
 // Protocols are the backend protocols the config was read with.
 func (c *Config) Protocols() Protocols { return c.protocols }
+
+// Admin configures the admin API's listener: "host:port", or a mapping.
+type Admin struct {
+	Listen string `yaml:"listen"`
+	// Hosts are the Host header names /admin/* answers to (any port), so
+	// that a page served by a name that resolves to this address (DNS
+	// rebinding) cannot use the API. Default: localhost, 127.0.0.1, ::1
+	// and the listen host when it is not a wildcard.
+	Hosts []string `yaml:"hosts"`
+}
+
+// UnmarshalYAML accepts the bare "host:port" form as well.
+func (a *Admin) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&a.Listen)
+	}
+	type plain Admin
+	return n.Decode((*plain)(a))
+}
 
 // Limits harden the HTTP listener.
 type Limits struct {

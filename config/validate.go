@@ -82,7 +82,7 @@ func ParseCode(s string) (codes.Code, error) {
 func (c *Config) validate() Problems {
 	var ps Problems
 	add := func(p Problem) { ps = append(ps, p) }
-	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.Admin}} {
+	for _, a := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin", c.Admin.Listen}} {
 		if a.addr == "" {
 			continue
 		}

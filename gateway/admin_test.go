@@ -1,8 +1,13 @@
 package gateway_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -61,7 +66,7 @@ func TestAdminDescriptorLifecycle(t *testing.T) {
 	tg := adminGateway(t)
 	echoPB := readFile(t, root+"/echo.pb")
 	upload := func(name, backend string, body []byte) response {
-		return do(t, "POST", tg.admin.URL+"/admin/descriptors?name="+name+"&backend="+backend, body, nil)
+		return do(t, "POST", tg.admin.URL+"/admin/descriptors?name="+name+"&backend="+backend, body, protobufType)
 	}
 
 	if r := do(t, "GET", tg.http.URL+"/v1/echo/hi", nil, nil); r.status != 404 {
@@ -103,7 +108,7 @@ func TestAdminDescriptorLifecycle(t *testing.T) {
 		{"bad name", "name=../etc&backend=echo", echoPB, "query parameter name"},
 	}
 	for _, rf := range refusals {
-		r := do(t, "POST", tg.admin.URL+"/admin/descriptors?"+rf.query, rf.body, nil)
+		r := do(t, "POST", tg.admin.URL+"/admin/descriptors?"+rf.query, rf.body, protobufType)
 		if r.status != 400 || !strings.Contains(string(r.body), rf.want) {
 			t.Errorf("%s: %d %s; want 400 containing %q", rf.name, r.status, r.body, rf.want)
 		}
@@ -146,7 +151,7 @@ func TestAdminDescriptorLifecycle(t *testing.T) {
 func TestRegistrationUnderLoad(t *testing.T) {
 	tg := adminGateway(t)
 	echoPB := readFile(t, root+"/echo.pb")
-	if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=echo&backend=echo", echoPB, nil); r.status != 201 {
+	if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=echo&backend=echo", echoPB, protobufType); r.status != 201 {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
 	var stop atomic.Bool
@@ -171,7 +176,7 @@ func TestRegistrationUnderLoad(t *testing.T) {
 		}(w)
 	}
 	for i := 0; i < 30; i++ {
-		if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=echo&backend=echo", echoPB, nil); r.status != 201 {
+		if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=echo&backend=echo", echoPB, protobufType); r.status != 201 {
 			t.Errorf("replace %d: %d %s", i, r.status, r.body)
 		}
 		if i%3 == 2 {
@@ -185,4 +190,97 @@ func TestRegistrationUnderLoad(t *testing.T) {
 	if requests.Load() < 30 || failures.Load() > 0 {
 		t.Errorf("%d requests, %d failed", requests.Load(), failures.Load())
 	}
+}
+
+var protobufType = map[string]string{"Content-Type": "application/x-protobuf"}
+
+// TestAdminRefusesWebPages: a page in a browser can send a "simple"
+// cross-origin POST, or reach the listener under its own name (DNS
+// rebinding); neither may use /admin/*. Probes keep /healthz.
+func TestAdminRefusesWebPages(t *testing.T) {
+	tg := adminGateway(t)
+	echoPB := readFile(t, root+"/echo.pb")
+	upload := tg.admin.URL + "/admin/descriptors?name=echo&backend=echo"
+	tests := []struct {
+		name       string
+		method     string
+		url        string
+		body       []byte
+		header     map[string]string
+		host       string
+		wantStatus int
+		wantMsg    string
+	}{
+		{"text/plain upload, no preflight needed", "POST", upload, echoPB, map[string]string{"Content-Type": "text/plain"}, "", 415, "application/x-protobuf"},
+		{"form upload", "POST", upload, echoPB, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "", 415, "application/x-protobuf"},
+		{"no type", "POST", upload, echoPB, nil, "", 415, "application/x-protobuf"},
+		{"foreign Origin", "POST", upload, echoPB, map[string]string{"Content-Type": "application/x-protobuf", "Origin": "https://evil.example"}, "", 403, "cross-origin"},
+		{"foreign Origin on a read", "GET", tg.admin.URL + "/admin/routes", nil, map[string]string{"Origin": "http://evil.example"}, "", 403, "cross-origin"},
+		{"cross-site fetch", "GET", tg.admin.URL + "/admin/descriptors", nil, map[string]string{"Sec-Fetch-Site": "cross-site"}, "", 403, "cross-origin"},
+		{"rebound host name", "GET", tg.admin.URL + "/admin/routes", nil, nil, "evil.example:80", 403, "does not answer to host"},
+		{"rebound host, same port", "GET", tg.admin.URL + "/admin/descriptors", nil, nil, "attacker.test", 403, "does not answer to host"},
+		{"probe under any host", "GET", tg.admin.URL + "/healthz", nil, nil, "10.1.2.3:9901", 200, ""},
+		{"metrics under any host", "GET", tg.admin.URL + "/metrics", nil, nil, "10.1.2.3:9901", 200, ""},
+		{"same origin", "GET", tg.admin.URL + "/admin/routes", nil, map[string]string{"Origin": tg.admin.URL}, "", 200, ""},
+		{"loopback name", "GET", tg.admin.URL + "/admin/routes", nil, nil, "localhost:1", 200, ""},
+		{"octet-stream upload", "POST", upload, echoPB, map[string]string{"Content-Type": "application/octet-stream"}, "", 201, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, tt.url, bytes.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(string(b), tt.wantMsg) {
+				t.Errorf("%d %s, want %d %q", resp.StatusCode, b, tt.wantStatus, tt.wantMsg)
+			}
+		})
+	}
+	if r := do(t, "GET", tg.admin.URL+"/admin/descriptors/echo", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"version": 1`) {
+		t.Errorf("only the octet-stream upload registered: %d %s", r.status, r.body)
+	}
+}
+
+// TestAdminUploadTooLargeUpFront: an upload that declares more than the
+// limit is refused before a byte of it is read, so concurrent huge
+// uploads cost nothing.
+func TestAdminUploadTooLargeUpFront(t *testing.T) {
+	tg := adminGateway(t)
+	addr := strings.TrimPrefix(tg.admin.URL, "http://")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /admin/descriptors?name=big&backend=echo HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", addr, 100<<20)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 413 {
+				t.Errorf("status %d, want 413 before the body", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -55,11 +55,11 @@ func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(List
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{lis}
 	addrs := Listeners{HTTP: lis.Addr().String()}
-	if cfg.Admin != "" && admin != nil {
-		alis, err := net.Listen("tcp", cfg.Admin)
+	if cfg.Admin.Listen != "" && admin != nil {
+		alis, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			lis.Close()
-			return fmt.Errorf("listen admin %s: %w", cfg.Admin, err)
+			return fmt.Errorf("listen admin %s: %w", cfg.Admin.Listen, err)
 		}
 		asrv := g.httpServer(admin, cfg.Limits)
 		asrv.WriteTimeout = 0 // uploads and reflection refreshes may be slow

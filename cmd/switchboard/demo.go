@@ -93,8 +93,8 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"an error with details (404, google.rpc.ErrorInfo)", `curl -s -i {gw}/v1/shelves/1/books/404`, `"reason":"BOOK_NOT_FOUND"`},
 	{"a bad parameter (400 naming the field)", `curl -s '{gw}/v1/shelves/1/books?page_size=many'`, `for field \"page_size\"`},
 	{"the route table", `curl -s {admin}/admin/routes`, `"path": "/v1/{name=shelves/*/books/*}"`},
-	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`, `{"message":"hi","repeat":0}`},
-	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback`, `"version": 1`},
+	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' -H 'Content-Type: application/x-protobuf' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`, `{"message":"hi","repeat":0}`},
+	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' -H 'Content-Type: application/x-protobuf' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback`, `"version": 1`},
 	{"the registered sets", `curl -s {admin}/admin/descriptors`, `"name": "echo"`},
 	{"Thrift: a config route to Calculator.add", `curl -s {gw}/v1/sum/1/2`, `3`},
 	{"Thrift: an IDL-annotated route (api.post), a struct argument from path and body", `curl -s -X POST {gw}/v1/calculate/7 -H 'Content-Type: application/json' -d '{"w":{"num1":6,"num2":7,"op":"MULTIPLY"}}'`, `42`},
@@ -181,7 +181,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		return fmt.Errorf("demo nats mock: %w", err)
 	}
 	defer responder.stop()
-	err = g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready), func(l gateway.Listeners) {
+	err = g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...)), func(l gateway.Listeners) {
 		fmt.Fprintf(stdout, "Switchboard demo: gateway on http://%s, admin on http://%s\n", l.HTTP, l.Admin)
 		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s, echo on %s\n", addrs[0], addrs[1])
 		fmt.Fprintf(stdout, "mock Thrift backend (binary, framed): %s; embedded NATS with JetStream: %s\n\nTry:\n\n", thriftLis.Addr(), busURL)

@@ -55,11 +55,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	g, _, metrics, err := load(ctx, path, stderr)
+	g, cfg, metrics, err := load(ctx, path, stderr)
 	if err != nil {
 		return err
 	}
-	return g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready), nil)
+	return g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...)), nil)
 }
 
 // loadOffline loads the gateway named by -c without listening, for the
