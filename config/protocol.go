@@ -198,7 +198,7 @@ func (c *Config) validateSections(add func(Problem)) {
 			add(c.Problem(key, "missing target (%s)", joinOr(hints)))
 			continue
 		case len(set) > 1:
-			add(c.Problem(key, "more than one target of %s", strings.Join(c.protocolNames(), ", ")))
+			add(c.Problem(key, "more than one target: %s (a route calls one)", strings.Join(set, ", ")))
 			continue
 		}
 		if b, ok := c.Backends[r.Backend]; ok && b.Protocol != "" && b.Protocol != r.Protocol {

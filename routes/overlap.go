@@ -29,9 +29,10 @@ import (
 //     X:V for the template without a verb and X (non-empty) for the other.
 //
 // The answer is symmetric; the example is escaped like Template.String, so
-// it is a path Table.Match accepts as is. The search is a memoised walk over
-// pairs of positions in the two segment lists: quadratic in their lengths at
-// worst, whatever the wildcards.
+// it is a path Table.Match accepts as is. Only segments and verbs count, not
+// variables. The search is a memoised walk over pairs of positions in the
+// two segment lists, each visited once: time and memory are at worst the
+// product of their lengths, whatever the wildcards.
 func Overlaps(a, b *Template) (example string, ok bool) {
 	if a == nil || b == nil {
 		return "", false
@@ -49,6 +50,7 @@ func Overlaps(a, b *Template) (example string, ok bool) {
 		return "", false
 	}
 	o.w = len(o.b) + 1
+	o.aTail, o.bTail = doubleTail(o.a), doubleTail(o.b)
 	n := (len(o.a) + 1) * o.w * 2
 	var buf [256]uint8
 	if n <= len(buf) {
@@ -75,6 +77,8 @@ type overlap struct {
 	verb  string
 	split bool // a has no verb and b has verb; else both have verb
 	w     int  // len(b)+1
+	// aTail and bTail are where the trailing **s of a and b start.
+	aTail, bTail int
 	// memo holds, per state, 0 when not searched, 1 when no path completes
 	// from it (or while it is being searched), else 2+ the move to take.
 	memo []uint8
@@ -130,7 +134,7 @@ func (o *overlap) search(i, j int, seen bool) int {
 	}
 	ni, nj := o.next(i, j)
 	if o.split {
-		if _, ok := lastText(o.a[i], o.b[j], o.verb); ok && onlyDouble(o.a[ni:]) && onlyDouble(o.b[nj:]) {
+		if _, ok := lastText(o.a[i], o.b[j], o.verb); ok && ni >= o.aTail && nj >= o.bTail {
 			return moveLast
 		}
 	}
@@ -157,6 +161,7 @@ func (o *overlap) next(i, j int) (int, int) {
 // example replays the moves memo recorded from the start state.
 func (o *overlap) example(seen bool) string {
 	var sb strings.Builder
+	sb.Grow(exampleLen(o.a, o.b) + 1 + len(o.verb))
 	i, j, n := 0, 0, 0
 	for {
 		switch int(o.memo[o.state(i, j, seen)]) - 2 {
@@ -193,17 +198,29 @@ func (o *overlap) example(seen bool) string {
 	}
 }
 
+// exampleLen bounds the length of an example without escapes: each
+// segment of the path is matched by a segment of a or of b.
+func exampleLen(a, b []Segment) int {
+	n := 1
+	for _, ss := range [2][]Segment{a, b} {
+		for _, s := range ss {
+			n += 2 + len(s.Literal)
+		}
+	}
+	return n
+}
+
 func wild(k SegmentKind) bool {
 	return k == WildcardSegment || k == DoubleWildcardSegment
 }
 
-func onlyDouble(ss []Segment) bool {
-	for _, s := range ss {
-		if s.Kind != DoubleWildcardSegment {
-			return false
-		}
+// doubleTail returns the smallest k such that ss[k:] is all **.
+func doubleTail(ss []Segment) int {
+	k := len(ss)
+	for k > 0 && ss[k-1].Kind == DoubleWildcardSegment {
+		k--
 	}
-	return true
+	return k
 }
 
 // segText returns the decoded text of a segment both x and y match. An
@@ -264,9 +281,9 @@ func (s Shadow) String() string {
 
 // Shadowing returns every pair (n, e) with n in incoming and e in existing,
 // same Method, different Pattern (exact duplicates are the table's
-// conflicts), whose templates overlap. Sorted deterministically (by
-// New.Source, New.Method, New.Pattern, Existing.Source, Existing.Pattern,
-// then the routes' positions in incoming and existing).
+// conflicts), whose templates overlap. Sorted deterministically: by
+// New.Source, New.Method, New.Pattern and New's position in incoming, then
+// Existing.Source, Existing.Pattern and its position in existing.
 //
 // "Different Pattern" means different templates up to variable names, the
 // table's own notion of a conflict: "/v1/{a}" and "/v1/{b}" are left to
@@ -300,10 +317,10 @@ func Shadowing(incoming, existing []*Route) []Shadow {
 		root.insert(t.Segments, int32(k))
 	}
 
+	// A found is a pair by position in incoming and existing.
 	type found struct {
-		Shadow
-		ni, ei              int
-		newPat, existingPat string
+		ni, ei  int32
+		example string
 	}
 	var fs []found
 	var cands []int32
@@ -321,37 +338,65 @@ func Shadowing(incoming, existing []*Route) []Shadow {
 		}
 		cands = root.collect(t.Segments, cands[:0])
 		for _, k := range cands {
-			nr, nt, ni := small[k], tmpls[k], int(k)
-			er, et, ei := r, t, q
+			nt, et, ni, ei := tmpls[k], t, k, int32(q)
 			if swapped {
-				nr, nt, ni, er, et, ei = er, et, ei, nr, nt, ni
+				nt, et, ni, ei = et, nt, ei, ni
 			}
 			if nt.Verb == et.Verb && slices.Equal(nt.Segments, et.Segments) {
 				continue // a conflict, NewTable's business
 			}
 			if ex, ok := Overlaps(nt, et); ok {
-				fs = append(fs, found{Shadow{nr, er, ex}, ni, ei, pattern(nr), pattern(er)})
+				fs = append(fs, found{ni, ei, ex})
 			}
 		}
 	}
+	if len(fs) == 0 {
+		return nil
+	}
+	// Rank the routes that take part once, so that sorting the pairs, of
+	// which there can be many more, compares integers.
+	newRank := rankRoutes(incoming, fs, func(f found) int32 { return f.ni }, true)
+	existingRank := rankRoutes(existing, fs, func(f found) int32 { return f.ei }, false)
 	slices.SortFunc(fs, func(x, y found) int {
 		return cmp.Or(
-			strings.Compare(x.New.Source, y.New.Source),
-			strings.Compare(x.New.Method, y.New.Method),
-			strings.Compare(x.newPat, y.newPat),
-			strings.Compare(x.Existing.Source, y.Existing.Source),
-			strings.Compare(x.existingPat, y.existingPat),
-			cmp.Compare(x.ni, y.ni),
-			cmp.Compare(x.ei, y.ei))
+			cmp.Compare(newRank[x.ni], newRank[y.ni]),
+			cmp.Compare(existingRank[x.ei], existingRank[y.ei]))
 	})
-	var out []Shadow
-	if len(fs) > 0 {
-		out = make([]Shadow, len(fs))
-		for i, f := range fs {
-			out[i] = f.Shadow
-		}
+	out := make([]Shadow, len(fs))
+	for i, f := range fs {
+		out[i] = Shadow{New: incoming[f.ni], Existing: existing[f.ei], Example: f.example}
 	}
 	return out
+}
+
+// rankRoutes returns, for each route of rs that some pair in fs names (by
+// at), its rank in the order of Source, Method when withMethod, Pattern,
+// then position.
+func rankRoutes[F any](rs []*Route, fs []F, at func(F) int32, withMethod bool) []int32 {
+	type key struct {
+		k   int32
+		pat string
+	}
+	rank := make([]int32, len(rs))
+	var keys []key
+	for _, f := range fs {
+		if k := at(f); rank[k] == 0 {
+			rank[k] = 1
+			keys = append(keys, key{k, pattern(rs[k])})
+		}
+	}
+	slices.SortFunc(keys, func(x, y key) int {
+		a, b := rs[x.k], rs[y.k]
+		c := strings.Compare(a.Source, b.Source)
+		if c == 0 && withMethod {
+			c = strings.Compare(a.Method, b.Method)
+		}
+		return cmp.Or(c, strings.Compare(x.pat, y.pat), cmp.Compare(x.k, y.k))
+	})
+	for i, k := range keys {
+		rank[k.k] = int32(i)
+	}
+	return rank
 }
 
 // routeTemplate is r's template as NewTable would use it, nil when there

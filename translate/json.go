@@ -1,8 +1,12 @@
 package translate
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // IsJSONMediaType accepts application/json with any parameters, as long as a
@@ -199,4 +203,132 @@ func (s *nesting) top() bool {
 		return s.bits&(1<<(s.n-1)) != 0
 	}
 	return s.spill[len(s.spill)-1]
+}
+
+// CheckText reports what makes a JSON body's text unusable before any
+// parser sees it, with its line:column: bytes that are not UTF-8 (JSON has
+// no other encoding, and encoding/json would quietly replace them), and a
+// \u escape of half a surrogate pair, which no decoder can turn into a
+// character (protojson says only "unexpected EOF").
+func CheckText(b []byte) error {
+	if !utf8.Valid(b) {
+		off := 0
+		for off < len(b) {
+			r, size := utf8.DecodeRune(b[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		line, col := PositionOf(b, off)
+		return BadRequest(fmt.Sprintf("request body is not valid UTF-8 (line %d:%d)", line, col))
+	}
+	var st stringState
+	pendingHigh := -1 // offset of an unpaired high surrogate escape
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !st.in {
+			st.inside(c)
+			continue
+		}
+		if c == '\\' && i+1 < len(b) && b[i+1] == 'u' && i+5 < len(b) {
+			v, ok := hex4(b[i+2 : i+6])
+			switch {
+			case ok && v >= 0xD800 && v <= 0xDBFF:
+				if pendingHigh >= 0 {
+					return loneSurrogate(b, pendingHigh)
+				}
+				pendingHigh = i
+			case ok && v >= 0xDC00 && v <= 0xDFFF:
+				if pendingHigh < 0 || pendingHigh != i-6 {
+					return loneSurrogate(b, i)
+				}
+				pendingHigh = -1
+			default:
+				if pendingHigh >= 0 {
+					return loneSurrogate(b, pendingHigh)
+				}
+			}
+			i += 5
+			continue
+		}
+		if pendingHigh >= 0 {
+			return loneSurrogate(b, pendingHigh)
+		}
+		st.inside(c)
+	}
+	if pendingHigh >= 0 {
+		return loneSurrogate(b, pendingHigh)
+	}
+	return nil
+}
+
+func loneSurrogate(b []byte, off int) error {
+	line, col := PositionOf(b, off)
+	return BadRequest(fmt.Sprintf("request body has %s, half of a UTF-16 surrogate pair, which is not a character (line %d:%d)",
+		string(b[off:off+6]), line, col))
+}
+
+func hex4(b []byte) (rune, bool) {
+	var v rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// DuplicateKey returns the first object key that appears twice in one
+// object of valid JSON. Parsers disagree on which value wins (the first,
+// the last, an error), so a gateway that passes JSON on unparsed must not
+// let one through.
+func DuplicateKey(b []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		keys      map[string]struct{}
+		expectKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.keys != nil && top.expectKey {
+			if k, ok := tok.(string); ok {
+				if _, dup := top.keys[k]; dup {
+					return k, true
+				}
+				top.keys[k] = struct{}{}
+				top.expectKey = false
+				continue
+			}
+		}
+		if top != nil && top.keys != nil {
+			top.expectKey = true // after a value comes the next key
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]struct{}{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+				stack[len(stack)-1].expectKey = true
+			}
+		}
+	}
 }

@@ -80,6 +80,11 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 		key := "backends." + name + ".grpc"
 		ps = append(ps, c.CheckEndpoints(key+".endpoints", bc.Endpoints)...)
 		ps = append(ps, bc.TLS.Check(c, key+".tls")...)
+		for j, h := range c.Backends[name].Headers {
+			if reservedForClients(strings.ToLower(h)) {
+				add(fmt.Sprintf("backends.%s.headers[%d]", name, j), "%s is gRPC transport metadata and cannot be forwarded", h)
+			}
+		}
 	}
 	for i, d := range c.Descriptors {
 		if b, ok := c.Backends[d.Reflection]; ok && d.Reflection != "" && b.Protocol != p.Name() {

@@ -88,7 +88,7 @@ func TestConnectErrors(t *testing.T) {
 		{"embedded with tls", ConnOptions{URL: EmbeddedURL, TLS: &TLS{}}, "external servers"},
 		{"streams on external", ConnOptions{URL: "nats://127.0.0.1:1", Streams: []StreamConfig{{Name: "X"}}}, "embedded server only"},
 		{"token and user", ConnOptions{URL: "nats://127.0.0.1:1", Token: "t", User: "u"}, "not both"},
-		{"bad listen", ConnOptions{URL: EmbeddedURL, EmbeddedListen: "nope"}, "embedded_listen"},
+		{"bad listen", ConnOptions{URL: EmbeddedURL, EmbeddedListen: "nope"}, "listen \"nope\""},
 		{"bad port", ConnOptions{URL: EmbeddedURL, EmbeddedListen: "127.0.0.1:99999"}, "bad port"},
 		{"missing creds", ConnOptions{URL: "nats://127.0.0.1:1", CredentialsFile: filepath.Join(t.TempDir(), "x.creds")}, "credentials_file"},
 		{"missing ca", ConnOptions{URL: "nats://127.0.0.1:1", TLS: &TLS{CAFile: filepath.Join(t.TempDir(), "ca.pem")}}, "ca_file"},

@@ -224,6 +224,11 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 		if len(vs) == 0 {
 			continue
 		}
+		if len(vs) > 1 && (name == "Authorization" || name == "Proxy-Authorization") {
+			// Which credential would the backend check? Refuse to guess.
+			return nil, translate.BadRequest("header "+name+" is given more than once",
+				translate.Violation(name, "send one credential"))
+		}
 		if f.PrintableOnly {
 			for _, v := range vs {
 				if !translate.PrintableASCII(v) {

@@ -205,20 +205,34 @@ func TestForwarding(t *testing.T) {
 	}
 }
 
-// TestDecodeInsideAttempt: an application error read out of a reply is the
-// attempt's outcome, so the retry policy sees it like any other failure.
+// TestDecodeInsideAttempt: what Decode reads out of a reply is the
+// attempt's outcome. A declared application error (a Thrift exception) is
+// the backend answering as its API says: never retried, and a success for
+// the breaker; a reply the gateway cannot read is not retried either.
 func TestDecodeInsideAttempt(t *testing.T) {
 	t.Parallel()
-	appErr := translate.Declared(503, "busy")
-	tc := &echo{decodeErr: appErr}
-	b := &recorder{}
-	policy := resilience.Policy{Retry: resilience.Retry{Attempts: 3, On: []codes.Code{codes.Unavailable}}}
-	rec := serve(New("b", resilience.Wrap("b", b, policy, nil), tc, nil, Options{}), "POST", "", nil)
-	if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"message":"busy"`) {
-		t.Errorf("status %d %s", rec.Code, rec.Body)
-	}
-	if b.calls.Load() != 3 || tc.decoded.Load() != 3 {
-		t.Errorf("%d calls, %d decodes; want 3 of each", b.calls.Load(), tc.decoded.Load())
+	for _, tt := range []struct {
+		name       string
+		decodeErr  error
+		wantStatus int
+	}{
+		{"declared", translate.Declared(503, "busy"), 503},
+		{"unreadable reply", &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, Message: "garbage"}, 502},
+	} {
+		tc := &echo{decodeErr: tt.decodeErr}
+		b := &recorder{}
+		policy := resilience.Policy{Retry: resilience.Retry{Attempts: 3, On: []codes.Code{codes.Unavailable, codes.Internal}},
+			Breaker: resilience.Breaker{Failures: 1, Cooldown: time.Minute}}
+		tg := New("b", resilience.Wrap("b", b, policy, nil), tc, nil, Options{})
+		for i := range 3 {
+			rec := serve(tg, "POST", "", nil)
+			if rec.Code != tt.wantStatus {
+				t.Errorf("%s #%d: status %d %s, want %d (the breaker must not open)", tt.name, i, rec.Code, rec.Body, tt.wantStatus)
+			}
+		}
+		if b.calls.Load() != 3 || tc.decoded.Load() != 3 {
+			t.Errorf("%s: %d calls, %d decodes for 3 requests; want no retries", tt.name, b.calls.Load(), tc.decoded.Load())
+		}
 	}
 }
 

@@ -37,8 +37,8 @@ func ClientTimeout(h http.Header) (time.Duration, bool, error) {
 	best, limited := forever, false
 	for _, name := range [...]string{GRPCTimeoutHeader, TimeoutHeader, XTimeoutHeader} {
 		vs := h[name]
-		if len(vs) == 0 {
-			continue
+		if len(vs) == 0 || len(vs) == 1 && vs[0] == "" {
+			continue // an empty header asks for nothing
 		}
 		if len(vs) > 1 {
 			return 0, false, timeoutProblem(name, errors.New(name+" is given more than once"))
@@ -73,7 +73,7 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 // unit, H, M, S, m (milli), u (micro) or n (nano). Note that "1m" is a
 // millisecond.
 func ParseGRPCTimeout(s string) (time.Duration, error) {
-	bad := errors.New(`invalid Grpc-Timeout "` + s + `": want up to 8 digits and a unit H, M, S, m, u or n`)
+	bad := errors.New("invalid Grpc-Timeout " + strconv.Quote(truncate(s)) + ": want up to 8 digits and a unit H, M, S, m, u or n")
 	if len(s) < 2 || len(s) > 9 {
 		return 0, bad
 	}
@@ -106,7 +106,8 @@ func ParseGRPCTimeout(s string) (time.Duration, error) {
 
 // ParseTimeout reads a Request-Timeout value: a positive Go duration
 // ("250ms", "2s", "1m30s") or a positive decimal number of seconds
-// ("1.5"). Values too long to represent mean no limit.
+// ("1.5", digits and at most one point). A value too long to represent is
+// refused rather than guessed at.
 func ParseTimeout(s string) (time.Duration, error) {
 	bad := errors.New("invalid timeout " + strconv.Quote(truncate(s)) + `: want a positive duration such as "250ms" or "2s", or seconds such as "1.5"`)
 	s = strings.TrimSpace(s)
@@ -114,19 +115,15 @@ func ParseTimeout(s string) (time.Duration, error) {
 		return 0, bad
 	}
 	if c := s[len(s)-1]; c >= '0' && c <= '9' || c == '.' {
-		secs, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(secs > 0) || math.IsInf(secs, 0) {
-			if errors.Is(err, strconv.ErrRange) && secs > 0 {
-				return forever, nil
-			}
+		if !decimal(s) {
 			return 0, bad
 		}
-		if secs >= float64(forever/time.Second) {
-			return forever, nil
+		secs, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(secs > 0) || secs >= float64(forever/time.Second) {
+			return 0, bad
 		}
 		return time.Duration(secs * float64(time.Second)), nil
 	}
-	// A duration too long to represent is refused rather than guessed at.
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, bad
@@ -135,6 +132,22 @@ func ParseTimeout(s string) (time.Duration, error) {
 		return 0, bad
 	}
 	return d, nil
+}
+
+// decimal: digits with at most one point, nothing else (ParseFloat would
+// also take "1_0", "0x1p-2" and "1e3").
+func decimal(s string) bool {
+	point := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+		case c == '.' && !point:
+			point = true
+		default:
+			return false
+		}
+	}
+	return s != "."
 }
 
 func truncate(s string) string {

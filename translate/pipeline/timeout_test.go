@@ -52,7 +52,13 @@ func TestParseTimeout(t *testing.T) {
 		{"1.5", 1500 * time.Millisecond, false},
 		{"3", 3 * time.Second, false},
 		{" 2s ", 2 * time.Second, false},
-		{"1e300", forever, false}, // seconds beyond time.Duration: no limit
+		{"1e300", 0, true}, // exponents are not decimal seconds
+		{"1e400", 0, true},
+		{"1_0", 0, true},
+		{"0x1p-2", 0, true},
+		{".", 0, true},
+		{"1.2.3", 0, true},
+		{"99999999999", 0, true}, // seconds beyond time.Duration
 		{"", 0, true},
 		{"0", 0, true},
 		{"0s", 0, true},
@@ -91,6 +97,9 @@ func TestClientTimeout(t *testing.T) {
 		{"shortest wins", http.Header{"Grpc-Timeout": {"3S"}, "Request-Timeout": {"1s"}, "X-Request-Timeout": {"2s"}}, time.Second, true, ""},
 		{"no limit", http.Header{"Grpc-Timeout": {"99999999H"}}, forever, false, ""},
 		{"repeated", http.Header{"Request-Timeout": {"1s", "9s"}}, 0, false, "Request-Timeout is given more than once"},
+		{"empty grpc", http.Header{"Grpc-Timeout": {""}}, forever, false, ""},
+		{"huge grpc echoed short", http.Header{"Grpc-Timeout": {strings.Repeat("9", 60000)}}, 0, false, `..."`},
+		{"invalid UTF-8 quoted", http.Header{"Grpc-Timeout": {"\xff\xfeS"}}, 0, false, `"\xff\xfeS"`},
 		{"bad", http.Header{"X-Request-Timeout": {"later"}}, 0, false, `invalid timeout "later"`},
 		{"bad grpc", http.Header{"Grpc-Timeout": {"1x"}}, 0, false, `invalid Grpc-Timeout "1x"`},
 	}

@@ -114,8 +114,11 @@ func (c codeClassifier) Classify(err error) retrier.Action {
 	if err == nil {
 		return retrier.Succeed
 	}
-	if errors.Is(err, errBreakerOpen) {
-		// Answer at once: waiting out a backoff cannot close the breaker.
+	var final finalError
+	if errors.Is(err, errBreakerOpen) || errors.As(err, &final) {
+		// An open breaker: waiting out a backoff cannot close it. A final
+		// outcome: the backend answered, and asking again would only
+		// repeat the answer, or a side effect.
 		return retrier.Fail
 	}
 	if slices.Contains(c, translate.FromError(err).Code) {
@@ -134,17 +137,28 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 func (b *Backend) Unwrap() translate.Backend { return b.next }
 
 // Do runs call under the policy. decode, when not nil, runs on each
-// attempt's reply inside that attempt: an application error it reads out
-// of a reply (a declared Thrift exception) is the attempt's outcome, so
-// that retries, the breaker and metrics treat it as they treat a gRPC
-// status from a server.
+// attempt's reply inside that attempt, so that an application error it
+// reads out of a reply (a declared Thrift exception) is that attempt's
+// outcome in metrics, logs and traces.
+//
+// How outcomes count, the same for every protocol:
+//   - a declared application error (Error.Application with a
+//     DeclaredStatus: a Thrift exception, a NATS micro error) is the
+//     backend answering as its API says: a success for the breaker, never
+//     retried;
+//   - a reply the gateway cannot decode or render (not an application
+//     error) says nothing the gateway can trust about the backend: the
+//     breaker ignores it and it is not retried;
+//   - any failure once a deadline the caller set has passed is the
+//     caller's: the breaker ignores it;
+//   - anything else counts by code (tripCodes) and is retried by code.
 func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error) (*translate.Reply, error) {
 	// A deadline the caller set shorter than the policy's says nothing about
 	// the backend when it fires: such timeouts must not open the breaker,
 	// or any client could open it for everyone with Grpc-Timeout: 1n.
-	callerDeadline := false
+	var callerDeadline time.Time
 	if dl, ok := ctx.Deadline(); ok && (b.policy.Timeout <= 0 || time.Until(dl) < b.policy.Timeout) {
-		callerDeadline = true
+		callerDeadline = dl
 	}
 	if b.policy.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -152,6 +166,11 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 		defer cancel()
 	}
 	if b.slots != nil {
+		if err := ctx.Err(); err != nil {
+			// Already out of time: say so, whether or not a slot is free
+			// (select would pick either at random).
+			return nil, translate.FromError(err)
+		}
 		select {
 		case b.slots <- struct{}{}:
 			defer func() { <-b.slots }()
@@ -161,7 +180,8 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 		}
 	}
 	if b.retrier == nil {
-		return b.attempt(ctx, call, decode, callerDeadline)
+		reply, err := b.attempt(ctx, call, decode, callerDeadline)
+		return reply, unwrapFinal(err)
 	}
 	var reply *translate.Reply
 	info := observability.FromContext(ctx)
@@ -174,12 +194,24 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, unwrapFinal(err)
 	}
 	return reply, nil
 }
 
-func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline bool) (*translate.Reply, error) {
+// finalError marks an attempt's error that must not be retried.
+type finalError struct{ error }
+
+func (f finalError) Unwrap() error { return f.error }
+
+func unwrapFinal(err error) error {
+	if f, ok := err.(finalError); ok {
+		return f.error
+	}
+	return err
+}
+
+func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline time.Time) (*translate.Reply, error) {
 	t, ok := b.breaker.allow()
 	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name,
@@ -193,10 +225,12 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	defer span.End()
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
+	decodeFailed := false
 	if err == nil && decode != nil {
 		err = decode(reply)
+		decodeFailed = err != nil
 	}
-	code, healthy, endpoint, source := codes.OK, false, "", ""
+	code, healthy, declared, endpoint, source := codes.OK, false, false, "", ""
 	if reply != nil {
 		endpoint = reply.Endpoint
 	}
@@ -206,24 +240,36 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 		if e.Endpoint != "" {
 			endpoint = e.Endpoint
 		}
-		if e.Application {
+		switch {
+		case e.Application:
 			source = "application"
+			declared = e.DeclaredStatus != 0
+		case decodeFailed:
+			source = "reply"
 		}
 		span.SetStatus(otelcodes.Error, code.String())
 	}
+	callersFault := !callerDeadline.IsZero() && !time.Now().Before(callerDeadline)
 	observability.FromContext(ctx).SetUpstream(endpoint, source)
 	span.SetAttributes(attribute.String("rpc.grpc.status_code", code.String()))
 	// A caller that went away, or whose own deadline fired, or a failure
 	// the backend reports as the request's own, says nothing about the
 	// backend's health.
-	// So does a message only buffered while the connection is down.
+	// So does a message only buffered while the connection is down, and a
+	// reply the gateway could not read.
 	unconfirmed := err == nil && reply != nil && reply.Unconfirmed
-	if code == codes.Canceled || (code == codes.DeadlineExceeded && callerDeadline) || healthy || unconfirmed {
+	switch {
+	case code == codes.Canceled || callersFault || healthy || unconfirmed || (decodeFailed && !declared && source == "reply"):
 		b.breaker.abandon(t)
-	} else {
+	case declared:
+		b.breaker.done(t, false)
+	default:
 		b.breaker.done(t, slices.Contains(tripCodes, code))
 	}
 	b.metrics.BackendCall(b.name, code.String(), time.Since(start))
+	if declared || source == "reply" {
+		return reply, finalError{err}
+	}
 	return reply, err
 }
 

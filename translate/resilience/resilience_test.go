@@ -247,3 +247,50 @@ func TestConcurrencyLimit(t *testing.T) {
 		t.Errorf("cause = %v, want the context's deadline", err)
 	}
 }
+
+// unavailableAtDeadline fails the way a dial cut short by the caller's
+// deadline does: UNAVAILABLE, once the deadline has passed.
+type unavailableAtDeadline struct{ calls atomic.Int32 }
+
+func (u *unavailableAtDeadline) Invoke(ctx context.Context, _ *translate.Call) (*translate.Reply, error) {
+	if u.calls.Add(1) > 1 {
+		return &translate.Reply{Body: []byte("ok")}, nil
+	}
+	<-ctx.Done()
+	return nil, status.Error(codes.Unavailable, "dial tcp: i/o timeout")
+}
+
+func (u *unavailableAtDeadline) Close() error { return nil }
+
+// TestBreakerIgnoresFailuresPastCallerDeadline: whatever code a failure
+// carries, once the caller's own deadline has passed it is the caller's.
+func TestBreakerIgnoresFailuresPastCallerDeadline(t *testing.T) {
+	t.Parallel()
+	u := &unavailableAtDeadline{}
+	b := Wrap("lib", u, Policy{Timeout: time.Minute, Breaker: Breaker{Failures: 1, Cooldown: time.Minute}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	_, err := b.Invoke(ctx, &translate.Call{})
+	cancel()
+	if err == nil {
+		t.Fatal("the stalled call succeeded")
+	}
+	if _, err := b.Invoke(context.Background(), &translate.Call{}); err != nil {
+		t.Errorf("the breaker opened on the caller's deadline: %v", err)
+	}
+}
+
+// TestConcurrencyLimitOutOfTime: a call already out of time is a deadline,
+// never a concurrency refusal, whether or not a slot is free.
+func TestConcurrencyLimitOutOfTime(t *testing.T) {
+	t.Parallel()
+	b := Wrap("lib", &fakeBackend{}, Policy{MaxConcurrent: 4}, nil)
+	for range 50 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+		<-ctx.Done()
+		_, err := b.Invoke(ctx, &translate.Call{})
+		cancel()
+		if c := translate.FromError(err).Code; c != codes.DeadlineExceeded {
+			t.Fatalf("code %v, want DEADLINE_EXCEEDED", c)
+		}
+	}
+}

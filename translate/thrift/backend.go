@@ -441,7 +441,7 @@ func (b *Backend) mapError(ctx context.Context, err error) *translate.Error {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Code, e.Message = codes.Canceled, "request cancelled"
-	case ctx.Err() != nil || ce.step != stepDial && isTimeout(err):
+	case ctx.Err() != nil || ce.step != stepDial && isTimeout(err) || deadlinePassed(ctx):
 		e.Code, e.Message = codes.DeadlineExceeded, "backend "+b.name+" did not answer in time"
 	case ce.step == stepDial || ce.step == stepSend:
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
@@ -528,4 +528,11 @@ func alive(nc net.Conn) bool {
 		return false
 	}
 	return connAlive(rc)
+}
+
+// deadlinePassed: the call's deadline is behind us, though ctx's timer
+// may not have fired yet (a dial that timed out at the deadline).
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }

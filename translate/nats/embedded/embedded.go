@@ -53,11 +53,11 @@ func Start(opts Options) (*Server, error) {
 	if opts.Listen != "" {
 		h, p, err := net.SplitHostPort(opts.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("embedded_listen %q: %w", opts.Listen, err)
+			return nil, fmt.Errorf("listen %q: %w", opts.Listen, err)
 		}
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 || n > 65535 {
-			return nil, fmt.Errorf("embedded_listen %q: bad port", opts.Listen)
+			return nil, fmt.Errorf("listen %q: bad port", opts.Listen)
 		}
 		host = h
 		if n != 0 { // 0 would mean 4222 to nats-server; we mean "any"
