@@ -231,7 +231,7 @@ func CheckText(b []byte) error {
 			st.inside(c)
 			continue
 		}
-		if c == '\\' && i+1 < len(b) && b[i+1] == 'u' && i+5 < len(b) {
+		if !st.escaped && c == '\\' && i+1 < len(b) && b[i+1] == 'u' && i+5 < len(b) {
 			v, ok := hex4(b[i+2 : i+6])
 			switch {
 			case ok && v >= 0xD800 && v <= 0xDBFF:

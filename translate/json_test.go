@@ -80,6 +80,7 @@ func FuzzShapeOf(f *testing.F) {
 		var v any
 		if json.Unmarshal(b, &v) != nil {
 			ShapeOf(b, 0, 0) // must not panic on anything
+			_ = CheckText(b)
 			return
 		}
 		var want JSONShape
@@ -140,5 +141,48 @@ func hasDuplicateKeys(b []byte) bool {
 			}
 		}
 		expectKey = len(stack) > 0 && stack[len(stack)-1] != nil && dec.More()
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ give, want string }{
+		{`{"a":"ok \u00e9 \ud83d\ude00"}`, ""},
+		{`{"a":"\\ud800"}`, ""}, // an escaped backslash, then text
+		{`{"a":"\ud800"}`, `\ud800, half of a UTF-16 surrogate pair`},
+		{`{"a":"\udc00x"}`, `\udc00`},
+		{`{"a":"\ud800\u0041"}`, `\ud800`},
+		{"{\n\"a\":\"\\ud800\"}", "(line 2:6)"},
+		{"{\"a\":\"\xff\"}", "not valid UTF-8 (line 1:7)"},
+		{"{\"a\":\"\xed\xa0\x80\"}", "not valid UTF-8"}, // a surrogate encoded as UTF-8
+	}
+	for _, tt := range tests {
+		err := CheckText([]byte(tt.give))
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("CheckText(%q) = %v", tt.give, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) || FromError(err).Status() != 400 {
+			t.Errorf("CheckText(%q) = %v, want a 400 containing %q", tt.give, err, tt.want)
+		}
+	}
+}
+
+func TestDuplicateKey(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]string{
+		`{"a":1,"b":2}`:                 "",
+		`{"a":1,"a":2}`:                 "a",
+		`{"a":{"b":1},"c":{"b":2}}`:     "",
+		`{"x":[{"k":1,"k":2}]}`:         "k",
+		`[{"a":1},{"a":1}]`:             "",
+		`{"a":[1,"a"],"b":{"a":{}},"a":0}`: "a",
+	} {
+		k, dup := DuplicateKey([]byte(give))
+		if dup != (want != "") || k != want {
+			t.Errorf("DuplicateKey(%s) = %q, %v; want %q", give, k, dup, want)
+		}
 	}
 }

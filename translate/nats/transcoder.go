@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/nats-io/nuid"
@@ -226,6 +227,12 @@ func (t *Transcoder) encode(body []byte) ([]byte, error) {
 		return nil, translate.BadRequest(translate.NotJSON(body))
 	}
 	if t.reqType == nil {
+		// Passed on unparsed: the service's parser must not be left to
+		// pick one of two values for a key.
+		if k, dup := translate.DuplicateKey(body); dup {
+			return nil, translate.BadRequest(fmt.Sprintf("request body repeats the key %q in one object", k),
+				translate.Violation("body", "duplicate key "+strconv.Quote(k)))
+		}
 		if translate.DeeperThan(body, t.maxDepth) {
 			return nil, translate.BadRequest(fmt.Sprintf("request body is nested too deeply: the limit is %d levels", t.maxDepth))
 		}

@@ -166,6 +166,9 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 				return nil, 0, translate.Refuse(translate.ReasonUnsupportedMediaType,
 					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
 			}
+			if err := translate.CheckText(body); err != nil {
+				return nil, 0, err
+			}
 			if err := t.checkShape(body); err != nil {
 				return nil, 0, err
 			}
