@@ -310,6 +310,8 @@ func schemaError(err error, name string) *translate.Error {
 		return translate.Errorf(codes.Aborted, "descriptor set %q has no previous version", name)
 	case errors.Is(err, gateway.ErrChanged):
 		return translate.Errorf(codes.Aborted, "%v", err)
+	case errors.Is(err, gateway.ErrConflict):
+		return translate.Errorf(codes.AlreadyExists, "%v", err)
 	}
 	return translate.Errorf(codes.InvalidArgument, "%v", err)
 }

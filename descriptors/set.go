@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -402,3 +403,7 @@ func HTTPRules(md protoreflect.MethodDescriptor) []HTTPBinding {
 	}
 	return out
 }
+
+// Origin names the set as the declarer of the routes it exposes, for
+// messages about them.
+func (s *Set) Origin() string { return "descriptor set " + strconv.Quote(s.Name) }

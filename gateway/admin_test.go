@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/descriptors"
+	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 const adminConfig = `
@@ -100,17 +109,19 @@ func TestAdminDescriptorLifecycle(t *testing.T) {
 	refusals := []struct {
 		name, query string
 		body        []byte
+		status      int
 		want        string
 	}{
-		{"garbage", "name=bad&backend=echo", []byte("not a descriptor set"), "not a binary FileDescriptorSet"},
-		{"conflict", "name=lib2&backend=library", readFile(t, root+"/library.pb"), "conflict"},
-		{"unknown backend", "name=x&backend=billing", echoPB, `unknown backend \"billing\"`},
-		{"bad name", "name=../etc&backend=echo", echoPB, "query parameter name"},
+		{"garbage", "name=bad&backend=echo", []byte("not a descriptor set"), 400, "not a binary FileDescriptorSet"},
+		// A second set defining a registered service: 409 naming the set.
+		{"conflict", "name=lib2&backend=library", readFile(t, root+"/library.pb"), 409, `already registered by descriptor set \"library\"`},
+		{"unknown backend", "name=x&backend=billing", echoPB, 400, `unknown backend \"billing\"`},
+		{"bad name", "name=../etc&backend=echo", echoPB, 400, "query parameter name"},
 	}
 	for _, rf := range refusals {
 		r := do(t, "POST", tg.admin.URL+"/admin/descriptors?"+rf.query, rf.body, protobufType)
-		if r.status != 400 || !strings.Contains(string(r.body), rf.want) {
-			t.Errorf("%s: %d %s; want 400 containing %q", rf.name, r.status, r.body, rf.want)
+		if r.status != rf.status || !strings.Contains(string(r.body), rf.want) {
+			t.Errorf("%s: %d %s; want %d containing %q", rf.name, r.status, r.body, rf.status, rf.want)
 		}
 	}
 	if r := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil); r.status != 200 {
@@ -283,4 +294,64 @@ func TestAdminUploadTooLargeUpFront(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// takeoverSet is the takeover.v1 schema as an upload: literal paths under
+// a route the library set serves through a template.
+func takeoverSet(t testing.TB) []byte {
+	t.Helper()
+	fds, err := descriptors.Compile(context.Background(), []string{"takeover/v1/takeover.proto"}, []string{root + "/proto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(fds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestUploadCannotTakeOverRoutes: an upload whose routes could take
+// requests another set serves is refused with 409 naming both, and
+// nothing changes; the library's URL still reaches the library.
+func TestUploadCannotTakeOverRoutes(t *testing.T) {
+	tg := adminGateway(t)
+	r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=grab&backend=echo", takeoverSet(t), protobufType)
+	body := string(r.body)
+	if r.status != 409 || !strings.Contains(body, `descriptor set \"grab\"`) || !strings.Contains(body, "/v1/shelves/1/books/1") ||
+		!strings.Contains(body, `library.v1.LibraryService.GetBook`) {
+		t.Fatalf("takeover upload: %d %s, want 409 naming both routes", r.status, body)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"title"`) {
+		t.Errorf("the library's URL after the refusal: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/takeover/own", nil, nil); r.status != 404 {
+		t.Errorf("a refused upload left routes behind: %d", r.status)
+	}
+}
+
+// TestConfigRouteCannotShadowAnnotations: validate applies the same rule
+// between the config's routes and the descriptor sets' annotations.
+func TestConfigRouteCannotShadowAnnotations(t *testing.T) {
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(`
+descriptors:
+  - file: {root}/library.pb
+backends:
+  library:
+    grpc: {endpoints: ["127.0.0.1:1"]}
+services:
+  - name: library.v1.LibraryService
+    backend: library
+routes:
+  - get: /v1/shelves/7/books/7
+    backend: library
+    grpc: library.v1.LibraryService/DeleteBook
+`, "{root}", root)), "takeover.yaml", builtin.Protocols().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = gateway.New(context.Background(), cfg, quietLog(), observability.NewMetrics())
+	if err == nil || !strings.Contains(err.Error(), "routes of takeover.yaml overlap") || !strings.Contains(err.Error(), "GET /v1/shelves/7/books/7") {
+		t.Fatalf("New = %v, want the overlap named", err)
+	}
 }

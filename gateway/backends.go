@@ -66,12 +66,21 @@ type buildError struct{ problems []string }
 func (e *buildError) Error() string { return joinLines(e.problems) }
 
 // buildTable resolves every route of snap: each protocol's own services,
-// then the config's explicit routes in file order.
-func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) {
+// then the config's explicit routes in file order. upload, when set, is
+// the descriptor set being registered: its routes may not take requests
+// that routes of another origin serve. Without one (at start, in
+// validate), the config's routes may not take requests from the
+// descriptor sets' annotations, nor the reverse.
+func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set) (*routes.Table, error) {
 	b := &protocol.Build{Config: g.cfg, Schemas: snap, Backends: g.backends}
 	var rs []*routes.Route
 	for _, p := range g.protocols {
-		rs = append(rs, p.ServiceRoutes(b)...)
+		for _, r := range p.ServiceRoutes(b) {
+			if r.Origin == "" {
+				r.Origin = g.cfg.File
+			}
+			rs = append(rs, r)
+		}
 	}
 	for i, rc := range g.cfg.Routes {
 		p, ok := g.protocols.Get(rc.Protocol)
@@ -85,6 +94,7 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) 
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.RawPaths {
 			r.Target = tg.WithRawPaths()
 		}
+		r.Origin = g.cfg.File
 		rs = append(rs, r)
 	}
 	table, err := routes.NewTable(rs)
@@ -94,5 +104,59 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot) (*routes.Table, error) 
 	if len(b.Problems) > 0 {
 		return nil, &buildError{b.Problems}
 	}
+	if shadows := shadowing(rs, g.cfg.File, upload); len(shadows) > 0 {
+		return nil, &overlapError{origin: shadowOrigin(g.cfg.File, upload), shadows: shadows}
+	}
 	return table, nil
 }
+
+// shadowing finds the routes of the new origin (the upload, or at start
+// the config file) that can take requests another origin's routes serve;
+// at start, also the descriptor sets' routes that can take the config's.
+func shadowing(rs []*routes.Route, configFile string, upload *descriptors.Set) []routes.Shadow {
+	origin := shadowOrigin(configFile, upload)
+	var mine, others []*routes.Route
+	for _, r := range rs {
+		if r.Origin == origin {
+			mine = append(mine, r)
+		} else {
+			others = append(others, r)
+		}
+	}
+	out := routes.Shadowing(mine, others)
+	if upload == nil {
+		out = append(out, routes.Shadowing(others, mine)...)
+	}
+	return out
+}
+
+func shadowOrigin(configFile string, upload *descriptors.Set) string {
+	if upload != nil {
+		return upload.Origin()
+	}
+	return configFile
+}
+
+// overlapError refuses a route table in which routes of one origin could
+// take requests that another origin's routes serve.
+type overlapError struct {
+	origin  string
+	shadows []routes.Shadow
+}
+
+// maxListed bounds the overlaps a message lists; the rest are counted.
+const maxListed = 5
+
+func (e *overlapError) Error() string {
+	lines := []string{fmt.Sprintf("routes of %s overlap routes of another origin; a request could go to either (%d):", e.origin, len(e.shadows))}
+	for i, s := range e.shadows {
+		if i == maxListed {
+			lines = append(lines, fmt.Sprintf("  and %d more", len(e.shadows)-maxListed))
+			break
+		}
+		lines = append(lines, "  "+s.String())
+	}
+	return joinLines(lines)
+}
+
+func (e *overlapError) Is(target error) bool { return target == ErrConflict }

@@ -54,6 +54,10 @@ func WithTracing(tr *observability.Tracing) Option { return func(g *Gateway) { g
 // content (link errors, conflicts), as opposed to an unknown name.
 var ErrInvalidSchema = errors.New("invalid schema")
 
+// ErrConflict refuses a change whose routes or services another origin
+// (a descriptor set, the config) already has.
+var ErrConflict = errors.New("conflict")
+
 // ErrChanged refuses a change that raced with another one.
 var ErrChanged = errors.New("concurrent change")
 
@@ -97,7 +101,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		snap = snap.With(set)
 	}
 	// Build the routes of what did load, so that one run reports every problem.
-	table, err := g.buildTable(snap)
+	table, err := g.buildTable(snap, nil)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -160,14 +164,20 @@ func (g *Gateway) State() *State { return g.state.Load() }
 
 // change builds a new state from the current one with fn and swaps it in,
 // or leaves the current state serving if the new one does not build.
-func (g *Gateway) change(op string, fn func(*descriptors.Snapshot) (*descriptors.Snapshot, error)) (*State, error) {
+// changed names the set the change adds or restores ("" for none): its
+// routes may not take requests another origin's routes serve.
+func (g *Gateway) change(op, changed string, fn func(*descriptors.Snapshot) (*descriptors.Snapshot, error)) (*State, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cur := g.state.Load()
 	snap, err := fn(cur.Schemas)
 	if err == nil {
 		var table *routes.Table
-		if table, err = g.buildTable(snap); err == nil {
+		var upload *descriptors.Set
+		if changed != "" {
+			upload, _ = snap.Set(changed)
+		}
+		if table, err = g.buildTable(snap, upload); err == nil {
 			st := &State{Schemas: snap, Table: table}
 			g.state.Store(st)
 			g.metrics.SchemaChange(op, true)
@@ -191,7 +201,12 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
-	st, err := g.change("register", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.With(set), nil })
+	st, err := g.change("register", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
+		if err := redefined(s, set); err != nil {
+			return nil, err
+		}
+		return s.With(set), nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -199,15 +214,35 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 	return cur, nil
 }
 
+// redefined refuses a set that defines a service another set already
+// defines: which one a method call would use depends on load order.
+func redefined(s *descriptors.Snapshot, set *descriptors.Set) error {
+	var dups []string
+	for _, sd := range set.Services() {
+		for _, other := range s.Sets() {
+			if other.Name == set.Name {
+				continue
+			}
+			if _, err := other.Files.FindDescriptorByName(sd.FullName()); err == nil {
+				dups = append(dups, fmt.Sprintf("service %s is already registered by %s", sd.FullName(), other.Origin()))
+			}
+		}
+	}
+	if len(dups) > 0 {
+		return fmt.Errorf("%w: %s", ErrConflict, strings.Join(dups, "; "))
+	}
+	return nil
+}
+
 // Remove drops the set name and its routes.
 func (g *Gateway) Remove(name string) error {
-	_, err := g.change("remove", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.Without(name) })
+	_, err := g.change("remove", "", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.Without(name) })
 	return err
 }
 
 // Rollback restores the previous version of the set name.
 func (g *Gateway) Rollback(name string) (*descriptors.Set, error) {
-	st, err := g.change("rollback", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.RolledBack(name) })
+	st, err := g.change("rollback", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.RolledBack(name) })
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +269,7 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
-	st, err := g.change("refresh", func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
+	st, err := g.change("refresh", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
 		// The fetch ran unlocked: refuse to undo a removal or an upload
 		// that landed meanwhile.
 		if now, ok := s.Set(name); !ok || now.Version != cur.Version || now.Source != cur.Source {

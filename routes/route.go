@@ -44,5 +44,10 @@ type Route struct {
 	// Source says who declared the route, for conflict errors and listings:
 	// "library.v1.LibraryService.GetBook" or "gateway.yaml:42".
 	Source string
+	// Origin is what declared the route as a unit: a descriptor set
+	// ("set library") or the config file. Routes of one origin may overlap
+	// (precedence decides); a new origin's may not take requests from
+	// another's (see Shadowing).
+	Origin string
 	Target Target
 }

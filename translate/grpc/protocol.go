@@ -187,7 +187,10 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 				continue // the first config set defining a listed service wins
 			}
 			exposed[sd.FullName()] = set.Name
-			rs = append(rs, p.serviceRoutes(b, set, sd, backend, jsonOpts, unannotated)...)
+			for _, r := range p.serviceRoutes(b, set, sd, backend, jsonOpts, unannotated) {
+				r.Origin = set.Origin()
+				rs = append(rs, r)
+			}
 		}
 	}
 	for i, sc := range svcs {
