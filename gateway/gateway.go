@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/policy"
+	"github.com/switchboard-gw/switchboard/policy/framing"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
 	"github.com/switchboard-gw/switchboard/translate/protocol"
@@ -312,7 +313,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) Handler() http.Handler {
 	l := g.cfg.Limits
 	limits := policy.Limits(policy.BodyLimits{MaxBody: l.MaxBodyBytes, MaxInflight: l.MaxInflightBodyBytes}, g)
-	return observability.Middleware(g.log, g.metrics, g.tracing, compress(limits))
+	// The framing guard sees every request first (observability only
+	// watches): it counts requests against the heads the listener scanned.
+	guarded := framing.Guard(compress(limits), func(w http.ResponseWriter, r *http.Request, err error) {
+		translate.Fail(w, r, err, nil)
+	})
+	return observability.Middleware(g.log, g.metrics, g.tracing, guarded)
 }
 
 // Close closes every backend connection and flushes traces.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/policy/framing"
 )
 
 // Listeners are the addresses the gateway ended up listening on, which
@@ -52,6 +53,9 @@ func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(List
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	// Request heads are judged below net/http, which hides the evidence of
+	// smuggling (a Content-Length beside Transfer-Encoding) from handlers.
+	lis = framing.Listener(lis)
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{lis}
 	addrs := Listeners{HTTP: lis.Addr().String()}
@@ -115,5 +119,7 @@ func (g *Gateway) httpServer(h http.Handler, l config.Limits) *http.Server {
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+		ConnContext:       framing.ConnContext,
+		ConnState:         framing.ConnState,
 	}
 }
