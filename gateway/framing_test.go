@@ -1,0 +1,105 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/admin"
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
+)
+
+// runGateway serves the library behind g.Run, the listener a deployment
+// uses, until the test ends; it returns the HTTP address.
+func runGateway(t *testing.T) string {
+	t.Helper()
+	mockAddr := startMock(t, "library.pb", "library.yaml")
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listen: 127.0.0.1:0
+descriptors:
+  - file: ../testdata/library.pb
+backends:
+  library:
+    grpc: {endpoints: ["%s"]}
+services:
+  - name: library.v1.LibraryService
+    backend: library
+`, mockAddr)), "framing.yaml", builtin.Protocols().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := observability.NewMetrics()
+	g, err := gateway.New(context.Background(), cfg, quietLog(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan gateway.Listeners, 1)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return (<-started).HTTP
+}
+
+// TestSmugglingRefusedOnTheListener sends request heads whose framing two
+// servers could read two ways, each followed on the same connection by a
+// second request, and counts the responses: one 400, then the connection
+// is closed and the hidden request is never answered.
+func TestSmugglingRefusedOnTheListener(t *testing.T) {
+	addr := runGateway(t)
+	hidden := "GET /v1/shelves/1/books/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+	chunk := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(hidden), hidden)
+	tests := []struct {
+		name string
+		head string
+	}{
+		{"Content-Length and Transfer-Encoding", "POST /v1/shelves/1/books HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk},
+		{"HTTP/1.0 with Transfer-Encoding", "POST /v1/shelves/1/books HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk},
+		{"lower-case names", "POST /v1/shelves/1/books HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n" + chunk},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, tt.head+hidden); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(body), "Transfer-Encoding") {
+				t.Errorf("first response %d %s, want 400 naming Transfer-Encoding", resp.StatusCode, body)
+			}
+			if second, err := http.ReadResponse(br, nil); err == nil {
+				t.Errorf("a second response came on the connection: %d", second.StatusCode)
+			}
+		})
+	}
+	// A clean request still works on a fresh connection.
+	resp, err := http.Get("http://" + addr + "/v1/shelves/1/books/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("clean request: %d", resp.StatusCode)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
