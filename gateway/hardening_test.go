@@ -564,6 +564,13 @@ func TestHardeningResponseCompression(t *testing.T) {
 	if ct := zipped.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("compressed reply Content-Type %q", ct)
 	}
+	// A cache must not hand the gzipped reply to a client that did not ask.
+	if v := strings.Join(zipped.header.Values("Vary"), ","); !strings.Contains(strings.ToLower(v), "accept-encoding") {
+		t.Errorf("compressed reply Vary %q, want Accept-Encoding", v)
+	}
+	if cl := zipped.header.Get("Content-Length"); cl != "" && cl != fmt.Sprint(len(zipped.body)) {
+		t.Errorf("compressed reply Content-Length %s for %d bytes", cl, len(zipped.body))
+	}
 
 	small := post("hi", "gzip")
 	if ce := small.header.Get("Content-Encoding"); ce != "" || len(small.body) >= 1024 || !json.Valid(small.body) {
@@ -615,13 +622,49 @@ services:
 		t.Fatal("Run did not start listening")
 	}
 
-	conn, err := net.Dial("tcp", l.HTTP)
+	gz := hdGzip(t, []byte(`{"message":"`+strings.Repeat("z", 200)+`"}`))
+	for _, tc := range []struct {
+		name   string
+		header string // after the request line
+		chunks []string
+	}{
+		{"Content-Length", "Content-Length: 100\r\n", hdSplit(strings.Repeat(" ", 99))},
+		{"chunked", "Transfer-Encoding: chunked\r\n", hdRepeat("1\r\n \r\n", 99)},
+		// The timeout strikes inside the gzip decoder's read.
+		{"gzip", fmt.Sprintf("Content-Encoding: gzip\r\nContent-Length: %d\r\n", len(gz)), hdSplit(string(gz[:len(gz)-1]))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdSlowBody408(t, l.HTTP, tc.header, tc.chunks)
+		})
+	}
+}
+
+func hdSplit(s string) []string {
+	out := make([]string, len(s))
+	for i := range s {
+		out[i] = s[i : i+1]
+	}
+	return out
+}
+
+func hdRepeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// hdSlowBody408 sends a request whose body comes one chunk per 100ms and
+// expects a 408 naming no socket address before the chunks run out.
+func hdSlowBody408(t *testing.T, addr, header string, chunks []string) {
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(eventTimeout))
-	if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", pingPath); err != nil {
+	if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n%s\r\n", pingPath, header); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -640,7 +683,8 @@ services:
 		resp.Body.Close()
 		got <- result{resp: resp, body: b, err: err}
 	}()
-	// The slow client: one byte every 100ms, until the gateway answers.
+	// The slow client: one chunk every 100ms, until the gateway answers;
+	// the body is never complete.
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var res result
@@ -651,22 +695,22 @@ wait:
 		case res = <-got:
 			break wait
 		case <-tick.C:
-			if sent < 99 {
-				if _, err := conn.Write([]byte(" ")); err == nil {
+			if sent < len(chunks) {
+				if _, err := io.WriteString(conn, chunks[sent]); err == nil {
 					sent++
 				}
 			}
 		}
 	}
 	if res.err != nil {
-		t.Fatalf("no response after %d body bytes: %v", sent, res.err)
+		t.Fatalf("no response after %d body chunks: %v", sent, res.err)
 	}
 	if res.resp.StatusCode != http.StatusRequestTimeout {
-		t.Fatalf("status %d after %d body bytes, want 408: %s", res.resp.StatusCode, sent, res.body)
+		t.Fatalf("status %d after %d body chunks, want 408: %s", res.resp.StatusCode, sent, res.body)
 	}
-	for _, addr := range []string{"127.0.0.1", l.HTTP, conn.LocalAddr().String(), conn.RemoteAddr().String()} {
-		if strings.Contains(string(res.body), addr) {
-			t.Errorf("the 408 body names the socket address %s: %s", addr, res.body)
+	for _, a := range []string{"127.0.0.1", addr, conn.LocalAddr().String(), conn.RemoteAddr().String()} {
+		if strings.Contains(string(res.body), a) {
+			t.Errorf("the 408 body names the socket address %s: %s", a, res.body)
 		}
 	}
 	if st := hdDecodeStatus(t, res.body); st.Message == "" {
@@ -692,6 +736,9 @@ routes:
     backend: rec
     grpc: library.v1.LibraryService/GetFile
     raw_paths: true
+  - get: /v1/shelves/{parent}/titles
+    backend: rec
+    grpc: library.v1.LibraryService/ListBooks
 `
 
 // TestHardeningPathValues: path values with NUL, CR, LF or (unless the
@@ -713,6 +760,8 @@ func TestHardeningPathValues(t *testing.T) {
 		{"dot-dot last", "/v1/shelves/1/books/%2E%2E", 400, "name", ""},
 		{"NUL", "/v1/shelves/a%00b/books/1", 400, "name", ""},
 		{"CRLF", "/v1/shelves/a%0D%0AX-Injected:%201/books/1", 400, "name", ""},
+		{"single-segment decoded slash", "/v1/shelves/..%2Fsecret/titles", 400, "parent", ""},
+		{"single-segment dot-dot", "/v1/shelves/%2E%2E/titles", 400, "parent", ""},
 		{"** dot-dot", "/v1/files/a/%2E%2E/etc/passwd", 400, "path", ""},
 		{"** bare dot-dot", "/v1/files/a/../etc/passwd", 400, "path", ""},
 		{"** dot", "/v1/files/./a", 400, "path", ""},
@@ -892,30 +941,45 @@ func hdNested(depth int) string {
 // back through the gateway, and a reply the gateway cannot decode or
 // render is a 502.
 func TestHardeningReplyDepth(t *testing.T) {
-	t.Run("Struct 40 deep round-trips", func(t *testing.T) {
+	t.Run("Struct round-trips", func(t *testing.T) {
 		mockAddr := startMock(t, "library.pb", "library.yaml")
 		tg := startGateway(t, fmt.Sprintf(hdLibraryConfig, "", mockAddr))
 		// UpdateBook: PATCH /v1/{book.name=shelves/*/books/*}, body "book";
-		// the mock answers with the book as sent. Book.extra is a Struct:
-		// 41 JSON levels in all, under the default max_json_depth of 64,
-		// and about 120 levels of messages on the wire.
-		extra := hdNested(40)
-		r := do(t, "PATCH", tg.http.URL+"/v1/shelves/1/books/1", []byte(`{"title":"deep","extra":`+extra+`}`), hdJSON)
-		if r.status != 200 {
-			t.Fatalf("status %d: %.500s", r.status, r.body)
-		}
-		var got struct {
-			Name  string `json:"name"`
-			Title string `json:"title"`
-			Extra any    `json:"extra"`
-		}
-		if err := json.Unmarshal(r.body, &got); err != nil {
-			t.Fatalf("%v: %.300s", err, r.body)
-		}
-		var want any
-		_ = json.Unmarshal([]byte(extra), &want)
-		if got.Name != "shelves/1/books/1" || got.Title != "deep" || !reflect.DeepEqual(got.Extra, want) {
-			t.Errorf("reply %.300s, want the book as sent", r.body)
+		// the mock answers with the book as sent. Book.extra is a Struct,
+		// three levels of messages on the wire per JSON level.
+		for _, tc := range []struct {
+			depth, status int
+		}{
+			{40, 200}, // under the default max_json_depth of 64
+			// The deepest the default max_json_depth lets through: 64
+			// message levels with UpdateBookRequest and the book; the
+			// reply must come back as deep as the request went.
+			{62, 200},
+			{63, 400}, // the request limit, not a 502 on the way back
+		} {
+			t.Run(fmt.Sprint(tc.depth), func(t *testing.T) {
+				extra := hdNested(tc.depth)
+				r := do(t, "PATCH", tg.http.URL+"/v1/shelves/1/books/1", []byte(`{"title":"deep","extra":`+extra+`}`), hdJSON)
+				if r.status != tc.status {
+					t.Fatalf("status %d, want %d: %.500s", r.status, tc.status, r.body)
+				}
+				if tc.status != 200 {
+					return
+				}
+				var got struct {
+					Name  string `json:"name"`
+					Title string `json:"title"`
+					Extra any    `json:"extra"`
+				}
+				if err := json.Unmarshal(r.body, &got); err != nil {
+					t.Fatalf("%v: %.300s", err, r.body)
+				}
+				var want any
+				_ = json.Unmarshal([]byte(extra), &want)
+				if got.Name != "shelves/1/books/1" || got.Title != "deep" || !reflect.DeepEqual(got.Extra, want) {
+					t.Errorf("reply %.300s, want the book as sent", r.body)
+				}
+			})
 		}
 	})
 
@@ -947,6 +1011,9 @@ func TestHardeningReplyDepth(t *testing.T) {
 		status int
 	}{
 		{"Struct 40 deep", deepBook(40), 200},
+		// Deeper than any request may nest under the default
+		// max_json_depth, still within the reply limit (3*64+8 levels).
+		{"Struct 63 deep", deepBook(63), 200},
 		{"not protobuf", []byte{0xff, 0xff, 0xff}, 502},
 		{"truncated field", title("truncated")[:5], 502},
 		{"invalid UTF-8 in a string", title("caf\xc3"), 502},
