@@ -18,12 +18,21 @@
 //	srv := &http.Server{Handler: framing.Guard(h, write), ConnContext: framing.ConnContext}
 //	srv.Serve(framing.Listener(lis))
 //
-// Guard must be the server's outermost handler: it counts requests, and a
-// wrapper that answered one without calling it would shift the count (the
-// request-line check then refuses everything, failing safe). The scanner
-// must see plaintext: under TLS, ConnContext gets a *tls.Conn, finds no
-// scanner, and Guard passes requests through. The gateway serves plain
-// HTTP/1.1.
+// net/http answers OPTIONS * itself unless DisableGeneralOptionsHandler is
+// set, so such a request never reaches Guard: a bad one is answered, and
+// the request after it refused. Setting the option lets Guard refuse it.
+//
+// Every request the server reads must reach Guard, with its Method,
+// RequestURI and Proto as net/http parsed them: Guard counts requests, so
+// a wrapper outside it may log or measure but must always call through. A
+// wrapper that answered a request itself would shift the count. Guard
+// checks each request line against its head's and refuses the rest of the
+// connection on a mismatch, but two identical request lines can hide a
+// shift, so this is a backstop, not a licence.
+//
+// The scanner must see plaintext: under TLS, ConnContext gets a *tls.Conn,
+// finds no scanner, and Guard passes requests through. The gateway serves
+// plain HTTP/1.1.
 package framing
 
 import (

@@ -3,6 +3,7 @@ package framing
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -212,17 +213,20 @@ func checkName(name []byte) error {
 }
 
 // isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isTchar(c byte) bool { return tchar[c] }
+
+var tchar = func() (t [256]bool) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			t[c] = true
+		}
 	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		t[c] = true
 	}
-	return false
-}
+	return t
+}()
 
 // equalFold compares ASCII letters without case. Unicode folding would be
 // wrong here: net/http matches names byte by byte, and strings.EqualFold
@@ -326,23 +330,10 @@ func parseChunkSize(line []byte) (uint64, bool) {
 	return n, true
 }
 
-// FNV-1a, to match a request line with the *http.Request net/http made of it.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
+// lineSeed seeds the request-line hash. maphash rather than a byte-at-a-
+// time hash: the line is hashed twice per request, and this is the hot path.
+var lineSeed = maphash.MakeSeed()
 
-func hashLine(line []byte) uint64 {
-	h := uint64(fnvOffset)
-	for _, c := range line {
-		h = (h ^ uint64(c)) * fnvPrime
-	}
-	return h
-}
-
-func hashString(h uint64, s string) uint64 {
-	for i := range len(s) {
-		h = (h ^ uint64(s[i])) * fnvPrime
-	}
-	return h
-}
+// hashLine hashes a request line, to match it with the *http.Request
+// net/http made of it.
+func hashLine(line []byte) uint64 { return maphash.Bytes(lineSeed, line) }

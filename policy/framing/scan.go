@@ -2,6 +2,7 @@ package framing
 
 import (
 	"bytes"
+	"hash/maphash"
 	"net/http"
 	"sync"
 )
@@ -346,11 +347,15 @@ func (s *scanner) stop() {
 
 const errHijacked Error = "connection was hijacked"
 
-// requestLine hashes the request line net/http parsed r from.
+// requestLine hashes the request line net/http parsed r from: the same
+// bytes, hashed in pieces, give the same hash.
 func requestLine(r *http.Request) uint64 {
-	h := hashString(fnvOffset, r.Method)
-	h = hashString(h, " ")
-	h = hashString(h, r.RequestURI)
-	h = hashString(h, " ")
-	return hashString(h, r.Proto)
+	var h maphash.Hash
+	h.SetSeed(lineSeed)
+	_, _ = h.WriteString(r.Method)
+	_ = h.WriteByte(' ')
+	_, _ = h.WriteString(r.RequestURI)
+	_ = h.WriteByte(' ')
+	_, _ = h.WriteString(r.Proto)
+	return h.Sum64()
 }

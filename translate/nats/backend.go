@@ -92,7 +92,9 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 			return nil, b.mapError(call, err)
 		}
 		// While reconnecting, nats.go only buffers the message: that is
-		// no sign the server is up, so the breaker must not count it.
+		// no sign the server is up, so the breaker must not count it. A
+		// disconnect between the two looks counts as buffered too.
+		connected = connected && b.nc.Status() == natsgo.CONNECTED
 		return &translate.Reply{Unconfirmed: !connected}, nil
 	case translate.DeliveryAck:
 		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
