@@ -33,6 +33,9 @@ fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./descriptors/thrift/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime 30s ./translate/thrift/
 	$(GO) test -run '^$$' -fuzz '^FuzzEncodeJSON$$' -fuzztime 30s ./translate/thrift/
+	$(GO) test -run '^$$' -fuzz '^FuzzShapeOf$$' -fuzztime 30s ./translate/
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 30s ./policy/framing/
+	$(GO) test -run '^$$' -fuzz '^FuzzOverlaps$$' -fuzztime 30s ./routes/
 
 lint: ## go vet and staticcheck (installed from the Go module proxy)
 	$(GO) vet $(PKGS)

@@ -120,6 +120,8 @@ func (g *Gateway) httpServer(h http.Handler, l config.Limits) *http.Server {
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 		ConnContext:       framing.ConnContext,
-		ConnState:         framing.ConnState,
+		// OPTIONS * reaches the handler, so the framing guard judges it too.
+		DisableGeneralOptionsHandler: true,
+		ConnState:                    framing.ConnState,
 	}
 }
