@@ -59,6 +59,27 @@ func Load(path string, protocols Protocols) (*Config, error) {
 
 // Parse decodes and validates a configuration; name is used in positions.
 func Parse(b []byte, name string, protocols Protocols) (*Config, error) {
+	c, ps := ParseAll(b, name, protocols)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return c, nil
+}
+
+// LoadAll is Load for tools that report every problem in one run: it also
+// returns what decoded, when anything did, beside the problems.
+func LoadAll(path string, protocols Protocols) (*Config, Problems) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Msg: err.Error()}}
+	}
+	return ParseAll(b, path, protocols)
+}
+
+// ParseAll is Parse returning what decoded beside the problems: nil only
+// when nothing could be decoded (not YAML, empty). A config with problems
+// must not be served; validate builds it anyway to find the rest.
+func ParseAll(b []byte, name string, protocols Protocols) (*Config, Problems) {
 	c := &Config{File: name, pos: map[string]int{}, protocols: protocols}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
@@ -87,7 +108,7 @@ func Parse(b []byte, name string, protocols Protocols) (*Config, error) {
 	ps = append(ps, c.validate()...)
 	if len(ps) > 0 {
 		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
-		return nil, ps
+		return c, ps
 	}
 	return c, nil
 }

@@ -72,7 +72,7 @@ func (e *buildError) Error() string { return joinLines(e.problems) }
 // validate), the config's routes may not take requests from the
 // descriptor sets' annotations, nor the reverse.
 func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set) (*routes.Table, error) {
-	b := &protocol.Build{Config: g.cfg, Schemas: snap, Backends: g.backends}
+	b := &protocol.Build{Config: g.cfg, Schemas: snap, Backends: g.backends, Broken: g.broken}
 	var rs []*routes.Route
 	for _, p := range g.protocols {
 		for _, r := range p.ServiceRoutes(b) {
@@ -96,6 +96,9 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 		}
 		r.Origin = g.cfg.File
 		rs = append(rs, r)
+	}
+	if g.state.Load() == nil {
+		g.warnings = append(g.warnings, b.Warnings...)
 	}
 	table, err := routes.NewTable(rs)
 	if err != nil {

@@ -36,6 +36,11 @@ type Gateway struct {
 	// protocols are the config's, as the gateway calls them.
 	protocols protocol.Registry
 	backends  map[string]*protocol.Backend
+	// broken are backends that could not be built; their routes are
+	// skipped, the backend's problem already said why.
+	broken map[string]bool
+	// warnings from the first build, for validate and the start-up log.
+	warnings []string
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
@@ -83,16 +88,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		}
 		g.tracing = tr
 	}
+	var problems []string
+	g.broken = map[string]bool{}
 	for _, name := range cfg.BackendNames() {
+		if cfg.Backends[name].Protocol == "" {
+			g.broken[name] = true // the config's own problem, reported by config
+			continue
+		}
 		b, err := g.newBackend(ctx, name)
 		if err != nil {
-			g.Close()
-			return nil, config.Problems{cfg.Problem("backends."+name, "%v", err)}
+			// Go on: validate names every problem in one run, and the
+			// routes of a backend that could not be built are skipped.
+			problems = append(problems, cfg.Problem("backends."+name, "%v", err).String())
+			g.broken[name] = true
+			continue
 		}
 		g.backends[name] = b
 	}
 	snap := descriptors.NewSnapshot()
-	var problems []string
 	for i, dc := range cfg.Descriptors {
 		set, err := g.loadDescriptor(ctx, dc)
 		if err != nil {
@@ -105,6 +118,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 	table, err := g.buildTable(snap, nil)
 	if err != nil {
 		problems = append(problems, err.Error())
+	} else if table.Len() == 0 {
+		g.warnings = append(g.warnings, cfg.File+": the config exposes no routes (list services, thrift_services or routes)")
 	}
 	if len(problems) > 0 {
 		g.Close()
@@ -159,6 +174,10 @@ func (g *Gateway) fetchReflection(ctx context.Context, backendName string) (*des
 type reflector interface {
 	FetchReflection(ctx context.Context) (*descriptorpb.FileDescriptorSet, error)
 }
+
+// Warnings are what the first build noticed but did not refuse: methods
+// that are not exposed, a config with no routes.
+func (g *Gateway) Warnings() []string { return g.warnings }
 
 // State returns the state requests are served from now.
 func (g *Gateway) State() *State { return g.state.Load() }
@@ -359,4 +378,16 @@ func compress(h http.Handler) http.Handler {
 		return h // the options are constant: never happens
 	}
 	return wrap(h)
+}
+
+// Endpoints lists, per backend, the upstream addresses its protocol client
+// dials (none for an embedded server), for checks such as validate --dial.
+func (g *Gateway) Endpoints() map[string][]string {
+	out := map[string][]string{}
+	for name, b := range g.backends {
+		if e, ok := b.Client.(interface{ Endpoints() []string }); ok {
+			out[name] = e.Endpoints()
+		}
+	}
+	return out
 }

@@ -5,8 +5,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +38,13 @@ func TestCLI(t *testing.T) {
 		{"schema_thrift", []string{"schema", "testdata/thrift/calculator.thrift"}, 0},
 		{"schema_thrift_errors", []string{"schema", "testdata/thrift/bad.thrift"}, 1},
 		{"unknown_command", []string{"frobnicate"}, 2},
+		{"validate_everything", []string{"validate", "-c", "testdata/bad-everything.yaml"}, 1},
+		{"validate_no_routes", []string{"validate", "-c", "testdata/no-routes.yaml", "--dial"}, 0},
+		{"help", []string{"--help"}, 0},
+		{"help_validate", []string{"validate", "--help"}, 0},
+		{"help_mock_thrift", []string{"mock", "thrift", "-h"}, 0},
+		{"help_command", []string{"help", "routes"}, 0},
+		{"mock_without_protocol", []string{"mock"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,5 +88,38 @@ func TestCompile(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Error("compile output differs from testdata/library.pb (make testdata regenerates it)")
+	}
+}
+
+// TestHelpForEveryCommand: every command of the table explains itself on
+// --help and exits 0, and the top-level help lists it.
+func TestHelpForEveryCommand(t *testing.T) {
+	var top bytes.Buffer
+	if code := run(context.Background(), []string{"help"}, &top, io.Discard); code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	for _, c := range commands {
+		args := append(strings.Fields(c.name), "--help")
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Errorf("%s --help: exit %d: %s", c.name, code, stderr.String())
+		}
+		out := stdout.String()
+		if !strings.Contains(out, c.summary) || !strings.Contains(out, "Example:\n  "+c.example) {
+			t.Errorf("%s --help lacks its summary or example:\n%s", c.name, out)
+		}
+		if !strings.Contains(top.String(), "switchboard "+c.name) {
+			t.Errorf("top-level help does not list %s", c.name)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, &stdout, io.Discard); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if out := stdout.String(); !strings.HasPrefix(out, "switchboard ") || !strings.Contains(out, "commit ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("version output:\n%s", out)
 	}
 }

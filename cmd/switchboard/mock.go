@@ -21,25 +21,8 @@ import (
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 )
 
-const mockUsage = `usage:
-  switchboard mock grpc --descriptors FILE --stubs FILE [--listen ADDR] [-I DIR]...
-  switchboard mock thrift --idl FILE --stubs FILE [--service NAME] [--listen ADDR]
-                          [--protocol binary|compact] [--transport framed|buffered] [--multiplexed] [-I DIR]...
-  switchboard mock nats --url URL --stubs FILE [--descriptors FILE [-I DIR]... --typed SUBJECT=REQUEST:REPLY]...`
 
-func cmdMock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "thrift":
-			return cmdMockThrift(ctx, args[1:], stdout, stderr)
-		case "nats":
-			return cmdMockNATS(ctx, args[1:], stdout, stderr)
-		}
-	}
-	if len(args) == 0 || args[0] != "grpc" {
-		fmt.Fprintln(stderr, mockUsage)
-		return errUsage
-	}
+func cmdMockGRPC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mock grpc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	desc := fs.String("descriptors", "", "FileDescriptorSet (.pb) or .proto file")
@@ -47,7 +30,7 @@ func cmdMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:50051", "address to serve on")
 	var importPaths stringList
 	fs.Var(&importPaths, "I", "import path for .proto files (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *desc == "" || *stubs == "" {
@@ -114,7 +97,7 @@ func cmdMockThrift(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errUsage
 	}
 	if *idlPath == "" || *stubs == "" {
-		fmt.Fprintln(stderr, mockUsage)
+		fmt.Fprintln(stderr, "switchboard mock thrift: --idl and --stubs are required")
 		return errUsage
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -164,7 +147,7 @@ func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errUsage
 	}
 	if *stubs == "" || (len(typed) > 0 && *desc == "") {
-		fmt.Fprintln(stderr, mockUsage)
+		fmt.Fprintln(stderr, "switchboard mock nats: --stubs is required, and --typed needs --descriptors")
 		return errUsage
 	}
 	var set *descriptors.Set

@@ -6,7 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/admin"
 	"github.com/switchboard-gw/switchboard/config"
@@ -74,14 +80,90 @@ func loadOffline(ctx context.Context, name string, args []string, stderr io.Writ
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	g, path, err := loadOffline(ctx, "validate", args, stderr)
-	if err != nil {
-		return err
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "gateway.yaml", "configuration file")
+	dial := fs.Bool("dial", false, "also connect to each backend endpoint (2s each) and warn about those that do not answer")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "switchboard validate: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	// Every problem in one run: the config's own, then those that building
+	// what did decode finds (schemas, routes), so that a user fixing a typo
+	// does not learn of an unknown service only on the next run.
+	cfg, problems := config.LoadAll(*path, builtin.Protocols().Config())
+	var lines []string
+	for _, p := range problems {
+		lines = append(lines, p.String())
+	}
+	var g *gateway.Gateway
+	if cfg != nil {
+		var err error
+		g, err = gateway.New(ctx, cfg, slog.New(slog.DiscardHandler), observability.NewMetrics())
+		if err != nil {
+			lines = append(lines, strings.Split(err.Error(), "\n")...)
+		}
+	}
+	if len(lines) > 0 {
+		return errors.New(strings.Join(dedupe(lines), "\n"))
 	}
 	defer g.Close()
+	for _, w := range g.Warnings() {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if *dial {
+		for _, w := range dialEndpoints(ctx, g.Endpoints()) {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
 	st := g.State()
-	fmt.Fprintf(stdout, "%s: ok: %d descriptor sets, %d routes\n", path, len(st.Schemas.Sets()), st.Table.Len())
+	fmt.Fprintf(stdout, "%s: ok: %d descriptor sets, %d routes\n", *path, len(st.Schemas.Sets()), st.Table.Len())
 	return nil
+}
+
+// dialEndpoints connects to every endpoint at once, with a short timeout,
+// and describes each that does not answer.
+func dialEndpoints(ctx context.Context, endpoints map[string][]string) []string {
+	type result struct{ backend, endpoint, err string }
+	var wg sync.WaitGroup
+	results := make(chan result, 64)
+	for name, eps := range endpoints {
+		for _, ep := range eps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := net.Dialer{Timeout: 2 * time.Second}
+				c, err := d.DialContext(ctx, "tcp", ep)
+				if err != nil {
+					results <- result{name, ep, err.Error()}
+					return
+				}
+				c.Close()
+			}()
+		}
+	}
+	go func() { wg.Wait(); close(results) }()
+	var out []string
+	for r := range results {
+		out = append(out, fmt.Sprintf("backend %s: endpoint %s does not answer: %s", r.backend, r.endpoint, r.err))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func dedupe(lines []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lines {
+		if l != "" && !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func cmdRoutes(ctx context.Context, args []string, stdout, stderr io.Writer) error {

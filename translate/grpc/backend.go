@@ -41,9 +41,14 @@ type TLS = translate.TLS
 // Backend is a gRPC backend: one grpc.ClientConn over all endpoints, balanced
 // round robin, reused by every request.
 type Backend struct {
-	name string
-	conn *grpc.ClientConn
+	name      string
+	conn      *grpc.ClientConn
+	endpoints []string
 }
+
+// Endpoints are the backend's host:port addresses, for checks that dial
+// them (validate --dial).
+func (b *Backend) Endpoints() []string { return b.endpoints }
 
 var _ translate.Backend = (*Backend)(nil)
 
@@ -101,7 +106,7 @@ func Dial(name string, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", name, err)
 	}
-	return &Backend{name: name, conn: conn}, nil
+	return &Backend{name: name, conn: conn, endpoints: append([]string(nil), opts.Endpoints...)}, nil
 }
 
 // Conn is the backend's connection, for server reflection.

@@ -240,7 +240,8 @@ func (p Protocol) serviceRoutes(b *protocol.Build, set *descriptors.Set, sd prot
 		md := methods.Get(i)
 		source := string(md.FullName())
 		if md.IsStreamingClient() || md.IsStreamingServer() {
-			continue // REST transcoding of streams is not supported
+			b.Warnf("%s: streaming method not exposed (REST transcoding of streams is not supported yet)", source)
+			continue
 		}
 		rules := descriptors.HTTPRules(md)
 		if len(rules) == 0 {

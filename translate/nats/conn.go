@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	neturl "net/url"
 	"os"
 	"strings"
 	"sync"
@@ -286,6 +288,25 @@ func (b *Backend) ClientURL() string {
 		return b.srv.ClientURL()
 	}
 	return b.url
+}
+
+// Endpoints are the host:port addresses of the configured servers (none
+// for the embedded one), for checks that dial them (validate --dial).
+func (b *Backend) Endpoints() []string {
+	if b.srv != nil {
+		return nil
+	}
+	var eps []string
+	for _, u := range strings.Split(b.url, ",") {
+		if parsed, err := neturl.Parse(strings.TrimSpace(u)); err == nil && parsed.Host != "" {
+			host := parsed.Host
+			if parsed.Port() == "" {
+				host = net.JoinHostPort(parsed.Hostname(), "4222")
+			}
+			eps = append(eps, host)
+		}
+	}
+	return eps
 }
 
 // Conn is the connection, for tests and for tools that subscribe beside

@@ -7,6 +7,7 @@ package protocol
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -84,16 +85,45 @@ type Build struct {
 	Config   *config.Config
 	Schemas  *descriptors.Snapshot
 	Backends map[string]*Backend
+	// Broken are backends that could not be built: their problem is
+	// already reported, so routes on them are skipped without another.
+	Broken   map[string]bool
 	Problems []string
+	// Warnings are what is not exposed and why, for validate and logs.
+	Warnings []string
+}
+
+// ErrBroken is Backend's answer for a backend that could not be built;
+// Problem and Errorf drop problems that carry it.
+var ErrBroken = errors.New("backend could not be built")
+
+// Warnf notes something the build skipped that a user should know of.
+func (b *Build) Warnf(format string, args ...any) {
+	b.Warnings = append(b.Warnings, fmt.Sprintf(format, args...))
+}
+
+func carriesBroken(args []any) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, ErrBroken) {
+			return true
+		}
+	}
+	return false
 }
 
 // Problem reports a problem positioned at config key path key.
 func (b *Build) Problem(key, format string, args ...any) {
+	if carriesBroken(args) {
+		return
+	}
 	b.Problems = append(b.Problems, b.Config.Problem(key, format, args...).String())
 }
 
 // Errorf reports a problem with no config position (a schema's).
 func (b *Build) Errorf(format string, args ...any) {
+	if carriesBroken(args) {
+		return
+	}
 	b.Problems = append(b.Problems, fmt.Sprintf(format, args...))
 }
 
@@ -101,6 +131,9 @@ func (b *Build) Errorf(format string, args ...any) {
 // what is wrong.
 func (b *Build) Backend(name string, p Protocol) (*Backend, error) {
 	be, ok := b.Backends[name]
+	if !ok && b.Broken[name] {
+		return nil, fmt.Errorf("backend %q: %w", name, ErrBroken)
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown backend %q (have: %s)", name, strings.Join(b.Config.BackendNames(), ", "))
 	}

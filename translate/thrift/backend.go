@@ -138,6 +138,16 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
+// Endpoints are the backend's host:port addresses, for checks that dial
+// them (validate --dial).
+func (b *Backend) Endpoints() []string {
+	eps := make([]string, len(b.endpoints))
+	for i, ep := range b.endpoints {
+		eps[i] = ep.addr
+	}
+	return eps
+}
+
 // Protocol is the protocol the backend speaks, "binary" or "compact": the
 // one its targets must encode in.
 func (b *Backend) Protocol() string {
