@@ -17,6 +17,12 @@ import (
 // proto name ("filter.author.name", "pageSize", "page_size"); a map entry is
 // "labels[env]". Keys are visited in sorted order so that the same request
 // always gets the same error.
+//
+// The values of one key keep their order (url.Values keeps them in the
+// order of the query string), and that is the order of a repeated field's
+// elements. The order between two keys is lost in url.Values; it matters
+// only when two keys reach one repeated field (repeated_value and
+// repeatedValue), which is refused for that reason.
 func (r *Rule) bindQuery(msg protoreflect.Message, query url.Values, vs *translate.Violations) {
 	keys := slices.Sorted(maps.Keys(query))
 	if r.body == bodyWhole {
@@ -35,46 +41,54 @@ func (r *Rule) bindQuery(msg protoreflect.Message, query url.Values, vs *transla
 	}
 }
 
-// fieldSet remembers which singular fields and map entries the query has
-// set, to catch one field set under two spellings (page_size and pageSize).
+// fieldSet remembers which fields and map entries the query has set, and
+// under which key, to catch one field named twice (page_size and pageSize).
 // A few entries are searched in a slice; a query with many (a long list of
 // map entries, say) moves to a map, so that it costs linear time, not
 // quadratic.
 type fieldSet struct {
-	few  []fieldRef
-	many map[fieldRef]struct{}
+	few  []fieldEntry
+	many map[fieldRef]string
 }
 
 type fieldRef struct {
 	m   protoreflect.Message
 	num protoreflect.FieldNumber
-	key any // the map key (a string, integer or bool), nil for a singular field
+	key any // the map key (a string, integer or bool), nil for a field
+}
+
+type fieldEntry struct {
+	ref   fieldRef
+	param string
 }
 
 const fewFields = 16
 
-// add records a field and reports whether it was already set.
-func (s *fieldSet) add(ref fieldRef) bool {
+// add records that param sets ref. If ref was set before, it returns the
+// parameter that set it, and true.
+func (s *fieldSet) add(ref fieldRef, param string) (string, bool) {
 	if s.many != nil {
-		if _, ok := s.many[ref]; ok {
-			return true
+		if prev, ok := s.many[ref]; ok {
+			return prev, true
 		}
-		s.many[ref] = struct{}{}
-		return false
+		s.many[ref] = param
+		return "", false
 	}
-	if slices.Contains(s.few, ref) {
-		return true
+	for _, e := range s.few {
+		if e.ref == ref {
+			return e.param, true
+		}
 	}
 	if len(s.few) < fewFields {
-		s.few = append(s.few, ref)
-		return false
+		s.few = append(s.few, fieldEntry{ref, param})
+		return "", false
 	}
-	s.many = make(map[fieldRef]struct{}, 2*fewFields)
-	for _, x := range s.few {
-		s.many[x] = struct{}{}
+	s.many = make(map[fieldRef]string, 2*fewFields)
+	for _, e := range s.few {
+		s.many[e.ref] = e.param
 	}
-	s.many[ref] = struct{}{}
-	return false
+	s.many[ref] = param
+	return "", false
 }
 
 func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, vs *translate.Violations, set *fieldSet) {
@@ -96,7 +110,7 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 		var seg string
 		seg, rest, more = strings.Cut(rest, ".")
 		if md == nil { // the previous segment was a value, not a message
-			r.unknownParam(key, vs)
+			r.pastValue(key, chain, vs)
 			return
 		}
 		if len(chain) == r.maxDepth {
@@ -113,25 +127,18 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 		}
 		chain = append(chain, fd)
 		if len(chain) == 1 && r.body == bodyField && fd == r.bodyField {
-			r.boundParam(key, "the request body", vs)
+			r.boundParam(key, fmt.Sprintf("query parameter %s sets a field that the request body binds", quote(key)), vs)
 			return
 		}
-		switch {
-		case !more:
-		case fd.IsMap() || fd.IsList() && !isLeaf(fd):
-			vs.Add(key, fmt.Sprintf("query parameter %s reaches into %s, a repeated field, whose elements cannot be set from the query", quote(key), quote(string(fd.Name()))))
-			return
-		case isLeaf(fd):
+		if fd.IsMap() || fd.IsList() || isLeaf(fd) {
 			md = nil
-		default:
+		} else {
 			md = fd.Message()
 		}
 	}
-	for _, pv := range r.pathVars {
-		if slices.Equal(pv.fields, chain) {
-			r.boundParam(key, "the URL path", vs)
-			return
-		}
+	if desc := r.pathBound(key, chain, true); desc != "" {
+		r.boundParam(key, desc, vs)
+		return
 	}
 
 	leaf := chain[len(chain)-1]
@@ -164,11 +171,21 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 		}
 	}
 
+	// How many message levels a value given as JSON text (a Struct, say)
+	// may still nest: as many as it would have in a body.
+	depth := r.maxDepth - len(chain)
 	switch {
 	case leaf.IsList():
+		// One repeated field under two keys would be two lists of values
+		// whose order relative to each other is lost: refuse rather than
+		// guess.
+		if prev, dup := set.add(fieldRef{m, leaf.Number(), nil}, key); dup {
+			vs.Add(key, fmt.Sprintf("query parameter %s sets the repeated field that %s also sets; give all its values under one name, so that their order is kept", quote(key), quote(prev)))
+			return
+		}
 		list := m.Mutable(leaf).List()
 		for _, v := range values {
-			if problem := appendValue(list, leaf, v); problem != "" {
+			if problem := appendValue(list, leaf, v, depth); problem != "" {
 				vs.Add(key, invalidValue(v, key, leaf, problem))
 			}
 		}
@@ -178,25 +195,79 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 			vs.Add(key, fmt.Sprintf("invalid map key %s for field %s (%s): %s", quote(mapKey), quote(path), typeName(leaf.MapKey()), problem))
 			return
 		}
-		if len(values) > 1 || set.add(fieldRef{m, leaf.Number(), k.Interface()}) {
+		if _, dup := set.add(fieldRef{m, leaf.Number(), k.Interface()}, key); len(values) > 1 || dup {
 			vs.Add(key, tooMany(key, len(values)))
 			return
 		}
-		if problem := setMapValue(m.Mutable(leaf).Map(), k, leaf.MapValue(), values[0]); problem != "" {
+		if problem := setMapValue(m.Mutable(leaf).Map(), k, leaf.MapValue(), values[0], depth); problem != "" {
 			vs.Add(key, invalidValue(values[0], key, leaf.MapValue(), problem))
 		}
 	default:
 		// A non-repeated field set twice is an error rather than "last
 		// wins": proxies and frameworks disagree on which of two values is
 		// the last, and grpc-gateway v2 rejects it too.
-		if len(values) > 1 || set.add(fieldRef{m, leaf.Number(), nil}) {
+		if _, dup := set.add(fieldRef{m, leaf.Number(), nil}, key); len(values) > 1 || dup {
 			vs.Add(key, tooMany(key, len(values)))
 			return
 		}
-		if problem := setSingular(m, leaf, values[0]); problem != "" {
+		if problem := setSingular(m, leaf, values[0], depth); problem != "" {
 			vs.Add(key, invalidValue(values[0], key, leaf, problem))
 		}
 	}
+}
+
+// pastValue refuses a key whose path goes on past a field that holds a
+// value, not a message: a scalar, a well-known type set from one value, a
+// repeated field or a map. grpc-gateway refuses these too; ignoring them
+// would hide a client's mistake, as the field they name does not exist. A
+// key under a field the path binds is ignored like any other bound key.
+func (r *Rule) pastValue(key string, chain []protoreflect.FieldDescriptor, vs *translate.Violations) {
+	if desc := r.pathBound(key, chain, false); desc != "" {
+		r.boundParam(key, desc, vs)
+		return
+	}
+	fd := chain[len(chain)-1]
+	name := quote(string(fd.Name()))
+	switch {
+	case fd.IsMap():
+		vs.Add(key, fmt.Sprintf("query parameter %s reaches into %s, a map, whose entries are set as %s[key]=value", quote(key), name, fieldPath(chain)))
+	case fd.IsList():
+		vs.Add(key, fmt.Sprintf("query parameter %s reaches into %s, a repeated field, whose elements cannot be set from the query", quote(key), name))
+	case fd.Message() != nil:
+		vs.Add(key, fmt.Sprintf("query parameter %s reaches into %s (%s), which is set from one value, as %s=value", quote(key), name, typeName(fd), fieldPath(chain)))
+	default:
+		// A scalar has no fields: the parameter names nothing.
+		vs.Add(key, fmt.Sprintf("unknown query parameter %s", quote(key)))
+	}
+}
+
+// pathBound describes how the URL path binds the field a key reaches, or
+// returns "": when a path variable's field is the key's field or contains
+// it, and, for a key that was fully resolved (complete), when the key's
+// field contains a path variable's, so that setting it would replace the
+// bound value (timestamp_value=… with {timestamp_value.seconds} bound).
+func (r *Rule) pathBound(key string, chain []protoreflect.FieldDescriptor, complete bool) string {
+	for _, pv := range r.pathVars {
+		switch {
+		case len(pv.fields) <= len(chain) && slices.Equal(pv.fields, chain[:len(pv.fields)]):
+			return fmt.Sprintf("query parameter %s sets a field that the URL path binds", quote(key))
+		case complete && len(chain) < len(pv.fields) && slices.Equal(chain, pv.fields[:len(chain)]):
+			return fmt.Sprintf("query parameter %s would replace %s, which holds %s, bound by the URL path", quote(key), quote(fieldPath(chain)), quote(pv.path))
+		}
+	}
+	return ""
+}
+
+// fieldPath is the dotted proto-name path of a chain of fields.
+func fieldPath(chain []protoreflect.FieldDescriptor) string {
+	var b strings.Builder
+	for i, fd := range chain {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(string(fd.Name()))
+	}
+	return b.String()
 }
 
 func tooMany(key string, n int) string {
@@ -227,10 +298,11 @@ func (r *Rule) unknownParam(key string, vs *translate.Violations) {
 	}
 }
 
-// boundParam handles a key naming a field the body or the path binds. It is
-// ignored, as grpc-gateway ignores it; strict rules say it has no effect.
-func (r *Rule) boundParam(key, by string, vs *translate.Violations) {
+// boundParam handles a key naming a field the body or the path binds, or a
+// message holding one. Bound fields win: the key is ignored, as
+// grpc-gateway's filter ignores it; strict rules refuse it with desc.
+func (r *Rule) boundParam(key, desc string, vs *translate.Violations) {
 	if r.strict {
-		vs.Add(key, fmt.Sprintf("query parameter %s sets a field that %s binds", quote(key), by))
+		vs.Add(key, desc)
 	}
 }

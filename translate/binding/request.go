@@ -176,7 +176,7 @@ func (r *Rule) bindPath(msg protoreflect.Message, params routes.Params, vs *tran
 		for _, fd := range pv.fields[:last] {
 			m = m.Mutable(fd).Message()
 		}
-		if p := setSingular(m, pv.fields[last], value); p != "" {
+		if p := setSingular(m, pv.fields[last], value, r.maxDepth); p != "" {
 			vs.Add(pv.path, invalidValue(value, pv.path, pv.fields[last], p))
 		}
 	}

@@ -6,25 +6,35 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // This file parses the string form of a value, as path variables and query
 // parameters carry it, into a field. The forms are those of proto3 JSON, so
-// that a value means the same in the URL as in a body, with two additions
-// clients expect from grpc-gateway: enums and bools accept more spellings.
-// Problems are returned as short descriptions ("not an integer") that the
-// caller wraps with the field and value.
+// that a value means the same in the URL as in a body, with the additions
+// clients expect from grpc-gateway: enums and bools accept more spellings,
+// durations may be written as Go prints them ("1m30s"), and Struct, Value
+// and ListValue are given as their JSON text. Problems are returned as short
+// descriptions ("not an integer") that the caller wraps with the field and
+// value.
 
-// Well-known message types that have a string form and are therefore set
-// from a single value, as if they were scalars.
+// Well-known message types that are set from a single value, as if they
+// were scalars: those whose JSON form is a string, those given as JSON text,
+// and Empty.
 const (
 	wktTimestamp = "google.protobuf.Timestamp"
 	wktDuration  = "google.protobuf.Duration"
 	wktFieldMask = "google.protobuf.FieldMask"
+	wktStruct    = "google.protobuf.Struct"
+	wktValue     = "google.protobuf.Value"
+	wktListValue = "google.protobuf.ListValue"
+	wktEmpty     = "google.protobuf.Empty"
 )
 
 func isWrapper(name protoreflect.FullName) bool {
@@ -42,7 +52,7 @@ func isWrapper(name protoreflect.FullName) bool {
 // isLeafMessage reports whether a message is set from one string.
 func isLeafMessage(md protoreflect.MessageDescriptor) bool {
 	switch name := md.FullName(); name {
-	case wktTimestamp, wktDuration, wktFieldMask:
+	case wktTimestamp, wktDuration, wktFieldMask, wktStruct, wktValue, wktListValue, wktEmpty:
 		return true
 	default:
 		return isWrapper(name)
@@ -55,9 +65,11 @@ func isLeaf(fd protoreflect.FieldDescriptor) bool {
 }
 
 // setSingular sets the string form s into the singular field fd of m.
-func setSingular(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) string {
+// depth is how many message levels the value may still nest, for the types
+// given as JSON text.
+func setSingular(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string, depth int) string {
 	if fd.Message() != nil {
-		return setLeafMessage(m.Mutable(fd).Message(), s)
+		return setLeafMessage(m.Mutable(fd).Message(), s, depth)
 	}
 	v, problem := parseScalar(fd, s)
 	if problem != "" {
@@ -68,10 +80,10 @@ func setSingular(m protoreflect.Message, fd protoreflect.FieldDescriptor, s stri
 }
 
 // appendValue appends the string form s to the repeated field list.
-func appendValue(list protoreflect.List, fd protoreflect.FieldDescriptor, s string) string {
+func appendValue(list protoreflect.List, fd protoreflect.FieldDescriptor, s string, depth int) string {
 	if fd.Message() != nil {
 		e := list.NewElement()
-		if problem := setLeafMessage(e.Message(), s); problem != "" {
+		if problem := setLeafMessage(e.Message(), s, depth); problem != "" {
 			return problem
 		}
 		list.Append(e)
@@ -86,10 +98,10 @@ func appendValue(list protoreflect.List, fd protoreflect.FieldDescriptor, s stri
 }
 
 // setMapValue sets the string form s as the value of key k in mp.
-func setMapValue(mp protoreflect.Map, k protoreflect.MapKey, fd protoreflect.FieldDescriptor, s string) string {
+func setMapValue(mp protoreflect.Map, k protoreflect.MapKey, fd protoreflect.FieldDescriptor, s string, depth int) string {
 	if fd.Message() != nil {
 		v := mp.NewValue()
-		if problem := setLeafMessage(v.Message(), s); problem != "" {
+		if problem := setLeafMessage(v.Message(), s, depth); problem != "" {
 			return problem
 		}
 		mp.Set(k, v)
@@ -103,8 +115,9 @@ func setMapValue(mp protoreflect.Map, k protoreflect.MapKey, fd protoreflect.Fie
 	return ""
 }
 
-// setLeafMessage fills a wrapper, Timestamp, Duration or FieldMask from s.
-func setLeafMessage(m protoreflect.Message, s string) string {
+// setLeafMessage fills a wrapper, Timestamp, Duration, FieldMask, Struct,
+// Value, ListValue or Empty from s. m is a fresh message.
+func setLeafMessage(m protoreflect.Message, s string, depth int) string {
 	md := m.Descriptor()
 	switch md.FullName() {
 	case wktTimestamp:
@@ -113,10 +126,24 @@ func setLeafMessage(m protoreflect.Message, s string) string {
 		}
 		return ""
 	case wktDuration:
-		if !timeChars(s) || unmarshalJSONString(m, s) != nil {
-			return `not a duration in seconds such as "1.5s"`
+		if timeChars(s) && unmarshalJSONString(m, s) == nil {
+			return ""
 		}
-		return ""
+		if d, ok := goDuration(s); ok {
+			m.Set(md.Fields().ByNumber(1), protoreflect.ValueOfInt64(int64(d/time.Second)))
+			m.Set(md.Fields().ByNumber(2), protoreflect.ValueOfInt32(int32(d%time.Second)))
+			return ""
+		}
+		return `not a duration in seconds such as "1.5s"`
+	case wktStruct, wktValue, wktListValue:
+		return setJSONText(m, s, depth)
+	case wktEmpty:
+		// No value (empty=, or a bare empty) or the JSON of an empty
+		// message; either way the field is present.
+		if s == "" || protojson.Unmarshal([]byte(s), m.Interface()) == nil {
+			return ""
+		}
+		return "not empty: a google.protobuf.Empty takes no value or {}"
 	case wktFieldMask:
 		paths, ok := parseFieldMask(s)
 		if !ok {
@@ -138,6 +165,50 @@ func setLeafMessage(m protoreflect.Message, s string) string {
 		return ""
 	}
 	return "a message cannot be set from a single value" // unreachable: resolution checks isLeaf
+}
+
+// goDuration parses a duration as Go prints a time.Duration ("13h0m0s",
+// "1m30s", "1.5µs"), the form clients written in Go send, and grpc-gateway
+// accepts through time.ParseDuration. Only that printed form is taken: it
+// ends in a seconds unit and loses no precision, while other spellings Go
+// would parse ("1h", "90m", "0", "1.0000000001s") are left to fail with the
+// proto3 JSON form's message.
+func goDuration(s string) (time.Duration, bool) {
+	if len(s) > 64 {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil && d.String() == s
+}
+
+// setJSONText fills a Struct, Value or ListValue from its JSON text, with
+// protojson, so that it means what it would in a body, within the depth the
+// field has left.
+func setJSONText(m protoreflect.Message, s string, depth int) string {
+	var want string
+	switch m.Descriptor().FullName() {
+	case wktStruct:
+		want = `a JSON object such as {"a":1}`
+	case wktListValue:
+		want = `a JSON array such as [1,"a"]`
+	default:
+		want = `JSON text such as {"a":1}, [1], "text", 1.5, true or null`
+	}
+	if depth < 1 {
+		return "nested deeper than the depth limit"
+	}
+	err := protojson.UnmarshalOptions{RecursionLimit: depth}.Unmarshal([]byte(s), m.Interface())
+	if err == nil {
+		return ""
+	}
+	detail := translate.ProtoErrorText(err)
+	if translate.CheckText([]byte(s)) != nil && utf8.ValidString(s) {
+		detail = "a \\u escape is half of a UTF-16 surrogate pair" // protojson says "unexpected EOF"
+	}
+	if s == "" {
+		detail = "no value"
+	}
+	return "not " + want + ": " + detail
 }
 
 // timeChars reports whether s has only characters a Timestamp or Duration can
@@ -257,15 +328,15 @@ func parseScalar(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value,
 		}
 		return protoreflect.ValueOfUint64(n), ""
 	case protoreflect.FloatKind:
-		f, err := strconv.ParseFloat(s, 32)
-		if err != nil {
-			return protoreflect.Value{}, floatProblem(err, "float")
+		f, problem := parseFloat(s, 32, "float")
+		if problem != "" {
+			return protoreflect.Value{}, problem
 		}
 		return protoreflect.ValueOfFloat32(float32(f)), ""
 	case protoreflect.DoubleKind:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return protoreflect.Value{}, floatProblem(err, "double")
+		f, problem := parseFloat(s, 64, "double")
+		if problem != "" {
+			return protoreflect.Value{}, problem
 		}
 		return protoreflect.ValueOfFloat64(f), ""
 	}
@@ -287,6 +358,39 @@ func uintProblem(err error, s, typ string) string {
 		return "out of range for " + typ // a negative number
 	}
 	return "not an unsigned integer"
+}
+
+// parseFloat parses a float or double in a form proto3 JSON has.
+func parseFloat(s string, bits int, typ string) (float64, string) {
+	f, err := strconv.ParseFloat(s, bits)
+	switch {
+	case !jsonFloatForm(s) && (err == nil || errors.Is(err, strconv.ErrRange)):
+		return 0, `not a number as proto3 JSON writes it: decimal digits with an optional exponent, or "Infinity", "-Infinity" or "NaN"`
+	case err != nil:
+		return 0, floatProblem(err, typ)
+	}
+	return f, ""
+}
+
+// jsonFloatForm reports whether s, which strconv.ParseFloat accepts, is a
+// number as proto3 JSON has it: decimal notation, or exactly NaN, Infinity
+// or -Infinity. strconv also takes hexadecimal floats (0x1p4), digit
+// separators (1_0) and Inf, inf, infinity, nan in any case; none of them
+// would be accepted in a body, and a hexadecimal id sent to a float field
+// is a client bug, not a number.
+func jsonFloatForm(s string) bool {
+	switch s {
+	case "NaN", "Infinity", "-Infinity":
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func floatProblem(err error, typ string) string {
