@@ -35,6 +35,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 `
 
 func adminGateway(t testing.TB) *testGateway {
@@ -342,6 +343,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 routes:
   - get: /v1/shelves/7/books/7
     backend: library

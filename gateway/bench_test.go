@@ -30,6 +30,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 `, mockAddr))
 
 	b.Run("direct_grpc", func(b *testing.B) {

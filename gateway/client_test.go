@@ -35,6 +35,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: rec
+    unannotated: true
 `, addrA, addrB))
 	// round_robin spreads over the endpoints that are connected; the second
 	// may still be connecting for the first few calls, so call until both
@@ -93,6 +94,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: secure
+    unannotated: true
 `, addr, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")))
 	if r := do(t, "POST", tg.http.URL+pingPath, []byte(`{}`), map[string]string{"Content-Type": "application/json"}); r.status != 200 {
 		t.Fatalf("over mutual TLS: %d %s", r.status, r.body)
@@ -118,6 +120,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: secure
+    unannotated: true
 `, addr, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")))
 	if r := do(t, "POST", byHost.http.URL+pingPath, []byte(`{}`), map[string]string{"Content-Type": "application/json"}); r.status != 200 {
 		t.Fatalf("TLS checked against the endpoint host: %d %s", r.status, r.body)
@@ -139,6 +142,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: secure
+    unannotated: true
 `, addr, filepath.Join(dir, "other-ca.pem")))
 	r := do(t, "POST", bad.http.URL+pingPath, []byte(`{}`), map[string]string{"Content-Type": "application/json"})
 	if r.status != 503 && r.status != 504 {

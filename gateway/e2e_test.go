@@ -30,6 +30,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 routes:
   - get: /v1/down/{name=shelves/*/books/*}
     backend: down

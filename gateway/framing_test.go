@@ -33,6 +33,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 `, mockAddr)), "framing.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 `
 
 var hdJSON = map[string]string{"Content-Type": "application/json"}
@@ -594,6 +595,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 `, mockAddr)), "slow.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)
@@ -731,6 +733,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: rec
+    unannotated: true
 routes:
   - get: /raw/files/{path=**}
     backend: rec

@@ -67,6 +67,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: rec
+    unannotated: true
 `, addr))
 	resp := do(t, "POST", tg.http.URL+"/library.v1.LibraryService/Ping", []byte(`{}`), map[string]string{
 		"Content-Type":           "application/json",

@@ -39,6 +39,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 `, mockAddr)), "shutdown.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: rec
+    unannotated: true
 `, addr)), "tracing.yaml", builtin.Protocols().Config())
 	if err != nil {
 		t.Fatal(err)

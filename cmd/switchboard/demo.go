@@ -52,9 +52,11 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
+    unannotated: true
 thrift_services:
   - name: Calculator
     backend: calc
+    unannotated: true
 routes:
   - get: /v1/shelves/{parent}/titles
     backend: library

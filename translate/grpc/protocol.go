@@ -49,7 +49,8 @@ type RouteConfig struct {
 type ServiceConfig struct {
 	Name    string `yaml:"name"`
 	Backend string `yaml:"backend"`
-	// Unannotated exposes methods without annotations at POST /pkg.Service/Method.
+	// Unannotated exposes methods without annotations at POST
+	// /pkg.Service/Method; off by default.
 	Unannotated *bool       `yaml:"unannotated"`
 	JSON        config.JSON `yaml:"json"`
 }
@@ -169,7 +170,9 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 			}
 			backend := set.Backend
 			jsonOpts := cfg.JSON
-			unannotated := true
+			// Methods without an HTTP rule stay internal unless a listed
+			// service opts in: an edge must not publish what nobody asked.
+			unannotated := false
 			if i, listed := cfgSvc[string(sd.FullName())]; listed {
 				sc := svcs[i]
 				if backend == "" {

@@ -177,7 +177,8 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 			b.Problem(key, "%v", err)
 			continue
 		}
-		unannotated := ts.Unannotated == nil || *ts.Unannotated
+		// Functions without annotations stay internal unless asked for.
+		unannotated := ts.Unannotated != nil && *ts.Unannotated
 		for _, ar := range ars {
 			if !unannotated && ar.Path == "/"+svc.Name+"/"+ar.Function.Name {
 				continue
