@@ -131,8 +131,45 @@ func TestEndToEnd(t *testing.T) {
 func TestMethodNotAllowedListsAllowed(t *testing.T) {
 	tg := libraryGateway(t)
 	resp := do(t, "PUT", tg.http.URL+"/v1/shelves", nil, nil)
-	if resp.status != http.StatusMethodNotAllowed || resp.header.Get("Allow") != "GET" {
-		t.Errorf("status %d Allow %q, want 405 and GET", resp.status, resp.header.Get("Allow"))
+	// GET, and what the gateway answers itself: HEAD for it, OPTIONS.
+	if resp.status != http.StatusMethodNotAllowed || resp.header.Get("Allow") != "GET, HEAD, OPTIONS" {
+		t.Errorf("status %d Allow %q, want 405 and GET, HEAD, OPTIONS", resp.status, resp.header.Get("Allow"))
+	}
+}
+
+// TestHTTPConventions: HEAD is GET without a body, OPTIONS without a CORS
+// policy lists the methods, and a client that accepts no JSON is told so
+// before the backend is called.
+func TestHTTPConventions(t *testing.T) {
+	tg := libraryGateway(t)
+	get := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil)
+	head := do(t, "HEAD", tg.http.URL+"/v1/shelves/1/books/1", nil, nil)
+	if head.status != 200 || len(head.body) != 0 || head.header.Get("Content-Length") != get.header.Get("Content-Length") ||
+		head.header.Get("Content-Type") != "application/json" {
+		t.Errorf("HEAD: %d %q, headers %v; want GET's headers and no body", head.status, head.body, head.header)
+	}
+	opts := do(t, "OPTIONS", tg.http.URL+"/v1/shelves/1/books/1", nil, nil)
+	if opts.status != 204 || !strings.Contains(opts.header.Get("Allow"), "GET") || !strings.Contains(opts.header.Get("Allow"), "OPTIONS") {
+		t.Errorf("OPTIONS: %d Allow %q", opts.status, opts.header.Get("Allow"))
+	}
+	if r := do(t, "OPTIONS", tg.http.URL+"/v1/nowhere", nil, nil); r.status != 404 {
+		t.Errorf("OPTIONS on no route: %d", r.status)
+	}
+	for accept, want := range map[string]int{
+		"application/xml":                   406,
+		"text/html, application/xhtml+xml":  406,
+		"application/json;q=0, text/plain":  406,
+		"application/json":                  200,
+		"application/*":                     200,
+		"*/*":                               200,
+		"text/html, application/json;q=0.1": 200,
+		"APPLICATION/JSON; charset=utf-8":   200,
+		"":                                  200,
+	} {
+		r := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, map[string]string{"Accept": accept})
+		if r.status != want {
+			t.Errorf("Accept %q: %d %s, want %d", accept, r.status, r.body, want)
+		}
 	}
 }
 

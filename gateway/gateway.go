@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,16 +310,28 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 // to the route's target.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
-	route, params, err := st.Table.Match(r.Method, r.URL.EscapedPath())
+	path := r.URL.EscapedPath()
+	route, params, err := st.Table.Match(r.Method, path)
+	if err != nil && r.Method == http.MethodHead {
+		// HEAD is GET without the body (RFC 9110 §9.3.2); net/http drops
+		// what the handler writes and keeps the headers.
+		route, params, err = st.Table.Match(http.MethodGet, path)
+	}
 	if err != nil {
 		var mna *routes.MethodNotAllowedError
 		switch {
 		case errors.As(err, &mna):
-			w.Header().Set("Allow", strings.Join(mna.Allowed, ", "))
+			allowed := allowedMethods(mna.Allowed)
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			if r.Method == http.MethodOptions {
+				// Without a CORS policy, OPTIONS says what the path takes.
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 			translate.Fail(w, r, translate.Refuse(translate.ReasonMethodNotAllowed,
-				"method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.EscapedPath(), strings.Join(mna.Allowed, ", ")), nil)
+				"method %s is not allowed on %s (allowed: %s)", r.Method, path, strings.Join(allowed, ", ")), nil)
 		case errors.Is(err, routes.ErrNotFound):
-			translate.Fail(w, r, &translate.Error{Code: codes.NotFound, Message: "no route for " + r.Method + " " + r.URL.EscapedPath()}, nil)
+			translate.Fail(w, r, &translate.Error{Code: codes.NotFound, Message: "no route for " + r.Method + " " + path}, nil)
 		default:
 			translate.Fail(w, r, translate.Errorf(codes.InvalidArgument, "%v", err), nil)
 		}
@@ -325,6 +339,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	observability.FromContext(r.Context()).SetRoute(route.Pattern, route.Target.Backend())
 	route.Target.ServeRoute(w, r, params)
+}
+
+// allowedMethods adds what the gateway answers itself to a path's
+// methods: HEAD where GET is, and OPTIONS.
+func allowedMethods(methods []string) []string {
+	out := append([]string(nil), methods...)
+	if slices.Contains(out, http.MethodGet) && !slices.Contains(out, http.MethodHead) {
+		out = append(out, http.MethodHead)
+	}
+	if !slices.Contains(out, http.MethodOptions) {
+		out = append(out, http.MethodOptions)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Handler is the full request path: observability around the global

@@ -75,6 +75,7 @@ const (
 	ReasonHeadersTooLarge             // 431
 	ReasonBadGateway                  // 502: the backend's reply is invalid
 	ReasonRequestTimeout              // 408: the client did not send its request in time
+	ReasonNotAcceptable               // 406: the client accepts none of the route's media types
 )
 
 var reasonStatus = [...]int{
@@ -84,6 +85,7 @@ var reasonStatus = [...]int{
 	ReasonHeadersTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
 	ReasonBadGateway:           http.StatusBadGateway,
 	ReasonRequestTimeout:       http.StatusRequestTimeout,
+	ReasonNotAcceptable:        http.StatusNotAcceptable,
 }
 
 var reasonCode = [...]codes.Code{
@@ -93,6 +95,7 @@ var reasonCode = [...]codes.Code{
 	ReasonHeadersTooLarge:      codes.InvalidArgument,
 	ReasonBadGateway:           codes.Internal,
 	ReasonRequestTimeout:       codes.DeadlineExceeded,
+	ReasonNotAcceptable:        codes.InvalidArgument,
 }
 
 var _ interface{ GRPCStatus() *status.Status } = (*Error)(nil)

@@ -91,3 +91,11 @@ type Forwarding struct {
 	// is all HTTP/2 metadata can carry.
 	PrintableOnly bool
 }
+
+// JSONReplies is implemented by transcoders that know every reply they
+// render is JSON, so the pipeline can answer 406 to a client that accepts
+// none before the backend is called. A transcoder without it (HttpBody,
+// raw payloads) may reply in any media type and is not checked.
+type JSONReplies interface {
+	RepliesJSON() bool
+}

@@ -110,17 +110,17 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 		var seg string
 		seg, rest, more = strings.Cut(rest, ".")
 		if md == nil { // the previous segment was a value, not a message
-			r.pastValue(key, chain, vs)
+			if more {
+				seg += "." + rest
+			}
+			r.pastValue(key, chain, seg, vs)
 			return
 		}
 		if len(chain) == r.maxDepth {
 			vs.Add(key, fmt.Sprintf("query parameter %s is nested deeper than %d fields", quote(key), r.maxDepth))
 			return
 		}
-		fd := md.Fields().ByJSONName(seg)
-		if fd == nil {
-			fd = md.Fields().ByTextName(seg)
-		}
+		fd := fieldByName(md, seg)
 		if fd == nil {
 			r.unknownParam(key, vs)
 			return
@@ -221,12 +221,27 @@ func (r *Rule) bindParam(msg protoreflect.Message, key string, values []string, 
 // repeated field or a map. grpc-gateway refuses these too; ignoring them
 // would hide a client's mistake, as the field they name does not exist. A
 // key under a field the path binds is ignored like any other bound key.
-func (r *Rule) pastValue(key string, chain []protoreflect.FieldDescriptor, vs *translate.Violations) {
-	if desc := r.pathBound(key, chain, false); desc != "" {
-		r.boundParam(key, desc, vs)
-		return
-	}
+//
+// rest is the part of the key's path after chain. A path variable may reach
+// into a well-known type ({timestamp_value.seconds}), so the bound check
+// follows rest through every singular message field, well-known or not.
+func (r *Rule) pastValue(key string, chain []protoreflect.FieldDescriptor, rest string, vs *translate.Violations) {
 	fd := chain[len(chain)-1]
+	if len(r.pathVars) > 0 {
+		full := chain
+		for last := fd; rest != "" && isSingularMessage(last); {
+			var seg string
+			seg, rest, _ = strings.Cut(rest, ".")
+			if last = fieldByName(last.Message(), seg); last == nil {
+				break
+			}
+			full = append(full, last)
+		}
+		if desc := r.pathBound(key, full, false); desc != "" {
+			r.boundParam(key, desc, vs)
+			return
+		}
+	}
 	name := quote(string(fd.Name()))
 	switch {
 	case fd.IsMap():
@@ -256,6 +271,14 @@ func (r *Rule) pathBound(key string, chain []protoreflect.FieldDescriptor, compl
 		}
 	}
 	return ""
+}
+
+// fieldByName finds a field by its json_name or its proto name.
+func fieldByName(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
+	if fd := md.Fields().ByJSONName(name); fd != nil {
+		return fd
+	}
+	return md.Fields().ByTextName(name)
 }
 
 // fieldPath is the dotted proto-name path of a chain of fields.

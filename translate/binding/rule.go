@@ -353,3 +353,7 @@ func (r *Rule) BodyIsHTTPBody() bool { return r.body != bodyNone && r.bodyHTTP !
 // replyDepth is the wire recursion limit for replies whose JSON may nest
 // jsonDepth levels.
 func replyDepth(jsonDepth int) int { return 3*jsonDepth + 8 }
+
+// ReplyIsHTTPBody says the reply (or its response_body field) is a
+// google.api.HttpBody, sent in its own media type.
+func (r *Rule) ReplyIsHTTPBody() bool { return r.respHTTP != nil }

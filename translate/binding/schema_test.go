@@ -56,7 +56,8 @@ func loadSchema(t testing.TB) *schema {
 			}),
 		}
 		files, err := c.Compile(context.Background(),
-			"library/v1/library.proto", "bindingtest/v1/kinds.proto", "bindingtest/v1/legacy.proto")
+			"library/v1/library.proto", "bindingtest/v1/kinds.proto", "bindingtest/v1/legacy.proto",
+			"bindingtest/v1/query.proto", "bindingtest/examplepb/proto3.proto", "bindingtest/examplepb/proto2.proto")
 		if err != nil {
 			schemaErr = err
 			return

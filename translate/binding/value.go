@@ -168,17 +168,27 @@ func setLeafMessage(m protoreflect.Message, s string, depth int) string {
 }
 
 // goDuration parses a duration as Go prints a time.Duration ("13h0m0s",
-// "1m30s", "1.5µs"), the form clients written in Go send, and grpc-gateway
-// accepts through time.ParseDuration. Only that printed form is taken: it
-// ends in a seconds unit and loses no precision, while other spellings Go
-// would parse ("1h", "90m", "0", "1.0000000001s") are left to fail with the
-// proto3 JSON form's message.
+// "1m30s", "1.5µs", with us or μs for µs), the form clients written in Go
+// send, which grpc-gateway accepts through time.ParseDuration. Only that
+// printed form is taken: it always ends in a seconds unit and loses no
+// precision, while other spellings Go would parse ("1h", "90m", "0",
+// "1.0000000001s") are left to fail with the proto3 JSON form's message.
 func goDuration(s string) (time.Duration, bool) {
 	if len(s) > 64 {
 		return 0, false
 	}
 	d, err := time.ParseDuration(s)
-	return d, err == nil && d.String() == s
+	if err != nil {
+		return 0, false
+	}
+	// Go prints microseconds as µs (U+00B5) and parses us and μs (U+03BC)
+	// as the same unit.
+	printed := d.String()
+	if strings.HasSuffix(s, "us") || strings.HasSuffix(s, "μs") {
+		printed = strings.TrimSuffix(printed, "µs")
+		s = strings.TrimSuffix(strings.TrimSuffix(s, "us"), "μs")
+	}
+	return d, printed == s
 }
 
 // setJSONText fills a Struct, Value or ListValue from its JSON text, with

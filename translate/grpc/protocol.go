@@ -2,12 +2,15 @@ package grpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
@@ -132,8 +135,22 @@ func (Protocol) NewBackend(_ context.Context, name string, bc *config.Backend, _
 
 // FetchReflection asks the backend's server reflection for its schema,
 // waiting up to ctx's deadline for a backend that is reconnecting.
+//
+// A backend that just restarted can fail the first stream on a connection
+// it closed ("error reading from server: EOF") before grpc-go notices, so
+// an UNAVAILABLE is tried again, a few times, within ctx.
 func (b *Backend) FetchReflection(ctx context.Context) (*descriptorpb.FileDescriptorSet, error) {
-	return descriptors.FetchReflection(ctx, waitForReady{b.conn})
+	for attempt := 1; ; attempt++ {
+		fds, err := descriptors.FetchReflection(ctx, waitForReady{b.conn})
+		if err == nil || attempt == 3 || status.Code(errors.Unwrap(err)) != codes.Unavailable && !strings.Contains(err.Error(), "code = Unavailable") {
+			return fds, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
 }
 
 // waitForReady makes reflection calls wait, up to their deadline, for a

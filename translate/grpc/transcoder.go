@@ -90,3 +90,6 @@ func (t *Transcoder) Decode(_ *translate.Call, reply *translate.Reply) (*transla
 func reservedForClients(k string) bool {
 	return isReservedMetadata(k) || strings.HasPrefix(k, "grpc-")
 }
+
+// RepliesJSON: unless the reply is a google.api.HttpBody.
+func (t *Transcoder) RepliesJSON() bool { return !t.rule.ReplyIsHTTPBody() }

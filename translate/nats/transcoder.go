@@ -312,3 +312,7 @@ func (t *Transcoder) decodeReply(reply *translate.Reply) (*translate.Response, e
 	}
 	return &translate.Response{Body: reply.Body, ContentType: ct, Header: h}, nil
 }
+
+// RepliesJSON: except for an untyped request, whose reply passes as the
+// service sent it.
+func (t *Transcoder) RepliesJSON() bool { return t.mode != ModeRequest || t.replyType != nil }

@@ -152,6 +152,10 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 }
 
 func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Response, translate.Delivery, error) {
+	if j, ok := t.tc.(translate.JSONReplies); ok && j.RepliesJSON() && !AcceptsJSON(r.Header.Values("Accept")) {
+		return nil, 0, translate.Refuse(translate.ReasonNotAcceptable,
+			"this route replies with application/json, which the Accept header %q excludes", truncate(strings.Join(r.Header.Values("Accept"), ", ")))
+	}
 	req := translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
 	if r.URL.RawQuery != "" {
 		req.Query = r.URL.Query()

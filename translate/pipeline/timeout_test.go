@@ -119,3 +119,29 @@ func TestClientTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestAcceptsJSON(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]bool{
+		"":                                 true,
+		"application/json":                 true,
+		"Application/JSON; charset=utf-8":  true,
+		"*/*":                              true,
+		"application/*":                    true,
+		"text/html, */*;q=0.8":             true,
+		"application/xml":                  false,
+		"text/html, application/xhtml+xml": false,
+		"application/json;q=0":             false,
+		"application/json;q=0, */*":        false, // the specific range decides
+		"*/*;q=0, application/json;q=0.5":  true,
+		"application/json-patch+json":      false,
+	} {
+		var vs []string
+		if give != "" {
+			vs = []string{give}
+		}
+		if got := AcceptsJSON(vs); got != want {
+			t.Errorf("AcceptsJSON(%q) = %v, want %v", give, got, want)
+		}
+	}
+}

@@ -457,3 +457,6 @@ func (t *Transcoder) exception(ex *ThrownException) *translate.Error {
 	e.Cause = fmt.Errorf("%s threw %s", t.fn.Name, ex.Type)
 	return e
 }
+
+// RepliesJSON: a Thrift result is always rendered as JSON.
+func (t *Transcoder) RepliesJSON() bool { return true }
