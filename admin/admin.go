@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"google.golang.org/grpc/codes"
@@ -21,6 +23,7 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -66,6 +69,7 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	if metrics != nil {
 		r.Handle("/metrics", metrics).Methods(http.MethodGet)
 	}
+	r.HandleFunc("/", index).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/admin/routes", a.routes).Methods(http.MethodGet)
 	r.HandleFunc("/admin/descriptors", a.list).Methods(http.MethodGet)
 	r.HandleFunc("/admin/descriptors", a.register).Methods(http.MethodPost)
@@ -74,10 +78,10 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	r.HandleFunc("/admin/descriptors/{name}/rollback", a.rollback).Methods(http.MethodPost)
 	r.HandleFunc("/admin/descriptors/{name}/refresh", a.refresh).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		translate.WriteError(w, translate.Errorf(codes.NotFound, "no admin endpoint %s %s", r.Method, r.URL.Path), nil, "")
+		fail(w, r, translate.Errorf(codes.NotFound, "no admin endpoint %s %s (GET / lists them)", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		translate.WriteError(w, translate.Refuse(translate.ReasonMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path), nil, "")
+		fail(w, r, translate.Refuse(translate.ReasonMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path))
 	})
 	return a.guard(r)
 }
@@ -111,6 +115,11 @@ func DefaultHosts(listenHost string) []string {
 // stay open to probes and scrapers, which use whatever address they see.
 func (a *api) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer carries a request id, errors as a RequestInfo
+		// detail too, as the gateway's do.
+		id := observability.RequestID(r.Header.Get(translate.RequestIDHeader))
+		w.Header().Set(translate.RequestIDHeader, id)
+		r = r.WithContext(observability.WithInfo(r.Context(), &observability.Info{ID: id}))
 		if !strings.HasPrefix(r.URL.Path, "/admin/") && r.URL.Path != "/admin" {
 			next.ServeHTTP(w, r)
 			return
@@ -121,16 +130,16 @@ func (a *api) guard(next http.Handler) http.Handler {
 		}
 		host = strings.Trim(host, "[]")
 		if !slices.ContainsFunc(a.hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
-			fail(w, translate.Errorf(codes.PermissionDenied,
+			fail(w, r, translate.Errorf(codes.PermissionDenied,
 				"the admin API does not answer to host %q (admin.hosts lists the names it answers to)", truncate(r.Host)))
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
-			fail(w, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused (Origin %q)", truncate(o)))
+			fail(w, r, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused (Origin %q)", truncate(o)))
 			return
 		}
 		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-			fail(w, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused"))
+			fail(w, r, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused"))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -212,7 +221,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	snap := a.reg.State().Schemas
 	s, ok := snap.Set(name)
 	if !ok {
-		translate.WriteError(w, translate.Errorf(codes.NotFound, "no descriptor set %q", name), nil, "")
+		fail(w, r, translate.Errorf(codes.NotFound, "no descriptor set %q", name))
 		return
 	}
 	writeJSON(w, http.StatusOK, info(snap, s))
@@ -221,51 +230,56 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	name, backend := r.URL.Query().Get("name"), r.URL.Query().Get("backend")
 	if !validName.MatchString(name) {
-		fail(w, translate.BadRequest("query parameter name must be 1-128 characters of letters, digits, '.', '_' or '-'",
+		fail(w, r, translate.BadRequest("query parameter name must be 1-128 characters of letters, digits, '.', '_' or '-'",
 			translate.Violation("name", "invalid or missing")))
 		return
 	}
 	if backend == "" {
-		fail(w, translate.BadRequest("query parameter backend is required", translate.Violation("backend", "missing")))
+		fail(w, r, translate.BadRequest("query parameter backend is required", translate.Violation("backend", "missing")))
 		return
 	}
 	// A binary type: a browser cannot send one cross-origin without a
 	// preflight, which the admin API never approves.
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-protobuf" && ct != "application/octet-stream" {
-		fail(w, translate.Refuse(translate.ReasonUnsupportedMediaType,
+		fail(w, r, translate.Refuse(translate.ReasonUnsupportedMediaType,
 			"an upload must be sent as application/x-protobuf or application/octet-stream, not %q", truncate(r.Header.Get("Content-Type"))))
 		return
 	}
 	if r.ContentLength > MaxUploadBytes {
 		w.Header().Set("Connection", "close")
-		fail(w, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set of %d bytes exceeds %d bytes", r.ContentLength, MaxUploadBytes))
+		fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set of %d bytes exceeds %d bytes", r.ContentLength, MaxUploadBytes))
 		return
 	}
 	select {
 	case a.uploads <- struct{}{}:
 		defer func() { <-a.uploads }()
 	case <-r.Context().Done():
-		fail(w, translate.Errorf(codes.Canceled, "request cancelled while another upload was in progress"))
+		fail(w, r, translate.Errorf(codes.Canceled, "request cancelled while another upload was in progress"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxUploadBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(w, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set exceeds %d bytes", MaxUploadBytes))
+			fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set exceeds %d bytes", MaxUploadBytes))
 			return
 		}
-		fail(w, translate.Errorf(codes.InvalidArgument, "reading body: %v", err))
+		fail(w, r, translate.Errorf(codes.InvalidArgument, "reading body: %v", err))
 		return
 	}
 	fds, err := descriptors.ParseSet(body)
 	if err != nil {
-		fail(w, translate.Errorf(codes.InvalidArgument, "body is not a binary FileDescriptorSet: %v", err))
+		msg := fmt.Sprintf("body is not a binary FileDescriptorSet: %v", err)
+		if looksLikeProtoSource(body) {
+			msg += "; it looks like .proto source: compile it first with `switchboard compile -o set.pb -I DIR FILE.proto` " +
+				"(or protoc --include_imports --descriptor_set_out=set.pb)"
+		}
+		fail(w, r, translate.Errorf(codes.InvalidArgument, "%s", msg))
 		return
 	}
 	set, err := a.reg.Register(name, backend, fds)
 	if err != nil {
-		fail(w, schemaError(err, name))
+		fail(w, r, schemaError(err, name))
 		return
 	}
 	writeJSON(w, http.StatusCreated, info(a.reg.State().Schemas, set))
@@ -274,7 +288,7 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	if err := a.reg.Remove(name); err != nil {
-		fail(w, schemaError(err, name))
+		fail(w, r, schemaError(err, name))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -284,7 +298,7 @@ func (a *api) rollback(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	set, err := a.reg.Rollback(name)
 	if err != nil {
-		fail(w, schemaError(err, name))
+		fail(w, r, schemaError(err, name))
 		return
 	}
 	writeJSON(w, http.StatusOK, info(a.reg.State().Schemas, set))
@@ -294,7 +308,7 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	set, err := a.reg.Refresh(r.Context(), name)
 	if err != nil {
-		fail(w, schemaError(err, name))
+		fail(w, r, schemaError(err, name))
 		return
 	}
 	writeJSON(w, http.StatusOK, info(a.reg.State().Schemas, set))
@@ -316,7 +330,10 @@ func schemaError(err error, name string) *translate.Error {
 	return translate.Errorf(codes.InvalidArgument, "%v", err)
 }
 
-func fail(w http.ResponseWriter, e *translate.Error) { translate.WriteError(w, e, nil, "") }
+// fail writes e with the request's id, as the gateway's errors carry it.
+func fail(w http.ResponseWriter, r *http.Request, e *translate.Error) {
+	translate.WriteError(w, e, nil, observability.FromContext(r.Context()).ID)
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -334,4 +351,36 @@ func ConfiguredHosts(c config.Admin) []string {
 	}
 	host, _, _ := net.SplitHostPort(c.Listen)
 	return DefaultHosts(host)
+}
+
+// Endpoint is one row of the admin index.
+type Endpoint struct {
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Description string `json:"description"`
+}
+
+// Endpoints are what GET / lists.
+var Endpoints = []Endpoint{
+	{"GET", "/healthz", "the process is up"},
+	{"GET", "/readyz", "ready for traffic: a route table, backends connected, not draining"},
+	{"GET", "/metrics", "Prometheus metrics"},
+	{"GET", "/admin/routes", "the route table as JSON"},
+	{"GET", "/admin/descriptors", "registered descriptor sets with versions"},
+	{"GET", "/admin/descriptors/{name}", "one set: version, digest, services, methods without HTTP rules"},
+	{"POST", "/admin/descriptors?name=NAME&backend=B", "register or replace NAME from a binary FileDescriptorSet (Content-Type: application/x-protobuf)"},
+	{"POST", "/admin/descriptors/{name}/rollback", "back to the previous version of NAME"},
+	{"POST", "/admin/descriptors/{name}/refresh", "ask the backend's server reflection again (reflection sets)"},
+	{"DELETE", "/admin/descriptors/{name}", "remove NAME and its routes"},
+}
+
+func index(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"service": "switchboard admin API", "endpoints": Endpoints})
+}
+
+// looksLikeProtoSource: text with the words a .proto file starts with.
+func looksLikeProtoSource(b []byte) bool {
+	head := string(b[:min(len(b), 4096)])
+	return utf8.ValidString(head) && (strings.Contains(head, "syntax =") || strings.Contains(head, "syntax=") ||
+		strings.Contains(head, "package ") && strings.Contains(head, ";"))
 }

@@ -357,3 +357,23 @@ routes:
 		t.Fatalf("New = %v, want the overlap named", err)
 	}
 }
+
+// TestAdminIndexAndErrors: GET / lists the endpoints; errors carry the
+// request id like the gateway's; .proto text gets pointed at compile.
+func TestAdminIndexAndErrors(t *testing.T) {
+	tg := adminGateway(t)
+	r := do(t, "GET", tg.admin.URL+"/", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"/admin/descriptors/{name}/rollback"`) || r.header.Get("X-Request-Id") == "" {
+		t.Errorf("index: %d %s", r.status, r.body)
+	}
+	r = do(t, "GET", tg.admin.URL+"/admin/nothing", nil, map[string]string{"X-Request-Id": "admin-req-1"})
+	if r.status != 404 || r.header.Get("X-Request-Id") != "admin-req-1" ||
+		!strings.Contains(string(r.body), `"@type":"type.googleapis.com/google.rpc.RequestInfo","requestId":"admin-req-1"`) {
+		t.Errorf("error without the request id: %d %v %s", r.status, r.header, r.body)
+	}
+	src := readFile(t, root+"/proto/echo/v1/echo.proto")
+	r = do(t, "POST", tg.admin.URL+"/admin/descriptors?name=src&backend=echo", src, protobufType)
+	if r.status != 400 || !strings.Contains(string(r.body), "switchboard compile") {
+		t.Errorf(".proto upload: %d %s, want a pointer to switchboard compile", r.status, r.body)
+	}
+}

@@ -110,3 +110,12 @@ func validRequestID(s string) bool {
 	}
 	return true
 }
+
+// RequestID is the id a request goes by: the client's, when it is short and
+// plain, or a new one.
+func RequestID(fromClient string) string {
+	if validRequestID(fromClient) {
+		return fromClient
+	}
+	return NewRequestID()
+}
