@@ -17,66 +17,13 @@ import (
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/translate/builtin"
+	grpcproto "github.com/switchboard-gw/switchboard/translate/grpc"
+	thriftproto "github.com/switchboard-gw/switchboard/translate/thrift"
 )
 
-// demoConfig is the gateway the demo runs; %s are the mock backends' addresses.
-const demoConfig = `
-listen: %q
-admin: %q
-log: {level: info, format: text}
-descriptors:
-  - name: library
-    proto: [library/v1/library.proto]
-    import_paths: [%[3]q]
-  - name: shop
-    proto: [shop/v1/shop.proto]
-    import_paths: [%[3]q]
-backends:
-  library:
-    grpc: {endpoints: [%q]}
-    timeout: 2s
-    retry: {attempts: 3, backoff: 50ms, on: [UNAVAILABLE]}
-    breaker: {failures: 5, cooldown: 10s}
-    headers: [X-Tenant]
-  echo:
-    grpc: {endpoints: [%[5]q]}
-    timeout: 2s
-  calc:
-    thrift: {endpoints: [%[6]q], idl: %[7]q, protocol: binary, transport: framed}
-    timeout: 2s
-  bus:
-    nats:
-      url: embedded
-      streams: [{name: ORDERS, subjects: ["orders.*.created"]}]
-    timeout: 2s
-services:
-  - name: library.v1.LibraryService
-    backend: library
-    unannotated: true
-thrift_services:
-  - name: Calculator
-    backend: calc
-    unannotated: true
-routes:
-  - get: /v1/shelves/{parent}/titles
-    backend: library
-    grpc: library.v1.LibraryService/ListBooks
-  - get: /v1/sum/{num1}/{num2}
-    backend: calc
-    thrift: Calculator.add
-  - get: /v1/orders/{id}
-    backend: bus
-    nats: {subject: "orders.{id}.get"}
-  - post: /v1/orders/{id}/events
-    backend: bus
-    nats: {subject: "orders.{id}.events", mode: publish}
-  - post: /v1/orders/{id}
-    backend: bus
-    nats: {subject: "orders.{id}.created", mode: jetstream}
-  - post: /v1/orders:status
-    backend: bus
-    nats: {subject: orders.typed.status, request: shop.v1.Order, reply: shop.v1.OrderStatus}
-`
+// demoConfigFile is the gateway the demo runs, relative to the repository
+// root; the demo replaces its listeners and mock endpoints.
+const demoConfigFile = "examples/demo.yaml"
 
 // demoCurls are the lines the demo prints; {gw} and {admin} are replaced by
 // the listeners. The cmd tests run every one of them.
@@ -164,9 +111,8 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	}
 	go func() { errc <- serveUntil(ctx, thriftSrv.Serve, thriftSrv.Stop, thriftLis) }()
 
-	yaml := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(td, "proto"), addrs[0], addrs[1],
-		thriftLis.Addr().String(), idlPath)
-	cfg, err := config.Parse([]byte(yaml), "demo.yaml", builtin.Protocols().Config())
+	cfg, err := demoConfig(dir, listen, adminAddr, map[string]string{
+		"library": addrs[0], "echo": addrs[1], "calc": thriftLis.Addr().String()})
 	if err != nil {
 		return err
 	}
@@ -190,6 +136,8 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		for _, c := range demoCurls {
 			fmt.Fprintf(stdout, "# %s\n%s\n\n", c.Say, expandCurl(c.Cmd, l))
 		}
+		fmt.Fprintf(stdout, "The mock backends answer from stub files and keep no state: a PATCH is not seen by the next GET.\n")
+		fmt.Fprintf(stdout, "The gateway's config is %s.\n", filepath.Join(dir, demoConfigFile))
 		fmt.Fprintln(stdout, "Ctrl-C stops the demo.")
 		if started != nil {
 			started(l)
@@ -204,4 +152,31 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 
 func expandCurl(cmd string, l gateway.Listeners) string {
 	return strings.NewReplacer("{gw}", "http://"+l.HTTP, "{admin}", "http://"+l.Admin).Replace(cmd)
+}
+
+// demoConfig loads examples/demo.yaml from the repository at dir and points
+// it at the demo's listeners and mock backends.
+func demoConfig(dir, listen, adminAddr string, endpoints map[string]string) (*config.Config, error) {
+	cfg, err := config.Load(filepath.Join(dir, demoConfigFile), builtin.Protocols().Config())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Listen, cfg.Admin.Listen = listen, adminAddr
+	for i := range cfg.Descriptors {
+		for j, p := range cfg.Descriptors[i].ImportPaths {
+			cfg.Descriptors[i].ImportPaths[j] = filepath.Join(dir, p)
+		}
+	}
+	for name, addr := range endpoints {
+		switch sec := cfg.Backends[name].Section.(type) {
+		case *grpcproto.BackendConfig:
+			sec.Endpoints = []string{addr}
+		case *thriftproto.BackendConfig:
+			sec.Endpoints = []string{addr}
+			sec.IDL = filepath.Join(dir, sec.IDL)
+		default:
+			return nil, fmt.Errorf("%s: backend %s is not the gRPC or Thrift backend the demo mocks", demoConfigFile, name)
+		}
+	}
+	return cfg, nil
 }

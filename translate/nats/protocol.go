@@ -82,6 +82,12 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 		if nc.URL != EmbeddedURL && (nc.StoreDir != "" || len(nc.Streams) > 0 || nc.Listen != "") {
 			add(key, "store_dir, listen and streams apply to the embedded server only")
 		}
+		if nc.URL == EmbeddedURL && (nc.CredentialsFile != "" || nc.TLS != nil) {
+			add(key, "credentials_file and tls apply to external servers, not the embedded one")
+		}
+		if nc.Token != "" && nc.User != "" {
+			add(key, "set token or user and password, not both")
+		}
 		ps = append(ps, nc.TLS.Check(c, key+".tls")...)
 	}
 	for i, r := range c.Routes {
