@@ -13,12 +13,17 @@
 // same JSON and the same accepted inputs: json_name and proto names are both
 // accepted, unknown body fields and query parameters are ignored, query
 // parameters reach every field the body and path do not bind, with dotted
-// paths, repeated keys for repeated fields and key[mapkey] for maps, and the
-// string forms of well-known types. Where grpc-gateway is lax in ways that
-// hide client mistakes this package is stricter, and says so in one
-// INVALID_ARGUMENT error carrying a google.rpc.BadRequest violation per
-// problem: a non-repeated field set twice is rejected rather than "last
-// wins", integers are parsed in base 10 only and range-checked, and with
+// paths, repeated keys for repeated fields (in query-string order) and
+// key[mapkey] for maps, the string forms of well-known types, Struct, Value
+// and ListValue as JSON text, and durations as Go prints them. A query
+// parameter never changes a field the path or the body binds, nor a
+// message holding one. Where grpc-gateway is lax in ways that hide client
+// mistakes this package is stricter, and says so in one INVALID_ARGUMENT
+// error carrying a google.rpc.BadRequest violation per problem: a
+// non-repeated field set twice, or a repeated one under both its names, is
+// rejected rather than taken in an arbitrary order; numbers take proto3
+// JSON's forms only (integers in base 10, range-checked; no hexadecimal
+// floats or Inf); a dotted path past a value is rejected; and with
 // Options.Strict every unknown body field and query parameter is named.
 //
 // Errors are *translate.Error: 400 for anything wrong with the input, 415

@@ -11,6 +11,7 @@ package pipeline
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -158,7 +159,13 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 	}
 	req := translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
 	if r.URL.RawQuery != "" {
-		req.Query = r.URL.Query()
+		// url.Query would drop what does not parse (%zz, a ';'): refuse it.
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, 0, translate.BadRequest("the query string does not parse: "+err.Error(),
+				translate.Violation("query", err.Error()))
+		}
+		req.Query = q
 	}
 	if t.body != translate.BodyNone && r.Body != nil {
 		body, err := translate.ReadBody(r)
