@@ -277,3 +277,20 @@ func TestBackendErrorFacts(t *testing.T) {
 		}
 	}
 }
+
+func TestMalformedQueryRefused(t *testing.T) {
+	t.Parallel()
+	b := &recorder{}
+	tg := Unguarded("b", b, &echo{}, nil)
+	for _, q := range []string{"a=%zz", "a=1;b=2"} {
+		req := httptest.NewRequest("GET", "/x?"+q, nil)
+		rec := httptest.NewRecorder()
+		tg.ServeRoute(rec, req, routes.Params{})
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "query string does not parse") {
+			t.Errorf("%s: %d %s", q, rec.Code, rec.Body)
+		}
+	}
+	if b.calls.Load() != 0 {
+		t.Error("the backend was called")
+	}
+}
