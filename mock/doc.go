@@ -1,9 +1,10 @@
 // Package mock holds the protocol-neutral half of Switchboard's mock
-// backends: the stub file format, its strict loader, and request matching.
-// The protocol halves (mock/grpcmock today; Thrift and NATS later) decode a
-// request into a JSON-like map, ask Find for a stub, and encode the stub's
-// response or error in their own wire format. Keeping the format here means a
-// user learns one stub language for every backend protocol.
+// backends: the stub file format, its strict loader, request matching and
+// the call-log fields. The protocol halves (mock/grpcmock, mock/thriftmock,
+// mock/natsmock) decode a request into a JSON-like map, ask Find for a stub,
+// and encode the stub's response or error in their own wire format. Keeping
+// the format here means a user learns one stub language for every backend
+// protocol.
 //
 // # Stub file
 //
@@ -27,14 +28,31 @@
 //	      details:
 //	        - "@type": type.googleapis.com/google.rpc.ErrorInfo
 //	          reason: BOOK_NOT_FOUND
+//	          metadata: {name: "{{request.name}}"}
+//
+// A Thrift stub's error may instead name a declared exception, with no
+// code (Thrift exceptions carry none):
+//
+//	error:
+//	  exception: InvalidOperation               # or shared.X, thrift/calculator.X
+//	  message: cannot divide by zero            # sent in its message/msg/what/why field
+//	  fields: {whatOp: "{{request.w.op}}"}      # its other fields
 //
 // Top-level keys starting with x- are ignored, a home for YAML anchors
 // (x-slow: &slow {delay: 2s}, then <<: *slow in a stub).
 //
 // Loading is strict because a typo in a mock silently changes what a demo
-// shows: unknown keys, bad methods, bad codes, bad delays, malformed
-// templates and stubs with both response and error are rejected with
-// file:line, when the file is loaded rather than when a call arrives.
+// shows: unknown or repeated keys, bad methods, codes and delays, malformed
+// templates, stubs with both response and error, and exceptions with a code
+// are rejected when the file is loaded rather than when a call arrives.
+// Every problem is reported at once, as Problems: one "file:line: key:
+// problem" per line, in file order, at most MaxProblems of them. The
+// loader returns the stubs worth checking further beside its Problems (a
+// stub with only an unknown key, say), so that a protocol mock checks them
+// against its schema too (a method or field that does not exist, a
+// response that does not fit, a stub an earlier one hides) and
+// JoinProblems gives the user the whole list in one run. A stub whose
+// values failed to load is checked against the schema once they load.
 //
 // # Matching
 //
@@ -54,14 +72,23 @@
 //   - A list matches a list of the same length whose elements match in order.
 //   - null matches a missing value or null.
 //
-// # Response templating
+// # Templates
 //
-// A string anywhere in a response that is exactly {{request.some.path}} is
-// replaced by that request value, keeping its JSON type (a number stays a
-// number, an object stays an object); {{request}} is the whole request. A
-// path that is not in the request yields null, which proto3 JSON reads as
-// "unset". Templates are deliberately this small: enough for CreateBook to
-// echo the posted title, not a language. A string that merely contains a
-// template ("Hello {{request.name}}") is rejected at load time rather than
-// sent literally.
+// A string anywhere in a response, or in an error's message, details or
+// fields, that is exactly {{request.some.path}} is replaced by that request
+// value, keeping its JSON type (a number stays a number, an object stays an
+// object); {{request}} is the whole request. A path that is not in the
+// request yields null, which proto3 JSON reads as "unset"; an error message
+// takes the value as text ("" when missing). Templates are deliberately
+// this small: enough for CreateBook to echo the posted title, not a
+// language. A string that merely contains a template ("Hello
+// {{request.name}}") is rejected at load time rather than sent literally.
+//
+// # Call logs
+//
+// The protocol mocks log every call with the same fields for the same
+// facts (see StubAttrs): matched, stub (its index, -1 for none),
+// stub_source ("file:line"), delay and duration (Go duration strings such
+// as "200ms", never raw nanoseconds) and error (what was sent back, if an
+// error), beside their own method or subject and code or outcome.
 package mock

@@ -3,7 +3,9 @@ package mock
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -190,37 +192,52 @@ func templatePath(s string) (string, bool) {
 	return strings.TrimPrefix(m[1], "."), true
 }
 
-func checkTemplates(v any, where string) error {
+// checkTemplates reports every string in v that looks like a template
+// but is not a whole one, each at its key (key.sub.0 ...).
+func checkTemplates(v any, key string) []error {
+	var errs []error
 	switch x := v.(type) {
 	case string:
 		if _, ok := templatePath(x); ok {
 			return nil
 		}
 		if wholeTemplate.MatchString(x) {
-			return fmt.Errorf("%s: %q is not a template; only {{request.some.path}} is supported", where, x)
-		}
-		if partTemplateRE.MatchString(x) {
-			return fmt.Errorf("%s: %q: a template must be the whole string", where, x)
+			errs = append(errs, At(key, fmt.Errorf("%q is not a template; only {{request.some.path}} is supported", x)))
+		} else if partTemplateRE.MatchString(x) {
+			errs = append(errs, At(key, fmt.Errorf("%q: a template must be the whole string", x)))
 		}
 	case map[string]any:
 		for _, k := range sortedKeys(x) {
-			if err := checkTemplates(x[k], where+"."+k); err != nil {
-				return err
-			}
+			errs = append(errs, checkTemplates(x[k], key+"."+k)...)
 		}
 	case []any:
 		for i, e := range x {
-			if err := checkTemplates(e, fmt.Sprintf("%s[%d]", where, i)); err != nil {
-				return err
-			}
+			errs = append(errs, checkTemplates(e, key+"."+strconv.Itoa(i))...)
 		}
 	}
-	return nil
+	return errs
 }
 
 // Templated reports whether the response uses request templates, so that
 // protocol mocks can encode everything else once at load time.
 func (s *Stub) Templated() bool { return hasTemplate(s.Response) }
+
+// Templated reports whether the error's message, details or fields use
+// request templates.
+func (e *StubError) Templated() bool {
+	if e == nil {
+		return false
+	}
+	if hasTemplate(e.Message) || hasTemplate(e.Fields) {
+		return true
+	}
+	for _, d := range e.Details {
+		if hasTemplate(map[string]any(d)) {
+			return true
+		}
+	}
+	return false
+}
 
 func hasTemplate(v any) bool {
 	switch x := v.(type) {
@@ -252,6 +269,39 @@ func (s *Stub) RenderResponse(request any) any {
 	return render(s.Response, request)
 }
 
+// Render returns a copy of the error with its templates replaced, as
+// RenderResponse does for responses. A message that is a template becomes
+// the request value as text: a string as it is, anything else as JSON, and
+// a missing value as "".
+func (e *StubError) Render(request any) *StubError {
+	if e == nil {
+		return nil
+	}
+	out := *e
+	if p, ok := templatePath(e.Message); ok {
+		out.Message = ""
+		if request != nil {
+			if v, ok := Lookup(request, p); ok && v != nil {
+				if s, isStr := v.(string); isStr {
+					out.Message = s
+				} else if b, err := json.Marshal(v); err == nil {
+					out.Message = string(b)
+				}
+			}
+		}
+	}
+	if e.Details != nil {
+		out.Details = make([]map[string]any, len(e.Details))
+		for i, d := range e.Details {
+			out.Details[i], _ = render(map[string]any(d), request).(map[string]any)
+		}
+	}
+	if e.Fields != nil {
+		out.Fields, _ = render(e.Fields, request).(map[string]any)
+	}
+	return &out
+}
+
 func render(v any, request any) any {
 	switch x := v.(type) {
 	case string:
@@ -279,73 +329,132 @@ func render(v any, request any) any {
 	return v
 }
 
-// RewritePaths returns a copy of the stub whose Match keys and response
-// template paths are rewritten by f. Protocol mocks call it at load time
-// with a schema-aware f, which both rejects paths naming no field (a typo
-// would otherwise make a stub silently never match) and spells them the way
-// their request maps are keyed.
+// RewritePaths returns a copy of the stub whose Match keys and template
+// paths (in the response, and in the error's message, details and fields)
+// are rewritten by f. Protocol mocks call it at load time with a
+// schema-aware f, which both rejects paths naming no field (a typo would
+// otherwise make a stub silently never match) and spells them the way
+// their request maps are keyed. Every path f refuses is reported, joined,
+// each at its key (see At); the stub is then returned as far as it could
+// be rewritten (refused match keys left out, refused templates as
+// written), so that the caller can go on checking the rest of it.
 func (s Stub) RewritePaths(f func(path string) (string, error)) (Stub, error) {
 	out := s
+	var errs []error
 	if s.Match != nil {
 		out.Match = make(map[string]any, len(s.Match))
 		from := map[string]string{}
 		for _, k := range sortedKeys(s.Match) {
 			nk, err := f(k)
 			if err != nil {
-				return Stub{}, fmt.Errorf("match key %q: %w", k, err)
+				errs = append(errs, At("match."+k, err))
+				continue
 			}
 			if prev, dup := from[nk]; dup {
-				return Stub{}, fmt.Errorf("match keys %q and %q name the same field", prev, k)
+				errs = append(errs, At("match."+k, fmt.Errorf("match keys %q and %q name the same field", prev, k)))
+				continue
 			}
 			from[nk] = k
 			out.Match[nk] = s.Match[k]
 		}
 	}
-	resp, err := rewriteTemplates(s.Response, f)
-	if err != nil {
-		return Stub{}, err
+	out.Response = rewriteTemplates(s.Response, f, "response", &errs)
+	if e := s.Error; e != nil {
+		ne := *e
+		ne.Message, _ = rewriteTemplates(e.Message, f, "error.message", &errs).(string)
+		if e.Details != nil {
+			ne.Details = make([]map[string]any, len(e.Details))
+			for i, d := range e.Details {
+				ne.Details[i], _ = rewriteTemplates(map[string]any(d), f, "error.details."+strconv.Itoa(i), &errs).(map[string]any)
+			}
+		}
+		if e.Fields != nil {
+			ne.Fields, _ = rewriteTemplates(e.Fields, f, "error.fields", &errs).(map[string]any)
+		}
+		out.Error = &ne
 	}
-	out.Response = resp
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
-func rewriteTemplates(v any, f func(string) (string, error)) (any, error) {
+func rewriteTemplates(v any, f func(string) (string, error), key string, errs *[]error) any {
 	switch x := v.(type) {
 	case string:
 		p, ok := templatePath(x)
 		if !ok {
-			return x, nil
+			return x
 		}
 		if p == "" {
-			return "{{request}}", nil
+			return "{{request}}"
 		}
 		np, err := f(p)
 		if err != nil {
-			return nil, fmt.Errorf("response template %q: %w", x, err)
+			*errs = append(*errs, At(key, fmt.Errorf("template %q: %w", x, err)))
+			return x
 		}
-		return "{{request." + np + "}}", nil
+		return "{{request." + np + "}}"
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for _, k := range sortedKeys(x) {
-			e, err := rewriteTemplates(x[k], f)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = e
+			out[k] = rewriteTemplates(x[k], f, key+"."+k, errs)
 		}
-		return out, nil
+		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			r, err := rewriteTemplates(e, f)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
+			out[i] = rewriteTemplates(e, f, key+"."+strconv.Itoa(i), errs)
 		}
-		return out, nil
+		return out
 	}
-	return v, nil
+	return v
+}
+
+// Unreachable reports the stubs that can never answer because an earlier
+// stub for the same method answers every request they match: one with no
+// match, or whose match keys are a subset of theirs with the same values.
+// Protocol mocks call it once methods are canonical and paths rewritten,
+// so that spellings do not hide a repeat, skipping the stubs usable says
+// are not (nil: none). It reports each at its match (or its method),
+// naming the stub that answers instead.
+func (s *Stubs) Unreachable(usable func(i int) bool) Problems {
+	if usable == nil {
+		usable = func(int) bool { return true }
+	}
+	var ps Problems
+	for j := range s.Stubs {
+		later := &s.Stubs[j]
+		if !usable(j) || later.damaged {
+			continue
+		}
+		for i := range j {
+			earlier := &s.Stubs[i]
+			if !usable(i) || earlier.damaged || earlier.Method != later.Method || !coversMatch(earlier.Match, later.Match) {
+				continue
+			}
+			by := fmt.Sprintf("stubs[%d]", i)
+			if earlier.file != "" && earlier.line > 0 {
+				by = fmt.Sprintf("the stub at line %d", earlier.line)
+			}
+			key := "method"
+			if len(later.Match) > 0 {
+				key = "match"
+			}
+			ps = append(ps, later.Problems(j, At(key, fmt.Errorf("never answers: %s answers every request it matches first; put the more specific stub first", by)))...)
+			break
+		}
+	}
+	return ps
+}
+
+// coversMatch reports whether every request matching b matches a too: a's
+// keys are among b's, with equal values.
+func coversMatch(a, b map[string]any) bool {
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok || !reflect.DeepEqual(av, bv) {
+			return false
+		}
+	}
+	return true
 }
 
 // sortedKeys keeps error messages and rewrites deterministic.
@@ -382,6 +491,38 @@ func DropNulls(v any) any {
 		return out
 	}
 	return v
+}
+
+// DropNulls is the error with nulls removed from its details and fields,
+// for checking a templated error at load time as DropNulls does for a
+// response.
+func (e *StubError) DropNulls() *StubError {
+	if e == nil {
+		return nil
+	}
+	out := *e
+	if e.Details != nil {
+		out.Details = make([]map[string]any, len(e.Details))
+		for i, d := range e.Details {
+			out.Details[i], _ = DropNulls(map[string]any(d)).(map[string]any)
+		}
+	}
+	if e.Fields != nil {
+		out.Fields, _ = DropNulls(e.Fields).(map[string]any)
+	}
+	return &out
+}
+
+// protoJSONPrefix is what protojson puts before its messages: "proto:",
+// a space it randomises on purpose (a no-break space at times, so nobody
+// compares its text), and a position in the JSON the mock built, which
+// means nothing to someone reading their stub file.
+var protoJSONPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(?:\(line \d+:\d+\):[\s\x{00a0}]*)?`)
+
+// ProtoJSONError is a protojson error's message for a stub problem:
+// without protojson's prefix and its position in JSON the user never saw.
+func ProtoJSONError(err error) string {
+	return protoJSONPrefix.ReplaceAllString(err.Error(), "")
 }
 
 // DecodeRequest decodes a request's JSON the way stubs see it, numbers kept

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,24 +41,39 @@ type Stub struct {
 	Delay Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
 
 	// Where the stub was loaded from, so that errors and call logs can
-	// point the user at the line to edit.
-	file string
-	line int
+	// point the user at the line to edit: the stub's line, and the line of
+	// each key in it ("method", "response.title", "match.w.op").
+	file  string
+	line  int
+	index int // in the file's list
+	pos   map[string]int
+	// damaged: loading reported a problem that left a key out (an unknown
+	// key, say); the stub is checked further but not compared with others.
+	damaged bool
 }
 
-// StubError is a status to return instead of a response.
+// StubError is an error to return instead of a response.
 type StubError struct {
-	// Code is a gRPC code: "NOT_FOUND", "NotFound" or "5".
-	Code    string `yaml:"code" json:"code"`
+	// Code is a gRPC code: "NOT_FOUND", "NotFound" or "5". A NATS stub may
+	// give an HTTP-like status from 400 to 599 instead (see natsmock); a
+	// Thrift stub that names an exception has none.
+	Code    string `yaml:"code,omitempty" json:"code,omitempty"`
 	Message string `yaml:"message,omitempty" json:"message,omitempty"`
 	// Details are google.protobuf.Any values in proto3 JSON form, each with
 	// an "@type".
 	Details []map[string]any `yaml:"details,omitempty" json:"details,omitempty"`
+	// Exception names a Thrift exception the function declares
+	// ("InvalidOperation", "shared.InvalidOperation" or the gateway's
+	// "thrift/calculator.InvalidOperation"), thrown with Fields as its
+	// fields and Message in its message, msg, what or why field. Thrift
+	// exceptions carry no status code, so Code must be empty.
+	Exception string         `yaml:"exception,omitempty" json:"exception,omitempty"`
+	Fields    map[string]any `yaml:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // Source is "file:line" for a stub read from a file, "" otherwise.
 func (s *Stub) Source() string {
-	if s.line == 0 {
+	if s.file == "" || s.line == 0 {
 		return s.file
 	}
 	return fmt.Sprintf("%s:%d", s.file, s.line)
@@ -88,11 +105,11 @@ func parseDuration(s string) (Duration, error) {
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	n = resolveAlias(n)
 	if n.Kind != yaml.ScalarNode {
-		return lineErrorf(n, "delay must be a duration such as 200ms")
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: delay must be a duration such as 200ms", n.Line)}}
 	}
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return lineErrorf(n, "%v", err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = v
 	return nil
@@ -115,7 +132,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// LoadStubs reads and validates a stub file.
+// LoadStubs reads and validates a stub file. See ParseStubs.
 func LoadStubs(path string) (*Stubs, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -124,117 +141,171 @@ func LoadStubs(path string) (*Stubs, error) {
 	return ParseStubs(b, path)
 }
 
-// ParseStubs parses and validates a stub file; name is used in errors and
-// in Stub.Source.
+// ParseStubs parses and validates a stub file; name is used in problems
+// and in Stub.Source. Every mistake in the file is reported, as Problems
+// in file order. Unless the file is not YAML at all, the stubs worth
+// checking further are returned beside them (those without problems, and
+// those that are whole without a key that was left out: see Damaged), so
+// that a protocol mock can check them against its schema as well and the
+// user sees every problem in one run (see JoinProblems).
 func ParseStubs(b []byte, name string) (*Stubs, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var s Stubs
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fileError(name, err)
 	}
+	var ps Problems
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
 			return nil, fileError(name, err)
 		}
-		return nil, fmt.Errorf("%s:%d: only one YAML document is allowed in a stub file", name, extra.Line)
+		ps = append(ps, Problem{File: name, Line: extra.Line, Msg: "only one YAML document is allowed in a stub file"})
 	}
-	for i := range s.Stubs {
-		s.Stubs[i].file = name
+	list, errs := stubList(&doc)
+	ps = append(ps, (&Stub{file: name}).Problems(-1, errors.Join(errs...))...)
+	out := &Stubs{}
+	for i, n := range list {
+		st, err := DecodeStub(n, name, i)
+		if err != nil {
+			var more Problems
+			errors.As(err, &more)
+			ps = append(ps, more...)
+			var d *Damaged
+			if !errors.As(err, &d) {
+				continue
+			}
+		}
+		out.Stubs = append(out.Stubs, st)
 	}
-	// Structure was checked while decoding, with exact lines; Validate
-	// repeats the semantic checks so that stubs built in Go get them too.
-	if err := s.Validate(); err != nil {
-		return nil, err
+	if ps = ps.normalise(); len(ps) > 0 {
+		return out, ps
 	}
-	return &s, nil
+	return out, nil
 }
 
-func (s *Stubs) UnmarshalYAML(n *yaml.Node) error {
-	// x-* keys are ignored so that YAML anchors shared by several stubs
-	// have somewhere to live, the convention Docker Compose made familiar.
-	fs, err := mappingFields(n, "stub file", "stubs", "x-*")
-	if err != nil {
-		return err
+// stubList finds the stub list in a stub file's document: a mapping with
+// one key, stubs, and any number of x-* keys, which are ignored so that
+// YAML anchors shared by several stubs have somewhere to live (the
+// convention Docker Compose made familiar).
+func stubList(doc *yaml.Node) ([]*yaml.Node, []error) {
+	root := resolveAlias(doc)
+	if isNull(root) {
+		return nil, nil
 	}
+	if root.Kind != yaml.MappingNode {
+		return nil, []error{atLine("", root.Line, errors.New("a stub file is a mapping with one key, stubs"))}
+	}
+	var errs []error
+	fs, _ := mappingFields(root, "", "stub file", &errs, "stubs", "x-*")
 	f, ok := fs["stubs"]
 	if !ok {
-		return nil
+		return nil, errs
 	}
 	v := resolveAlias(f.val)
-	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
-		return nil
+	if isNull(v) {
+		return nil, errs
 	}
 	if v.Kind != yaml.SequenceNode {
-		return lineErrorf(v, "stubs must be a list")
+		return nil, append(errs, atLine("stubs", v.Line, errors.New("must be a list")))
 	}
-	out := make([]Stub, len(v.Content))
-	for i, c := range v.Content {
-		if err := out[i].UnmarshalYAML(c); err != nil {
-			return err
+	return v.Content, errs
+}
+
+// UnmarshalYAML decodes and checks a stub file's document. Problems come
+// back as a *yaml.TypeError, one "line N: key: message" each; ParseStubs
+// gives them with the file name.
+func (s *Stubs) UnmarshalYAML(n *yaml.Node) error {
+	list, errs := stubList(n)
+	ps := (&Stub{file: "-"}).Problems(-1, errors.Join(errs...))
+	out := make([]Stub, 0, len(list))
+	for i, c := range list {
+		st, err := DecodeStub(c, "-", i)
+		var more Problems
+		if errors.As(err, &more) {
+			ps = append(ps, more...)
 		}
+		st.file = ""
+		out = append(out, st)
+	}
+	if err := typeError(ps); err != nil {
+		return err
 	}
 	s.Stubs = out
 	return nil
 }
 
+// UnmarshalYAML decodes and checks one stub. Problems come back as a
+// *yaml.TypeError, one "line N: key: message" each; DecodeStub gives them
+// with the file name.
 func (s *Stub) UnmarshalYAML(n *yaml.Node) error {
-	n = resolveAlias(n)
-	fs, err := mappingFields(n, "stub", "method", "match", "response", "error", "headers", "trailers", "delay")
-	if err != nil {
+	st, err := DecodeStub(n, "-", -1)
+	var ps Problems
+	errors.As(err, &ps)
+	if err := typeError(ps); err != nil {
 		return err
 	}
-	var st Stub
-	st.line = n.Line
+	st.file = ""
+	*s = st
+	return nil
+}
+
+// typeError is the form yaml.v3's decoder collects from UnmarshalYAML
+// methods, carrying on past them, as it does for its own type errors.
+func typeError(ps Problems) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = fmt.Sprintf("line %d: %s", p.Line, Problem{Key: p.Key, Msg: p.Msg})
+	}
+	return &yaml.TypeError{Errors: lines}
+}
+
+var stubKeys = []string{"method", "match", "response", "error", "headers", "trailers", "delay"}
+
+// DecodeStub decodes and checks the stub at node n, the i-th of file.
+// Every problem is reported, as Problems, or as *Damaged (which errors.As
+// also finds as Problems) when the stub is whole enough without the keys
+// it left out to be checked further against a schema; otherwise the stub
+// is usable only when there are none. Protocol mocks with their own
+// spelling of the shared format (natsmock) build on it.
+func DecodeStub(n *yaml.Node, file string, i int) (Stub, error) {
+	n = resolveAlias(n)
+	st := Stub{file: file, line: n.Line, index: i, pos: map[string]int{}}
+	var errs []error
+	fs, ok := mappingFields(n, "", "stub", &errs, stubKeys...)
+	if !ok {
+		return st, st.Problems(i, errors.Join(errs...))
+	}
+	for k, f := range fs {
+		st.pos[k] = f.key.Line
+	}
+	vd := valueDecoder{errs: &errs, pos: st.pos}
 	if f, ok := fs["method"]; ok {
-		v := resolveAlias(f.val)
-		if v.Kind != yaml.ScalarNode {
-			return lineErrorf(v, "method must be a string")
+		if v := resolveAlias(f.val); v.Kind == yaml.ScalarNode && !isNull(v) {
+			st.Method = v.Value
+			st.pos["method"] = v.Line
+		} else {
+			errs = append(errs, atLine("method", v.Line, errors.New("method must be a string")))
 		}
-		m, err := CanonicalMethod(v.Value)
-		if err != nil {
-			return lineErrorf(v, "%v", err)
-		}
-		st.Method = m
 	} else {
-		return lineErrorf(n, "stub has no method")
+		errs = append(errs, atLine("method", n.Line, errors.New("stub has no method")))
 	}
 	if f, ok := fs["match"]; ok {
-		v, err := nodeValue(f.val)
-		if err != nil {
-			return err
-		}
-		if v != nil {
-			m, ok := v.(map[string]any)
-			if !ok {
-				return lineErrorf(f.val, "match must be a mapping of request paths to values")
-			}
-			for k := range m {
-				if err := checkPath(k); err != nil {
-					return lineErrorf(f.val, "match key %q: %v", k, err)
-				}
-			}
+		v, _ := vd.value(f.val, "match")
+		if m, ok := v.(map[string]any); ok {
 			st.Match = m
+		} else if v != nil {
+			errs = append(errs, atLine("match", resolveAlias(f.val).Line, errors.New("match must be a mapping of request paths to values")))
 		}
 	}
 	if f, ok := fs["response"]; ok {
-		v, err := nodeValue(f.val)
-		if err != nil {
-			return err
-		}
-		if err := checkTemplates(v, "response"); err != nil {
-			return lineErrorf(f.val, "%v", err)
-		}
-		st.Response = v
+		st.Response, _ = vd.value(f.val, "response")
 	}
 	if f, ok := fs["error"]; ok {
-		st.Error = new(StubError)
-		if err := st.Error.UnmarshalYAML(f.val); err != nil {
-			return err
-		}
-		if _, has := fs["response"]; has {
-			return lineErrorf(f.key, "stub has both response and error; keep one")
-		}
+		st.Error = decodeError(f.val, vd)
 	}
 	for _, k := range []string{"headers", "trailers"} {
 		f, ok := fs[k]
@@ -243,11 +314,12 @@ func (s *Stub) UnmarshalYAML(n *yaml.Node) error {
 		}
 		var md map[string]string
 		if err := f.val.Decode(&md); err != nil {
-			return lineErrorf(f.val, "%s must be a mapping of names to strings", k)
+			errs = append(errs, atLine(k, resolveAlias(f.val).Line, fmt.Errorf("%s must be a mapping of names to strings", k)))
+			continue
 		}
-		for name := range md {
-			if err := checkMetadataKey(name); err != nil {
-				return lineErrorf(f.val, "%s: %v", k, err)
+		if v := resolveAlias(f.val); v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				st.pos[k+"."+v.Content[j].Value] = v.Content[j].Line
 			}
 		}
 		if k == "headers" {
@@ -257,133 +329,248 @@ func (s *Stub) UnmarshalYAML(n *yaml.Node) error {
 		}
 	}
 	if f, ok := fs["delay"]; ok {
-		if err := st.Delay.UnmarshalYAML(f.val); err != nil {
-			return err
-		}
-	}
-	*s = st
-	return nil
-}
-
-func (e *StubError) UnmarshalYAML(n *yaml.Node) error {
-	n = resolveAlias(n)
-	fs, err := mappingFields(n, "error", "code", "message", "details")
-	if err != nil {
-		return err
-	}
-	var out StubError
-	f, ok := fs["code"]
-	if !ok {
-		return lineErrorf(n, "error has no code")
-	}
-	cn := resolveAlias(f.val)
-	if cn.Kind != yaml.ScalarNode {
-		return lineErrorf(cn, "error code must be a name such as NOT_FOUND or a number")
-	}
-	c, err := ParseCode(cn.Value)
-	if err != nil {
-		return lineErrorf(cn, "%v", err)
-	}
-	if c == codes.OK {
-		return lineErrorf(cn, "error code OK is not an error; use response instead")
-	}
-	out.Code = cn.Value
-	if f, ok := fs["message"]; ok {
 		v := resolveAlias(f.val)
 		if v.Kind != yaml.ScalarNode {
-			return lineErrorf(v, "error message must be a string")
+			errs = append(errs, atLine("delay", v.Line, errors.New("delay must be a duration such as 200ms")))
+		} else if d, err := parseDuration(v.Value); err != nil {
+			errs = append(errs, atLine("delay", v.Line, err))
+		} else {
+			st.Delay = d
 		}
-		out.Message = v.Value
 	}
+	// The semantic checks, shared with stubs built in Go, on what decoded
+	// well: a key whose value did not decode was reported already.
+	var bad []string
+	for _, err := range errs {
+		if ke, ok := err.(*keyError); ok && !ke.soft {
+			bad = append(bad, ke.key)
+		}
+	}
+	checked := st.check(func(key string) bool {
+		for _, b := range bad {
+			if b == key || strings.HasPrefix(b, key+".") || strings.HasPrefix(key, b+".") {
+				return true
+			}
+		}
+		return false
+	})
+	if err := errors.Join(append(errs, checked)...); err != nil {
+		st.damaged = true
+		ps := st.Problems(i, err)
+		if checked == nil && allSoft(errs) {
+			return st, &Damaged{Stub: st, Problems: ps}
+		}
+		return st, ps
+	}
+	return st, nil
+}
+
+// Damaged is DecodeStub's error for a stub whose only problems left parts
+// of it out (unknown or repeated keys, headers, trailers or a delay that
+// did not decode): Stub is the rest, whole enough for a protocol mock to
+// check against its schema, so that one run reports those problems too.
+type Damaged struct {
+	Stub     Stub
+	Problems Problems
+}
+
+func (d *Damaged) Error() string { return d.Problems.Error() }
+
+// As lets errors.As find the Problems.
+func (d *Damaged) As(target any) bool {
+	if p, ok := target.(*Problems); ok {
+		*p = d.Problems
+		return true
+	}
+	return false
+}
+
+// allSoft reports whether every problem left a key out rather than holding
+// a wrong value the protocol mock would trip over: unknown and repeated
+// keys, and headers, trailers and delay, which no protocol check reads.
+func allSoft(errs []error) bool {
+	for _, err := range errs {
+		var ke *keyError
+		if !errors.As(err, &ke) {
+			return false
+		}
+		top, _, _ := strings.Cut(ke.key, ".")
+		if !ke.soft && top != "headers" && top != "trailers" && top != "delay" {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeError(n *yaml.Node, vd valueDecoder) *StubError {
+	n = resolveAlias(n)
+	fs, ok := mappingFields(n, "error", "error", vd.errs, "code", "message", "details", "exception", "fields")
+	e := &StubError{}
+	if !ok {
+		return e
+	}
+	for k, f := range fs {
+		vd.pos["error."+k] = f.key.Line
+	}
+	scalar := func(k, what string) string {
+		f, ok := fs[k]
+		if !ok {
+			return ""
+		}
+		v := resolveAlias(f.val)
+		if v.Kind != yaml.ScalarNode || isNull(v) {
+			vd.fail("error."+k, v, "%s", what)
+			return ""
+		}
+		vd.pos["error."+k] = v.Line
+		return v.Value
+	}
+	e.Code = scalar("code", "error code must be a name such as NOT_FOUND or a number")
+	e.Message = scalar("message", "error message must be a string")
+	e.Exception = scalar("exception", "error exception must be the name of a declared exception")
 	if f, ok := fs["details"]; ok {
 		v := resolveAlias(f.val)
 		if v.Kind != yaml.SequenceNode {
-			return lineErrorf(v, "error details must be a list")
-		}
-		for _, d := range v.Content {
-			dv, err := nodeValue(d)
-			if err != nil {
-				return err
+			vd.fail("error.details", v, "error details must be a list")
+		} else {
+			for j, d := range v.Content {
+				key := "error.details." + strconv.Itoa(j)
+				vd.at(key, d)
+				dv, _ := vd.value(d, key)
+				m, ok := dv.(map[string]any)
+				if !ok {
+					vd.fail(key, d, "each error detail must be a mapping with an \"@type\"")
+					continue
+				}
+				e.Details = append(e.Details, m)
 			}
-			m, ok := dv.(map[string]any)
-			if !ok {
-				return lineErrorf(d, "each error detail must be a mapping with an \"@type\"")
-			}
-			if err := checkDetail(m); err != nil {
-				return lineErrorf(d, "%v", err)
-			}
-			out.Details = append(out.Details, m)
 		}
 	}
-	*e = out
-	return nil
+	if f, ok := fs["fields"]; ok {
+		v, _ := vd.value(f.val, "error.fields")
+		m, ok := v.(map[string]any)
+		if !ok && v != nil {
+			vd.fail("error.fields", resolveAlias(f.val), "error fields must be a mapping of the exception's field names to values")
+		}
+		e.Fields = m
+	}
+	return e
 }
 
 // Validate checks every stub and normalises Method in place. ParseStubs
-// calls it; callers that build Stubs in Go should too.
+// calls it; callers that build Stubs in Go should too. Every problem is
+// reported, as Problems.
 func (s *Stubs) Validate() error {
+	var ps Problems
 	for i := range s.Stubs {
 		st := &s.Stubs[i]
-		if err := st.validate(); err != nil {
-			return fmt.Errorf("%s: %w", st.describe(i), err)
-		}
+		ps = append(ps, st.Problems(i, st.Check())...)
+	}
+	if ps = ps.normalise(); len(ps) > 0 {
+		return ps
 	}
 	return nil
 }
 
-// describe names a stub in errors: by its file position when it has one.
-func (s *Stub) describe(i int) string {
-	if src := s.Source(); src != "" {
-		return fmt.Sprintf("%s: stub #%d (%s)", src, i, s.Method)
-	}
-	return fmt.Sprintf("stub #%d (%s)", i, s.Method)
-}
+// Check runs Validate's checks on one stub, normalising its Method, and
+// returns every problem joined, each at its key: turn them into Problems
+// with Stub.Problems.
+func (s *Stub) Check() error { return s.check(nil) }
 
-func (s *Stub) validate() error {
-	m, err := CanonicalMethod(s.Method)
-	if err != nil {
-		return err
+// check runs the semantic checks on a stub, skipping the top-level keys
+// skip reports (they failed to decode and were reported already), and
+// returns every problem joined, each at its key. It normalises Method.
+func (s *Stub) check(skip func(key string) bool) error {
+	if skip == nil {
+		skip = func(string) bool { return false }
 	}
-	s.Method = m
-	for k := range s.Match {
-		if err := checkPath(k); err != nil {
-			return fmt.Errorf("match key %q: %w", k, err)
+	var errs []error
+	if !skip("method") {
+		if m, err := CanonicalMethod(s.Method); err != nil {
+			errs = append(errs, At("method", err))
+		} else {
+			s.Method = m
 		}
 	}
-	if err := checkTemplates(s.Response, "response"); err != nil {
-		return err
-	}
-	if s.Error != nil {
-		if s.Response != nil {
-			return errors.New("stub has both response and error; keep one")
-		}
-		c, err := s.Error.GRPCCode()
-		if err != nil {
-			return err
-		}
-		if c == codes.OK {
-			return errors.New("error code OK is not an error; use response instead")
-		}
-		for i, d := range s.Error.Details {
-			if err := checkDetail(d); err != nil {
-				return fmt.Errorf("error.details[%d]: %w", i, err)
+	if !skip("match") {
+		for _, k := range sortedKeys(s.Match) {
+			if err := checkPath(k); err != nil {
+				errs = append(errs, At("match."+k, fmt.Errorf("bad match key: %w", err)))
 			}
 		}
 	}
-	for k := range s.Headers {
-		if err := checkMetadataKey(k); err != nil {
-			return fmt.Errorf("headers: %w", err)
+	for _, err := range checkTemplates(s.Response, "response") {
+		if ke, ok := err.(*keyError); !ok || !skip(ke.key) {
+			errs = append(errs, err)
 		}
 	}
-	for k := range s.Trailers {
-		if err := checkMetadataKey(k); err != nil {
-			return fmt.Errorf("trailers: %w", err)
+	if s.Error != nil {
+		if s.Response != nil {
+			errs = append(errs, At("error", errors.New("stub has both response and error; keep one")))
+		}
+		for _, err := range s.Error.check() {
+			if ke, ok := err.(*keyError); !ok || !skip(ke.key) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, k := range []string{"headers", "trailers"} {
+		if skip(k) {
+			continue
+		}
+		md := s.Headers
+		if k == "trailers" {
+			md = s.Trailers
+		}
+		for _, name := range slices.Sorted(maps.Keys(md)) {
+			if err := checkMetadataKey(name); err != nil {
+				errs = append(errs, At(k+"."+name, err))
+			}
 		}
 	}
 	if s.Delay < 0 {
-		return fmt.Errorf("delay %s must not be negative", s.Delay)
+		errs = append(errs, At("delay", fmt.Errorf("delay %s must not be negative", s.Delay)))
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// check is the protocol-neutral half of an error's checks: code,
+// exception and details fit together, and templates are whole strings.
+// Whether a code is right for the protocol, and whether an exception is
+// declared, is the protocol mock's to say.
+func (e *StubError) check() []error {
+	var errs []error
+	switch {
+	case e.Exception != "":
+		if e.Code != "" {
+			errs = append(errs, At("error.code", errors.New("a Thrift exception carries no status code (the gateway takes it from the route's exceptions: or the IDL's http.status); drop code")))
+		}
+		if len(e.Details) > 0 {
+			errs = append(errs, At("error.details", errors.New("an exception takes its fields from fields, not details")))
+		}
+	case len(e.Fields) > 0:
+		errs = append(errs, At("error.fields", errors.New("fields are a Thrift exception's: name it with exception")))
+	case e.Code == "" && len(e.Details) == 0:
+		errs = append(errs, At("error.code", errors.New("error has no code")))
+	case e.Code != "":
+		c, err := ParseCode(e.Code)
+		if err == nil && c == codes.OK {
+			err = errors.New("error code OK is not an error; use response instead")
+		}
+		if err != nil {
+			errs = append(errs, At("error.code", err))
+		}
+	}
+	errs = append(errs, checkTemplates(e.Message, "error.message")...)
+	for i, d := range e.Details {
+		key := "error.details." + strconv.Itoa(i)
+		if err := checkDetail(d); err != nil {
+			errs = append(errs, At(key, err))
+		}
+		errs = append(errs, checkTemplates(map[string]any(d), key)...)
+	}
+	errs = append(errs, checkTemplates(e.Fields, "error.fields")...)
+	return errs
 }
 
 func checkDetail(m map[string]any) error {

@@ -2,11 +2,13 @@ package mock
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"gopkg.in/yaml.v3"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -58,25 +60,31 @@ func TestLoadGood(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, yaml, want string }{
-		{"unknown stub key", "stubs:\n  - method: a.B/C\n    respnse: {}\n", "x.yaml:3: unknown key \"respnse\" in stub"},
-		{"unknown top key", "stub:\n  - method: a.B/C\n", "x.yaml:1: unknown key \"stub\" in stub file"},
-		{"unknown error key", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      mesage: x\n", "x.yaml:5: unknown key \"mesage\" in error"},
-		{"bad code", "stubs:\n  - method: a.B/C\n    error: {code: NOT_FOUNDD}\n", "x.yaml:3: unknown status code \"NOT_FOUNDD\""},
-		{"code out of range", "stubs:\n  - method: a.B/C\n    error: {code: 17}\n", "x.yaml:3: unknown status code \"17\""},
-		{"code OK", "stubs:\n  - method: a.B/C\n    error: {code: OK}\n", "x.yaml:3: error code OK is not an error"},
-		{"bad delay", "stubs:\n  - method: a.B/C\n    delay: soon\n", "x.yaml:3: bad delay \"soon\""},
-		{"delay without unit", "stubs:\n  - method: a.B/C\n    delay: 200\n", "x.yaml:3: delay \"200\" has no unit"},
+		{"unknown stub key", "stubs:\n  - method: a.B/C\n    respnse: {}\n", "x.yaml:3: stubs[0].respnse: unknown key in stub (want one of method, match, response, error, headers, trailers, delay)"},
+		{"unknown top key", "stub:\n  - method: a.B/C\n", "x.yaml:1: stub: unknown key in stub file (want one of stubs, x-*)"},
+		{"unknown error key", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      mesage: x\n", "x.yaml:5: stubs[0].error.mesage: unknown key in error"},
+		{"bad code", "stubs:\n  - method: a.B/C\n    error: {code: NOT_FOUNDD}\n", "x.yaml:3: stubs[0].error.code: unknown status code \"NOT_FOUNDD\""},
+		{"code out of range", "stubs:\n  - method: a.B/C\n    error: {code: 17}\n", "x.yaml:3: stubs[0].error.code: unknown status code \"17\""},
+		{"code OK", "stubs:\n  - method: a.B/C\n    error: {code: OK}\n", "x.yaml:3: stubs[0].error.code: error code OK is not an error"},
+		{"bad delay", "stubs:\n  - method: a.B/C\n    delay: soon\n", "x.yaml:3: stubs[0].delay: bad delay \"soon\""},
+		{"delay without unit", "stubs:\n  - method: a.B/C\n    delay: 200\n", "x.yaml:3: stubs[0].delay: delay \"200\" has no unit"},
 		{"negative delay", "stubs:\n  - method: a.B/C\n    delay: -1s\n", "must not be negative"},
-		{"bad method", "stubs:\n  - method: GetBook\n", "x.yaml:2: method \"GetBook\": want package.Service/Method"},
-		{"no method", "stubs:\n  - response: {}\n", "x.yaml:2: stub has no method"},
-		{"both", "stubs:\n  - method: a.B/C\n    response: {}\n    error: {code: 5}\n", "x.yaml:4: stub has both response and error"},
-		{"detail without type", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      details:\n        - reason: X\n", "x.yaml:6: error detail has no \"@type\""},
+		{"bad method", "stubs:\n  - method: GetBook\n", "x.yaml:2: stubs[0].method: method \"GetBook\": want package.Service/Method"},
+		{"no method", "stubs:\n  - response: {}\n", "x.yaml:2: stubs[0].method: stub has no method"},
+		{"both", "stubs:\n  - method: a.B/C\n    response: {}\n    error: {code: 5}\n", "x.yaml:4: stubs[0].error: stub has both response and error"},
+		{"detail without type", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      details:\n        - reason: X\n", "x.yaml:6: stubs[0].error.details[0]: error detail has no \"@type\""},
 		{"partial template", "stubs:\n  - method: a.B/C\n    response: {title: \"Hi {{request.name}}\"}\n", "a template must be the whole string"},
 		{"reserved header", "stubs:\n  - method: a.B/C\n    headers: {grpc-status: \"0\"}\n", "grpc-* keys are reserved"},
 		{"syntax", "stubs:\n  - method: a.B/C\n   bad\n", "x.yaml:"},
 		{"not a mapping", "- method: a.B/C\n", "x.yaml:1: a stub file is a mapping with one key, stubs"},
 		{"two documents", "stubs: []\n---\nstubs: []\n", "only one YAML document"},
-		{"duplicate key", "stubs:\n  - method: a.B/C\n    method: a.B/D\n", "x.yaml:3: key \"method\" already set at line 2"},
+		{"duplicate key", "stubs:\n  - method: a.B/C\n    method: a.B/D\n", "x.yaml:3: stubs[0].method: key \"method\" already set at line 2"},
+		{"no code", "stubs:\n  - method: a.B/C\n    error: {message: x}\n", "x.yaml:3: stubs[0].error.code: error has no code"},
+		{"exception with a code", "stubs:\n  - method: a.B/C\n    error:\n      exception: E\n      code: 5\n", "x.yaml:5: stubs[0].error.code: a Thrift exception carries no status code"},
+		{"fields without an exception", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      fields: {a: 1}\n", "x.yaml:5: stubs[0].error.fields: fields are a Thrift exception's"},
+		{"exception not a name", "stubs:\n  - method: a.B/C\n    error: {exception: [E]}\n", "x.yaml:3: stubs[0].error.exception: error exception must be the name of a declared exception"},
+		{"partial template in a message", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      message: \"no {{request.name}}\"\n", "x.yaml:5: stubs[0].error.message: \"no {{request.name}}\": a template must be the whole string"},
+		{"partial template in a detail", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      details:\n        - \"@type\": T\n          reason: \"{{request}}!\"\n", "x.yaml:7: stubs[0].error.details[0].reason: \"{{request}}!\""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -282,7 +290,7 @@ func TestValidateGoStubs(t *testing.T) {
 		{Method: "p.S/M", Error: &StubError{Code: "NotFound", Details: []map[string]any{{"reason": "x"}}}},
 	}}
 	err := s.Validate()
-	if err == nil || !strings.Contains(err.Error(), `stub #1 (p.S/M): error.details[0]`) {
+	if err == nil || !strings.Contains(err.Error(), `stubs[1].error.details[0]: error detail has no "@type"`) {
 		t.Fatalf("err = %v", err)
 	}
 	if s.Stubs[0].Method != "p.S/M" {
@@ -291,5 +299,96 @@ func TestValidateGoStubs(t *testing.T) {
 	var d Duration
 	if err := json.Unmarshal([]byte(`"1.5s"`), &d); err != nil || time.Duration(d) != 1500*time.Millisecond {
 		t.Errorf("Duration JSON: %v %v", d, err)
+	}
+}
+
+// A stub file with several mistakes reports them all, in file order, and
+// still returns the stubs worth checking further: those without problems
+// and those whole without a key that was left out.
+func TestParseAllProblems(t *testing.T) {
+	t.Parallel()
+	s, err := ParseStubs([]byte(`x-a: &a {delay: 5}
+stubs:
+  - method: a.B/C
+    respnse: {}
+  - method: a.B/C
+    <<: *a
+  - method: nodots
+  - method: a.B/D
+    error: {code: NOPE, message: [x]}
+  - method: a.B/E
+    response: {}
+`), "m.yaml")
+	want := `m.yaml:1: stubs[1].delay: delay "5" has no unit; write e.g. 5ms or 5s
+m.yaml:4: stubs[0].respnse: unknown key in stub (want one of method, match, response, error, headers, trailers, delay)
+m.yaml:7: stubs[2].method: method "nodots": want package.Service/Method
+m.yaml:9: stubs[3].error.message: error message must be a string
+m.yaml:9: stubs[3].error.code: unknown status code "NOPE": want a name such as NOT_FOUND or a number`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", err, want)
+	}
+	var methods []string
+	for _, st := range s.Stubs {
+		methods = append(methods, st.Method)
+	}
+	if got := strings.Join(methods, " "); got != "a.B/C a.B/C a.B/E" {
+		t.Errorf("stubs returned: %s", got)
+	}
+	// A problem names the stub by its place in the file, even once stubs
+	// before it were left out.
+	ps := s.Stubs[2].Problems(2, At("response", errors.New("x")))
+	if len(ps) != 1 || ps[0].String() != "m.yaml:11: stubs[4].response: x" {
+		t.Errorf("Problems = %v", ps)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	s := &Stubs{Stubs: []Stub{
+		{Method: "p.S/M", Match: map[string]any{"a": 1}},
+		{Method: "p.S/M", Match: map[string]any{"a": 2}},
+		{Method: "p.S/N"},
+		{Method: "p.S/M", Match: map[string]any{"a": 1, "b": 2}},
+		{Method: "p.S/N", Match: map[string]any{"x": true}},
+		{Method: "p.S/M", Match: map[string]any{"a": 3}},
+	}}
+	want := `stubs[3].match: never answers: stubs[0] answers every request it matches first; put the more specific stub first
+stubs[4].match: never answers: stubs[2] answers every request it matches first; put the more specific stub first`
+	if got := s.Unreachable(nil); got.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", got, want)
+	}
+	if got := s.Unreachable(func(i int) bool { return i != 0 && i != 2 }); len(got) != 0 {
+		t.Errorf("unusable stubs compared: %v", got)
+	}
+}
+
+func TestJoinProblems(t *testing.T) {
+	t.Parallel()
+	a := Problems{{File: "f.yaml", Line: 9, Msg: "late"}, {File: "f.yaml", Line: 2, Msg: "early"}}
+	b := Problems{{File: "f.yaml", Line: 5, Key: "stubs[1]", Msg: "middle"}, {File: "f.yaml", Line: 2, Msg: "early"}}
+	err := JoinProblems(nil, a, errors.New("not a problem list"), b)
+	// Files in the order first named, lines in order, repeats dropped.
+	want := "f.yaml:2: early\nf.yaml:5: stubs[1]: middle\nf.yaml:9: late\nnot a problem list"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+	if JoinProblems(nil, nil) != nil {
+		t.Error("no errors joined into one")
+	}
+}
+
+// Stubs decode with yaml.v3 too, every problem a "line N: ..." of a
+// *yaml.TypeError.
+func TestYAMLUnmarshal(t *testing.T) {
+	t.Parallel()
+	var s Stubs
+	if err := yaml.Unmarshal([]byte("stubs:\n  - method: a.B/C\n    delay: 1s\n"), &s); err != nil || len(s.Stubs) != 1 || s.Stubs[0].Source() != "" {
+		t.Fatalf("%v %+v", err, s)
+	}
+	err := yaml.Unmarshal([]byte("stubs:\n  - method: a.B/C\n    delay: 1\n  - metod: x\n"), &s)
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || strings.Join(te.Errors, "|") !=
+		`line 3: stubs[0].delay: delay "1" has no unit; write e.g. 1ms or 1s|line 4: stubs[1].metod: unknown key in stub (want one of method, match, response, error, headers, trailers, delay)|line 4: stubs[1].method: stub has no method` {
+		t.Errorf("got %v", err)
 	}
 }

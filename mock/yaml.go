@@ -13,35 +13,22 @@ import (
 	"github.com/switchboard-gw/switchboard/config/yamlpos"
 )
 
-// lineError is a problem at a line of the stub file. The UnmarshalYAML
-// methods do not know the file name, so ParseStubs adds it.
-type lineError struct {
-	line int
-	msg  string
-}
-
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
-
-func lineErrorf(n *yaml.Node, format string, args ...any) error {
-	return &lineError{line: n.Line, msg: fmt.Sprintf(format, args...)}
-}
-
-// fileError rewrites decoder errors as "file:line: message", the form
-// editors and terminals turn into links.
-func fileError(name string, err error) error {
-	var le *lineError
-	if errors.As(err, &le) {
-		return fmt.Errorf("%s:%d: %s", name, le.line, le.msg)
-	}
+// fileError rewrites a YAML syntax error as a problem at "file:line".
+func fileError(name string, err error) Problems {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		msgs := make([]string, len(te.Errors))
+		ps := make(Problems, len(te.Errors))
 		for i, e := range te.Errors {
-			msgs[i] = yamlpos.Format(name, e)
+			ps[i] = yamlProblem(name, e)
 		}
-		return errors.New(strings.Join(msgs, "\n"))
+		return ps
 	}
-	return errors.New(yamlpos.Format(name, err.Error()))
+	return Problems{yamlProblem(name, err.Error())}
+}
+
+func yamlProblem(name, msg string) Problem {
+	line, rest, _ := yamlpos.Split(msg)
+	return Problem{File: name, Line: line, Msg: rest}
 }
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
@@ -57,36 +44,46 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
 type field struct{ key, val *yaml.Node }
 
 // mappingFields returns the keys of a mapping, with YAML merge keys (<<)
-// applied, and rejects keys outside known. Strictness lives here rather
-// than in yaml.v3's KnownFields because that option is lost once a custom
-// UnmarshalYAML calls Node.Decode.
-func mappingFields(n *yaml.Node, what string, known ...string) (map[string]field, error) {
+// applied. Keys outside known, repeated keys and keys that are not plain
+// names are reported, each as a problem at its line about parent.key, and
+// left out; ok is false when n is not a mapping at all. Strictness lives
+// here rather than in yaml.v3's KnownFields because that option stops at
+// the first unknown key and is lost once a custom UnmarshalYAML calls
+// Node.Decode.
+func mappingFields(n *yaml.Node, parent, what string, errs *[]error, known ...string) (map[string]field, bool) {
 	n = resolveAlias(n)
 	if n.Kind != yaml.MappingNode {
-		if what == "stub file" {
-			return nil, lineErrorf(n, "a stub file is a mapping with one key, stubs")
-		}
-		return nil, lineErrorf(n, "%s must be a mapping", what)
+		*errs = append(*errs, atLine(parent, n.Line, fmt.Errorf("%s must be a mapping", what)))
+		return nil, false
 	}
 	out := map[string]field{}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			return nil, lineErrorf(k, "%s keys must be plain names", what)
+			*errs = append(*errs, atLine(parent, k.Line, fmt.Errorf("%s keys must be plain names", what)))
+			continue
 		}
 		if k.ShortTag() == "!!merge" {
 			merges = append(merges, v)
 			continue
 		}
 		if !contains(known, k.Value) {
-			return nil, lineErrorf(k, "unknown key %q in %s (want one of %s)", k.Value, what, strings.Join(known, ", "))
+			*errs = append(*errs, &keyError{key: joinKey(parent, k.Value), line: k.Line, soft: true,
+				err: fmt.Errorf("unknown key in %s (want one of %s)", what, strings.Join(known, ", "))})
+			continue
 		}
 		if prev, dup := out[k.Value]; dup {
-			return nil, lineErrorf(k, "key %q already set at line %d", k.Value, prev.key.Line)
+			*errs = append(*errs, &keyError{key: joinKey(parent, k.Value), line: k.Line, soft: true,
+				err: fmt.Errorf("key %q already set at line %d", k.Value, prev.key.Line)})
+			continue
 		}
 		out[k.Value] = field{k, v}
 	}
@@ -98,10 +95,11 @@ func mappingFields(n *yaml.Node, what string, known ...string) (map[string]field
 			srcs = m.Content
 		}
 		for _, src := range srcs {
-			fs, err := mappingFields(src, what, known...)
-			if err != nil {
-				return nil, err
+			if resolveAlias(src).Kind != yaml.MappingNode {
+				*errs = append(*errs, atLine(parent, src.Line, errors.New("merge (<<) needs a mapping")))
+				continue
 			}
+			fs, _ := mappingFields(src, parent, what, errs, known...)
 			for k, f := range fs {
 				if _, ok := out[k]; !ok {
 					out[k] = f
@@ -109,7 +107,7 @@ func mappingFields(n *yaml.Node, what string, known ...string) (map[string]field
 			}
 		}
 	}
-	return out, nil
+	return out, true
 }
 
 // contains treats an entry ending in '*' as a prefix, for the stub
@@ -123,12 +121,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// nodeValue converts a YAML node to the JSON-shaped value a stub holds. It
-// does not use Node.Decode into `any` because that turns timestamps into
-// time.Time, !!binary into raw bytes, non-string keys into map[any]any and
-// .inf into a float encoding/json refuses; stubs need what the user wrote,
-// ready for proto3 JSON.
-func nodeValue(n *yaml.Node) (any, error) {
+// valueDecoder converts YAML nodes to the JSON-shaped values stubs hold,
+// recording every problem (at key, with its line) and the line of every
+// key and list element it passes, so that later checks can point at them.
+type valueDecoder struct {
+	errs *[]error
+	pos  map[string]int // nil: positions not wanted
+}
+
+func (d valueDecoder) fail(key string, n *yaml.Node, format string, args ...any) {
+	*d.errs = append(*d.errs, atLine(key, n.Line, fmt.Errorf(format, args...)))
+}
+
+// value converts n, found at key. It does not use Node.Decode into `any`
+// because that turns timestamps into time.Time, !!binary into raw bytes,
+// non-string keys into map[any]any and .inf into a float encoding/json
+// refuses; stubs need what the user wrote, ready for proto3 JSON. ok is
+// false when n held a problem; the value is then partial.
+func (d valueDecoder) value(n *yaml.Node, key string) (v any, ok bool) {
+	before := len(*d.errs)
+	v = d.convert(n, key)
+	return v, len(*d.errs) == before
+}
+
+func (d valueDecoder) at(key string, n *yaml.Node) {
+	if d.pos != nil {
+		if _, ok := d.pos[key]; !ok {
+			d.pos[key] = n.Line
+		}
+	}
+}
+
+func (d valueDecoder) convert(n *yaml.Node, key string) any {
 	n = resolveAlias(n)
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -137,20 +161,20 @@ func nodeValue(n *yaml.Node) (any, error) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				return nil, lineErrorf(k, "mapping keys must be scalars")
+				d.fail(key, k, "mapping keys must be scalars")
+				continue
 			}
 			if k.ShortTag() == "!!merge" {
 				merges = append(merges, v)
 				continue
 			}
+			ck := joinKey(key, k.Value)
 			if _, dup := out[k.Value]; dup {
-				return nil, lineErrorf(k, "key %q is set twice", k.Value)
+				d.fail(ck, k, "key %q is set twice", k.Value)
+				continue
 			}
-			val, err := nodeValue(v)
-			if err != nil {
-				return nil, err
-			}
-			out[k.Value] = val
+			d.at(ck, k)
+			out[k.Value] = d.convert(v, ck)
 		}
 		for _, m := range merges {
 			m = resolveAlias(m)
@@ -159,13 +183,10 @@ func nodeValue(n *yaml.Node) (any, error) {
 				srcs = m.Content
 			}
 			for _, src := range srcs {
-				mv, err := nodeValue(src)
-				if err != nil {
-					return nil, err
-				}
-				mm, ok := mv.(map[string]any)
+				mm, ok := d.convert(src, key).(map[string]any)
 				if !ok {
-					return nil, lineErrorf(src, "merge (<<) needs a mapping")
+					d.fail(key, src, "merge (<<) needs a mapping")
+					continue
 				}
 				for k, v := range mm {
 					if _, ok := out[k]; !ok {
@@ -174,57 +195,58 @@ func nodeValue(n *yaml.Node) (any, error) {
 				}
 			}
 		}
-		return out, nil
+		return out
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := nodeValue(c)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
+		for i, c := range n.Content {
+			ck := joinKey(key, strconv.Itoa(i))
+			d.at(ck, c)
+			out = append(out, d.convert(c, ck))
 		}
-		return out, nil
+		return out
 	case yaml.ScalarNode:
 		switch n.ShortTag() {
 		case "!!str", "!!timestamp":
 			// A timestamp stays as written: proto3 JSON wants RFC 3339 text.
-			return n.Value, nil
+			return n.Value
 		case "!!binary":
 			// bytes fields take base64 in proto3 JSON, which is what was written.
-			return strings.Join(strings.Fields(n.Value), ""), nil
+			return strings.Join(strings.Fields(n.Value), "")
 		case "!!null":
-			return nil, nil
+			return nil
 		case "!!bool":
 			var b bool
 			if err := n.Decode(&b); err != nil {
-				return nil, lineErrorf(n, "bad bool %q", n.Value)
+				d.fail(key, n, "bad bool %q", n.Value)
 			}
-			return b, nil
+			return b
 		case "!!int":
 			var v any
 			if err := n.Decode(&v); err != nil {
-				return nil, lineErrorf(n, "bad integer %q", n.Value)
+				d.fail(key, n, "bad integer %q", n.Value)
 			}
-			return v, nil
+			return v
 		case "!!float":
 			var f float64
 			if err := n.Decode(&f); err != nil {
-				return nil, lineErrorf(n, "bad number %q", n.Value)
+				d.fail(key, n, "bad number %q", n.Value)
+				return nil
 			}
 			switch {
 			case math.IsNaN(f):
-				return "NaN", nil
+				return "NaN"
 			case math.IsInf(f, 1):
-				return "Infinity", nil
+				return "Infinity"
 			case math.IsInf(f, -1):
-				return "-Infinity", nil
+				return "-Infinity"
 			}
-			return f, nil
+			return f
 		}
-		return nil, lineErrorf(n, "unsupported YAML tag %s", n.Tag)
+		d.fail(key, n, "unsupported YAML tag %s", n.Tag)
+		return nil
 	}
-	return nil, lineErrorf(n, "unsupported YAML node")
+	d.fail(key, n, "unsupported YAML node")
+	return nil
 }
 
 // scalarText is the JSON text of a scalar, used to compare match values:

@@ -21,7 +21,6 @@ import (
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 )
 
-
 func cmdMockGRPC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mock grpc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,11 +58,20 @@ func newMockServer(ctx context.Context, descPath string, importPaths []string, s
 	if err != nil {
 		return nil, err
 	}
+	// Every problem of the stub file at once: the loader's, and the
+	// mock's checks against the schema of the stubs the loader kept.
 	st, err := mock.LoadStubs(stubsPath)
-	if err != nil {
+	if st == nil {
 		return nil, err
 	}
-	return grpcmock.New(set.Files, set.Types, st, log)
+	srv, nerr := grpcmock.New(set.Files, set.Types, st, log)
+	if err := mock.JoinProblems(err, nerr); err != nil {
+		if srv != nil {
+			srv.Stop()
+		}
+		return nil, err
+	}
+	return srv, nil
 }
 
 // serveUntil runs serve on lis until ctx ends, then calls stop and waits
@@ -128,10 +136,17 @@ func newThriftMock(idlPath string, includeDirs []string, service, stubsPath stri
 		}
 	}
 	st, err := mock.LoadStubs(stubsPath)
-	if err != nil {
+	if st == nil {
 		return nil, err
 	}
-	return thriftmock.New(prog, service, st, opts, log)
+	srv, nerr := thriftmock.New(prog, service, st, opts, log)
+	if err := mock.JoinProblems(err, nerr); err != nil {
+		if srv != nil {
+			srv.Stop()
+		}
+		return nil, err
+	}
+	return srv, nil
 }
 
 func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -213,8 +228,12 @@ func (m *natsMock) stop() {
 }
 
 func newNATSMock(url, stubsPath string, types natsmock.TypesForSubject, log *slog.Logger) (*natsMock, error) {
+	// Every problem of the stub file at once, before connecting.
 	st, err := natsmock.LoadStubs(stubsPath)
-	if err != nil {
+	if st == nil {
+		return nil, err
+	}
+	if err := mock.JoinProblems(err, natsmock.Check(st, types)); err != nil {
 		return nil, err
 	}
 	nc, err := natsgo.Connect(url, natsgo.Name("switchboard-mock"))

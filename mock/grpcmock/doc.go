@@ -12,8 +12,14 @@
 //
 // Everything that can be checked without a request is checked in New: that
 // each stub's method exists and is unary, that its match and template paths
-// name real fields, that its response fits the output type and that its
-// error details resolve. Responses without templates are encoded once there.
+// name real fields, that its response fits the output type, that its error
+// has a code and its details resolve, and that no stub is hidden by an
+// earlier one; every problem is reported at once, as mock.Problems.
+// Responses and errors without templates are encoded once there.
+//
+// Every call is logged with the fields of mock.StubAttrs (matched, stub,
+// stub_source, delay), method, code (the status name), duration, and error
+// (the status message, for any code but OK).
 //
 // The server also runs gRPC server reflection (v1 and v1alpha, listing the
 // mocked services) so that grpcurl and the gateway's reflection loader work

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -132,8 +133,14 @@ func start(t *testing.T, files *protoregistry.Files, stubsYAML string) *harness 
 
 func startStubs(t *testing.T, files *protoregistry.Files, stubs *mock.Stubs) *harness {
 	t.Helper()
+	return startLogged(t, files, stubs, func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) })
+}
+
+// startLogged is startStubs with the log handler given.
+func startLogged(t *testing.T, files *protoregistry.Files, stubs *mock.Stubs, handler func(io.Writer) slog.Handler) *harness {
+	t.Helper()
 	logs := new(logBuffer)
-	srv, err := New(files, nil, stubs, slog.New(slog.NewTextHandler(logs, nil)))
+	srv, err := New(files, nil, stubs, slog.New(handler(logs)))
 	if err != nil {
 		t.Fatal(err)
 	}

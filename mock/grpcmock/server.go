@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,11 +71,14 @@ type method struct {
 type prepared struct {
 	response  []byte         // encoded response, when not templated
 	templated bool           // response must be rendered per call
-	status    *status.Status // non-nil for error stubs
-	header    metadata.MD
-	trailer   metadata.MD
-	delay     time.Duration
-	source    string
+	status    *status.Status // non-nil for error stubs without templates
+	// errTemplated: the error's message or details use templates, so its
+	// status is built per call.
+	errTemplated bool
+	header       metadata.MD
+	trailer      metadata.MD
+	delay        time.Duration
+	source       string
 }
 
 // New builds a mock serving every service in files, answering from stubs.
@@ -124,8 +128,15 @@ func New(files *protoregistry.Files, types Resolver, stubs *mock.Stubs, log *slo
 	if stubs != nil {
 		s.stubs.Stubs = slices.Clone(stubs.Stubs)
 	}
-	if err := s.stubs.Validate(); err != nil {
-		return nil, fmt.Errorf("grpcmock: %w", err)
+	var ps mock.Problems
+	usable := make([]bool, len(s.stubs.Stubs))
+	for i := range s.stubs.Stubs {
+		st := &s.stubs.Stubs[i]
+		if err := st.Check(); err != nil {
+			ps = append(ps, st.Problems(i, err)...)
+			continue
+		}
+		usable[i] = true
 	}
 	named := map[string]bool{}
 	for _, st := range s.stubs.Stubs {
@@ -165,14 +176,17 @@ func New(files *protoregistry.Files, types Resolver, stubs *mock.Stubs, log *slo
 
 	s.prepared = make([]prepared, len(s.stubs.Stubs))
 	for i := range s.stubs.Stubs {
-		if err := s.prepare(i, files, native); err != nil {
-			st := &s.stubs.Stubs[i]
-			where := fmt.Sprintf("stub #%d (%s)", i, st.Method)
-			if src := st.Source(); src != "" {
-				where = src + ": " + where
-			}
-			return nil, fmt.Errorf("grpcmock: %s: %w", where, err)
+		if !usable[i] {
+			continue
 		}
+		if err := s.prepare(i, files, native); err != nil {
+			ps = append(ps, s.stubs.Stubs[i].Problems(i, err)...)
+			usable[i] = false
+		}
+	}
+	ps = append(ps, s.stubs.Unreachable(func(i int) bool { return usable[i] })...)
+	if err := mock.JoinProblems(ps); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -182,35 +196,42 @@ func serviceOf(m string) string {
 	return svc
 }
 
+// prepare resolves stub i against the schema and encodes what does not
+// depend on the request. Its errors are keyed to the stub (mock.At).
 func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]grpc.ServiceInfo) error {
 	st := s.stubs.Stubs[i]
 	m := s.methods["/"+st.Method]
 	if m == nil {
 		svc, name, _ := strings.Cut(st.Method, "/")
 		if _, ok := native[svc]; ok {
-			return fmt.Errorf("%s is served by the mock itself and cannot be stubbed", svc)
+			return mock.At("method", fmt.Errorf("%s is served by the mock itself and cannot be stubbed", svc))
 		}
 		d, err := files.FindDescriptorByName(protoreflect.FullName(svc))
 		sd, ok := d.(protoreflect.ServiceDescriptor)
 		if err != nil || !ok {
-			return fmt.Errorf("no service %s in the descriptors", svc)
+			return mock.At("method", fmt.Errorf("no service %s in the descriptors", svc))
 		}
 		var have []string
 		for j := 0; j < sd.Methods().Len(); j++ {
 			have = append(have, string(sd.Methods().Get(j).Name()))
 		}
-		return fmt.Errorf("service %s has no method %s (it has %s)", svc, name, strings.Join(have, ", "))
+		return mock.At("method", fmt.Errorf("service %s has no method %s (it has %s)", svc, name, strings.Join(have, ", ")))
 	}
 	if m.streaming {
-		return fmt.Errorf("%s is a streaming method; the mock answers unary methods only", st.Method)
+		return mock.At("method", fmt.Errorf("%s is a streaming method; the mock answers unary methods only", st.Method))
 	}
 	in, out := m.desc.Input(), m.desc.Output()
-	cst, err := st.RewritePaths(func(p string) (string, error) { return protoPath(in, p) })
-	if err != nil {
-		return err
-	}
+	cst, pathErr := st.RewritePaths(func(p string) (string, error) { return protoPath(in, p) })
 	s.stubs.Stubs[i] = cst
+	// A path naming no field does not stop the other checks: the user
+	// should hear about everything wrong with the stub at once.
+	err := s.prepareAnswer(i, st, cst, out)
+	return errors.Join(pathErr, err)
+}
 
+// prepareAnswer checks and encodes stub i's answer: st as written, cst with
+// its paths rewritten.
+func (s *Server) prepareAnswer(i int, st, cst mock.Stub, out protoreflect.MessageDescriptor) error {
 	p := prepared{delay: time.Duration(st.Delay), source: st.Source()}
 	if len(st.Headers) > 0 {
 		p.header = metadata.New(st.Headers)
@@ -220,19 +241,27 @@ func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]gr
 	}
 	switch {
 	case st.Error != nil:
-		code, err := st.Error.GRPCCode()
-		if err != nil {
+		e := cst.Error
+		if e.Exception != "" {
+			return mock.At("error.exception", errors.New("a gRPC error has no exception: give a code, and details for the fields"))
+		}
+		if e.Code == "" {
+			return mock.At("error.code", errors.New("error has no code"))
+		}
+		if !e.Templated() {
+			sp, err := s.status(e)
+			if err != nil {
+				return err
+			}
+			p.status = status.FromProto(sp)
+			break
+		}
+		// Check everything but the templates now, which render as null
+		// without a request; details are encoded per call.
+		p.errTemplated = true
+		if _, err := s.status(e.Render(nil).DropNulls()); err != nil {
 			return err
 		}
-		sp := &spb.Status{Code: int32(code), Message: st.Error.Message}
-		for j, d := range st.Error.Details {
-			a, err := s.detail(d)
-			if err != nil {
-				return fmt.Errorf("error.details[%d]: %w", j, err)
-			}
-			sp.Details = append(sp.Details, a)
-		}
-		p.status = status.FromProto(sp)
 	case cst.Templated():
 		p.templated = true
 		// Check everything but the templates now: with no request they
@@ -241,18 +270,38 @@ func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]gr
 		// nothing to check.
 		if v := mock.DropNulls(cst.RenderResponse(nil)); v != nil {
 			if _, err := s.encode(out, v); err != nil {
-				return err
+				return mock.At("response", err)
 			}
 		}
 	default:
 		b, err := s.encode(out, cst.Response)
 		if err != nil {
-			return err
+			return mock.At("response", err)
 		}
 		p.response = b
 	}
 	s.prepared[i] = p
 	return nil
+}
+
+// status builds the google.rpc.Status of a stub error, its details
+// resolved; errors are keyed to the stub's error.
+func (s *Server) status(e *mock.StubError) (*spb.Status, error) {
+	code, err := e.GRPCCode()
+	if err != nil {
+		return nil, mock.At("error.code", err)
+	}
+	sp := &spb.Status{Code: int32(code), Message: e.Message}
+	var errs []error
+	for j, d := range e.Details {
+		a, err := s.detail(d)
+		if err != nil {
+			errs = append(errs, mock.At("error.details."+strconv.Itoa(j), err))
+			continue
+		}
+		sp.Details = append(sp.Details, a)
+	}
+	return sp, errors.Join(errs...)
 }
 
 // encode turns a stub response (proto3 JSON as Go values) into wire bytes
@@ -268,7 +317,7 @@ func (s *Server) encode(md protoreflect.MessageDescriptor, v any) ([]byte, error
 	}
 	msg := dynamicpb.NewMessage(md)
 	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(js, msg); err != nil {
-		return nil, fmt.Errorf("response does not fit %s: %w", md.FullName(), err)
+		return nil, fmt.Errorf("response does not fit %s: %s", md.FullName(), mock.ProtoJSONError(err))
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 }
@@ -287,7 +336,7 @@ func (s *Server) detail(d map[string]any) (*anypb.Any, error) {
 	}
 	a := new(anypb.Any)
 	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(js, a); err != nil {
-		return nil, fmt.Errorf("detail %v: %w", d["@type"], err)
+		return nil, fmt.Errorf("detail %v: %s", d["@type"], mock.ProtoJSONError(err))
 	}
 	return a, nil
 }
@@ -329,19 +378,20 @@ func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 	attrs := []slog.Attr{
 		slog.String("method", full),
 		slog.String("code", mock.CodeName(st.Code())),
-		slog.Duration("duration", time.Since(start)),
-		slog.Bool("matched", idx >= 0),
-		slog.Int("stub", idx),
 	}
-	level := slog.LevelInfo
+	var stub *mock.Stub
 	if idx >= 0 {
-		if src := s.prepared[idx].source; src != "" {
-			attrs = append(attrs, slog.String("stub_source", src))
-		}
-	} else {
+		stub = &s.stubs.Stubs[idx]
+	}
+	attrs = append(attrs, mock.StubAttrs(idx, stub)...)
+	attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)))
+	level := slog.LevelInfo
+	if idx < 0 {
 		// No stub answered: the user most likely needs to edit the stub
 		// file, so make it stand out.
 		level = slog.LevelWarn
+	}
+	if st.Code() != codes.OK {
 		attrs = append(attrs, slog.String("error", st.Message()))
 	}
 	s.log.LogAttrs(stream.Context(), level, "grpcmock call", attrs...)
@@ -402,6 +452,15 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int) error {
 	}
 	if p.status != nil {
 		return p.status.Err()
+	}
+	if p.errTemplated {
+		sp, err := s.status(s.stubs.Stubs[i].Error.Render(reqJSON))
+		if err != nil {
+			// A template put a request value where the detail's type does
+			// not take it: a stub bug, so INTERNAL.
+			return status.Errorf(codes.Internal, "stub #%d %s: templated %v", i, p.source, err)
+		}
+		return status.FromProto(sp).Err()
 	}
 	body := p.response
 	if p.templated {

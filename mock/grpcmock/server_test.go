@@ -1,7 +1,10 @@
 package grpcmock
 
 import (
+	"encoding/json"
 	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
+	"io"
+	"log/slog"
 
 	"context"
 	"math"
@@ -362,18 +365,18 @@ func TestNewErrors(t *testing.T) {
 	files := library(t)
 	cases := []struct{ name, yaml, want string }{
 		{"unknown method", "stubs:\n  - method: library.v1.LibraryService/GetBok\n",
-			"x.yaml:2: stub #0 (library.v1.LibraryService/GetBok): service library.v1.LibraryService has no method GetBok (it has GetBook, "},
+			"x.yaml:2: stubs[0].method: service library.v1.LibraryService has no method GetBok (it has GetBook, "},
 		{"unknown service", "stubs:\n  - method: library.v2.LibraryService/GetBook\n", "no service library.v2.LibraryService in the descriptors"},
 		{"native service", "stubs:\n  - method: grpc.health.v1.Health/Check\n", "served by the mock itself"},
 		{"bad response field", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    response: {titel: x}\n",
-			`x.yaml:2: stub #0 (library.v1.LibraryService/GetBook): response does not fit library.v1.Book`},
+			`x.yaml:3: stubs[0].response: response does not fit library.v1.Book`},
 		{"bad response type", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    response: {page_count: lots}\n", "response does not fit library.v1.Book"},
 		{"bad enum", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    response: {genre: POETRY}\n", "response does not fit library.v1.Book"},
 		{"unknown detail type", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    error:\n      code: NOT_FOUND\n      details: [{\"@type\": google.rpc.Nope}]\n",
-			"error.details[0]: detail type.googleapis.com/google.rpc.Nope"},
+			"x.yaml:5: stubs[0].error.details[0]: detail type.googleapis.com/google.rpc.Nope"},
 		{"bad detail field", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    error:\n      code: NOT_FOUND\n      details: [{\"@type\": google.rpc.ErrorInfo, reson: X}]\n",
 			"error.details[0]"},
-		{"bad match path", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    match: {nme: x}\n", `match key "nme": library.v1.GetBookRequest has no field "nme"`},
+		{"bad match path", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    match: {nme: x}\n", `x.yaml:3: stubs[0].match.nme: library.v1.GetBookRequest has no field "nme"`},
 		{"match into scalar", "stubs:\n  - method: library.v1.LibraryService/GetBook\n    match: {name.x: x}\n", `name is a string, it has no field "x"`},
 		{"bad template path", "stubs:\n  - method: library.v1.LibraryService/CreateBook\n    response: {title: \"{{request.book.titel}}\"}\n", `library.v1.Book has no field "titel"`},
 		{"template rest does not fit", "stubs:\n  - method: library.v1.LibraryService/CreateBook\n    response: {title: \"{{request.book.title}}\", nope: 1}\n", "response does not fit library.v1.Book"},
@@ -393,7 +396,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	// Stubs built in Go are validated too.
 	_, err := New(files, nil, &mock.Stubs{Stubs: []mock.Stub{{Method: "nodots"}}}, nil)
-	if err == nil || !strings.Contains(err.Error(), "stub #0") {
+	if err == nil || err.Error() != `stubs[0].method: method "nodots": want package.Service/Method` {
 		t.Errorf("Go stubs not validated: %v", err)
 	}
 }
@@ -448,5 +451,58 @@ func TestStreamingAndWellKnownRequest(t *testing.T) {
 	err = cs.RecvMsg(&descriptorpb.FileDescriptorProto{})
 	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "streaming method") {
 		t.Errorf("streaming call: %v", st)
+	}
+}
+
+// The call log: the fields every mock writes, durations as Go durations.
+func TestCallLog(t *testing.T) {
+	t.Parallel()
+	files := library(t)
+	stubs, err := mock.ParseStubs([]byte(`stubs:
+  - method: library.v1.LibraryService/GetBook
+    match: {name: shelves/1/books/1}
+    delay: 20ms
+    response: {title: The Dispossessed}
+  - method: library.v1.LibraryService/GetBook
+    error: {code: NOT_FOUND, message: "{{request.name}}"}
+`), "log.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startLogged(t, files, stubs, func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) })
+	ctx := context.Background()
+	h.call(ctx, t, files, getBook, `{"name":"shelves/1/books/1"}`)
+	r := h.call(ctx, t, files, getBook, `{"name":"shelves/1/books/2"}`)
+	// The error's message is a template too.
+	if st := status.Convert(r.err); st.Code() != codes.NotFound || st.Message() != "shelves/1/books/2" {
+		t.Errorf("templated error: %v", st)
+	}
+	h.call(ctx, t, files, "/library.v1.LibraryService/Ping", `{}`)
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(h.logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("want 3 records:\n%s", h.logs.String())
+	}
+	want := []map[string]any{
+		{"msg": "grpcmock call", "method": getBook, "code": "OK", "matched": true, "stub": 0.0, "stub_source": "log.yaml:2", "delay": "20ms"},
+		{"msg": "grpcmock call", "method": getBook, "code": "NOT_FOUND", "matched": true, "stub": 1.0, "stub_source": "log.yaml:6", "error": "shelves/1/books/2"},
+		{"msg": "grpcmock call", "method": "/library.v1.LibraryService/Ping", "code": "UNIMPLEMENTED", "matched": false, "stub": -1.0, "level": "WARN"},
+	}
+	for i, rec := range recs {
+		for k, v := range want[i] {
+			if rec[k] != v {
+				t.Errorf("record %d: %s = %#v, want %#v", i, k, rec[k], v)
+			}
+		}
+		d, err := time.ParseDuration(rec["duration"].(string))
+		if err != nil || d < 0 || i == 0 && d < 20*time.Millisecond {
+			t.Errorf("record %d: duration %v: %v", i, rec["duration"], err)
+		}
 	}
 }

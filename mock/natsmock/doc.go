@@ -37,8 +37,18 @@
 // no trailers. Delays run beside the subscription, so a slow stub does not
 // hold up other requests.
 //
+// An error's message and details may use templates, as responses do; an
+// error names no exception (that is Thrift's).
+//
 // A request that no stub matches gets a 501 micro error naming the subject
 // (the gRPC mock's UNIMPLEMENTED); a typed request that does not decode, 400.
+//
+// Mistakes in a stub file are reported all at once, as mock.Problems
+// ("file:line: key: problem"): ParseStubs's, then New's or Check's, which
+// a command runs before it connects. Every call is logged with the fields
+// of mock.StubAttrs (matched, stub, stub_source, delay), subject, code (the
+// HTTP-like status of an error answer, 0 for a reply), duration, and error
+// (the message sent back, if any).
 //
 // The Responder is a NATS micro service named "natsmock": it answers the
 // $SRV.PING, INFO and STATS discovery subjects too. Overlapping subjects

@@ -73,10 +73,12 @@ type prepared struct {
 	body      []byte // encoded response, when not templated and not an error
 	templated bool
 	status    int    // HTTP-like error code; 0 for a response
-	message   string // error message
+	message   string // error message, when not templated
 	details   []byte // error details as a JSON list, or nil
-	header    micro.Headers
-	delay     time.Duration
+	// errTemplated: the error's message or details use templates, so they
+	// are rendered per call.
+	errTemplated bool
+	header       micro.Headers
 }
 
 type typed struct {
@@ -90,13 +92,32 @@ type typed struct {
 //
 // It fails when a subject is not a valid subject pattern, an error code is
 // neither an HTTP-like 400-599 status nor a gRPC code, a stub has trailers
-// or Nats-* headers, a typed response does not fit its Reply type, or a
-// types entry names no stub subject: a mistake in a stub file should stop
-// the mock at start-up, not puzzle someone in the middle of a demo.
+// or Nats-* headers, a typed response does not fit its Reply type, a stub
+// can never answer because an earlier one for its subject takes all its
+// requests, or a types entry names no stub subject: a mistake in a stub
+// file should stop the mock at start-up, not puzzle someone in the middle
+// of a demo. Stub mistakes are reported all at once, as mock.Problems;
+// Check finds them without a connection.
 func New(nc *natsgo.Conn, stubs *mock.Stubs, types TypesForSubject, log *slog.Logger) (*Responder, error) {
+	r, err := build(nc, stubs, types, log)
+	if err != nil {
+		return nil, err
+	}
 	if nc == nil {
 		return nil, errors.New("natsmock: no connection")
 	}
+	return r, nil
+}
+
+// Check reports every problem New would find in stubs and types, without
+// a connection, so that a command can report a stub file's mistakes before
+// it connects.
+func Check(stubs *mock.Stubs, types TypesForSubject) error {
+	_, err := build(nil, stubs, types, nil)
+	return err
+}
+
+func build(nc *natsgo.Conn, stubs *mock.Stubs, types TypesForSubject, log *slog.Logger) (*Responder, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -105,104 +126,99 @@ func New(nc *natsgo.Conn, stubs *mock.Stubs, types TypesForSubject, log *slog.Lo
 		r.stubs = slices.Clone(stubs.Stubs)
 	}
 	r.prepared = make([]prepared, len(r.stubs))
+	var ps mock.Problems
+	usable := make([]bool, len(r.stubs))
 	for i := range r.stubs {
 		if err := r.prepare(i, types); err != nil {
-			st := &r.stubs[i]
-			return nil, fmt.Errorf("natsmock: stub #%d (%s)%s: %w", i, st.Method, where(st), err)
+			ps = append(ps, r.stubs[i].Problems(i, err)...)
+			continue
+		}
+		usable[i] = true
+	}
+	// Only the same subject is compared: a wildcard covering another
+	// stub's subject is legitimate when its match differs.
+	ps = append(ps, (&mock.Stubs{Stubs: r.stubs}).Unreachable(func(i int) bool { return usable[i] })...)
+	var errs []error
+	for _, subj := range slices.Sorted(maps.Keys(types)) {
+		if !slices.Contains(r.subjects, subj) && !slices.ContainsFunc(r.stubs, func(st mock.Stub) bool { return strings.TrimSpace(st.Method) == subj }) {
+			errs = append(errs, fmt.Errorf("natsmock: types given for %q, which no stub uses (stubs use %s)", subj, strings.Join(r.subjects, ", ")))
 		}
 	}
-	for subj := range types {
-		if !slices.Contains(r.subjects, subj) {
-			return nil, fmt.Errorf("natsmock: types given for %q, which no stub uses (stubs use %s)", subj, strings.Join(r.subjects, ", "))
-		}
+	if err := mock.JoinProblems(append([]error{ps}, errs...)...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-// where is " at <source>" for a stub that knows where it came from.
-func where(st *mock.Stub) string {
-	src := st.Source()
-	if line, ok := strings.CutPrefix(src, ":"); ok {
-		return " at line " + line
-	}
-	if src != "" {
-		return " at " + src
-	}
-	return ""
-}
-
+// prepare resolves stub i; its errors are keyed to the stub (mock.At).
 func (r *Responder) prepare(i int, types TypesForSubject) error {
 	st := r.stubs[i]
 	subject := strings.TrimSpace(st.Method)
 	if err := checkPattern(subject); err != nil {
-		return err
+		return mock.At("subject", err)
 	}
 	// Everything but the subject and the code is the shared format: let
-	// the shared validation check it under a placeholder method.
+	// the shared checks have it under a placeholder method.
 	probe := st
 	probe.Method = placeholder
 	status := 0
-	if st.Error != nil {
-		s, _, err := parseStatus(st.Error.Code)
-		if err != nil {
-			return err
+	var errs []error
+	if e := st.Error; e != nil {
+		if e.Exception != "" {
+			errs = append(errs, mock.At("error.exception", errors.New("a NATS error has no exception: give a code, and details for the fields")))
 		}
-		status = s
-		e := *st.Error
-		e.Code = "UNKNOWN"
-		probe.Error = &e
+		if e.Code == "" {
+			if e.Exception == "" {
+				errs = append(errs, mock.At("error.code", errors.New("error has no code")))
+			}
+		} else if s, _, err := parseStatus(e.Code); err != nil {
+			errs = append(errs, mock.At("error.code", err))
+		} else {
+			status = s
+		}
+		pe := *e
+		if pe.Code != "" {
+			pe.Code = "UNKNOWN"
+		}
+		probe.Error = &pe
 	}
 	if len(st.Trailers) > 0 {
-		return errors.New("NATS replies have no trailers; use headers")
+		errs = append(errs, mock.At("trailers", errors.New("NATS replies have no trailers; use headers")))
 	}
-	if err := (&mock.Stubs{Stubs: []mock.Stub{probe}}).Validate(); err != nil {
-		if inner := errors.Unwrap(err); inner != nil {
-			err = inner // drop the placeholder's name
-		}
+	errs = append(errs, probe.Check())
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	p := prepared{subject: subject, tokens: strings.Split(subject, "."), status: status, delay: time.Duration(st.Delay)}
+	p := prepared{subject: subject, tokens: strings.Split(subject, "."), status: status}
 	if !slices.Contains(r.subjects, subject) {
 		r.subjects = append(r.subjects, subject)
 	}
 	if len(st.Headers) > 0 {
 		p.header = micro.Headers{}
-		for k, v := range st.Headers {
+		for _, k := range slices.Sorted(maps.Keys(st.Headers)) {
 			c := http.CanonicalHeaderKey(k)
 			if strings.HasPrefix(c, "Nats-") {
-				return fmt.Errorf("header %s: Nats-* headers are the protocol's", k)
+				errs = append(errs, mock.At("headers."+k, fmt.Errorf("header %s: Nats-* headers are the protocol's", k)))
 			}
-			p.header[c] = []string{v}
+			p.header[c] = []string{st.Headers[k]}
 		}
 	}
 	if t, ok := types[subject]; ok {
 		if t.Request == nil || t.Reply == nil {
-			return fmt.Errorf("types for %s need both a request and a reply type", subject)
+			return errors.Join(append(errs, mock.At("subject", fmt.Errorf("types for %s need both a request and a reply type", subject)))...)
 		}
 		p.typed = &typed{req: dynamicpb.NewMessageType(t.Request), reply: dynamicpb.NewMessageType(t.Reply), resolver: t.Resolver}
 	}
 	switch {
 	case st.Error != nil:
-		p.message = st.Error.Message
-		if p.message == "" {
-			p.message = http.StatusText(status) // micro requires a description
+		p.errTemplated = st.Error.Templated()
+		if !p.errTemplated {
+			p.message, p.details, _ = errorReply(st.Error, status)
 		}
-		if len(st.Error.Details) > 0 {
-			ds := make([]map[string]any, len(st.Error.Details))
-			for j, d := range st.Error.Details {
-				d = maps.Clone(d)
-				// A bare type name gets the prefix clients in other
-				// languages insist on, as in the gRPC mock.
-				if t, _ := d["@type"].(string); t != "" && !strings.Contains(t, "/") {
-					d["@type"] = "type.googleapis.com/" + t
-				}
-				ds[j] = d
-			}
-			b, err := json.Marshal(ds)
-			if err != nil {
-				return fmt.Errorf("error details are not JSON: %w", err)
-			}
-			p.details = b
+		// A templated error's details are checked with the templates as
+		// null, encoded per call.
+		if _, _, err := errorReply(st.Error.Render(nil).DropNulls(), status); err != nil {
+			errs = append(errs, err)
 		}
 	case st.Templated():
 		p.templated = true
@@ -210,18 +226,47 @@ func (r *Responder) prepare(i int, types TypesForSubject) error {
 		// the templates render as null, which means "unset".
 		if v := mock.DropNulls(st.RenderResponse(nil)); v != nil {
 			if _, err := p.encode(v); err != nil {
-				return err
+				errs = append(errs, mock.At("response", err))
 			}
 		}
 	default:
 		b, err := p.encode(st.Response)
 		if err != nil {
-			return err
+			errs = append(errs, mock.At("response", err))
 		}
 		p.body = b
 	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	r.prepared[i] = p
 	return nil
+}
+
+// errorReply is the micro error description and data of a stub error.
+func errorReply(e *mock.StubError, status int) (msg string, details []byte, err error) {
+	msg = e.Message
+	if msg == "" {
+		msg = http.StatusText(status) // micro requires a description
+	}
+	if len(e.Details) == 0 {
+		return msg, nil, nil
+	}
+	ds := make([]map[string]any, len(e.Details))
+	for j, d := range e.Details {
+		d = maps.Clone(d)
+		// A bare type name gets the prefix clients in other languages
+		// insist on, as in the gRPC mock.
+		if t, _ := d["@type"].(string); t != "" && !strings.Contains(t, "/") {
+			d["@type"] = "type.googleapis.com/" + t
+		}
+		ds[j] = d
+	}
+	b, err := json.Marshal(ds)
+	if err != nil {
+		return "", nil, mock.At("error.details", fmt.Errorf("error details are not JSON: %w", err))
+	}
+	return msg, b, nil
 }
 
 // encode turns a response (JSON as Go values) into the reply payload: JSON,
@@ -239,7 +284,7 @@ func (p *prepared) encode(v any) ([]byte, error) {
 	}
 	msg := p.typed.reply.New()
 	if err := (protojson.UnmarshalOptions{Resolver: p.typed.resolver}).Unmarshal(js, msg.Interface()); err != nil {
-		return nil, fmt.Errorf("response does not fit %s: %w", p.typed.reply.Descriptor().FullName(), err)
+		return nil, fmt.Errorf("response does not fit %s: %s", p.typed.reply.Descriptor().FullName(), mock.ProtoJSONError(err))
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(msg.Interface())
 }
@@ -356,13 +401,14 @@ func (r *Responder) handle(endpoint string, req micro.Request) {
 			status, msg = http.StatusBadRequest, decodeErr.Error()
 		}
 		_ = req.Error(strconv.Itoa(status), msg, nil)
-		r.log.LogAttrs(context.Background(), slog.LevelWarn, "natsmock call",
-			slog.String("subject", subject), slog.Int("code", status), slog.Bool("matched", false),
-			slog.Int("stub", -1), slog.String("error", msg), slog.Duration("duration", time.Since(start)))
+		attrs := []slog.Attr{slog.String("subject", subject), slog.Int("code", status)}
+		attrs = append(attrs, mock.StubAttrs(-1, nil)...)
+		attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)), slog.String("error", msg))
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "natsmock call", attrs...)
 		return
 	}
-	p := &r.prepared[winner]
-	if p.delay <= 0 {
+	delay := time.Duration(r.stubs[winner].Delay)
+	if delay <= 0 {
 		r.answer(req, winner, request, start)
 		return
 	}
@@ -377,7 +423,7 @@ func (r *Responder) handle(endpoint string, req micro.Request) {
 	// up every other request to its subject.
 	go func() {
 		defer r.wg.Done()
-		t := time.NewTimer(p.delay)
+		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -400,35 +446,47 @@ func (r *Responder) answer(req micro.Request, i int, request any, start time.Tim
 		opts = append(opts, micro.WithHeaders(maps.Clone(p.header)))
 	}
 	status := 0
+	msg := ""
 	var err error
 	switch {
 	case p.status != 0:
 		status = p.status
-		err = req.Error(strconv.Itoa(p.status), p.message, p.details, opts...)
+		msg = p.message
+		details := p.details
+		if p.errTemplated {
+			var rerr error
+			msg, details, rerr = errorReply(st.Error.Render(matchMap(request, req.Subject())), status)
+			if rerr != nil {
+				status, msg = http.StatusInternalServerError, fmt.Sprintf("stub #%d: templated %v", i, rerr)
+				err = req.Error("500", msg, nil)
+				break
+			}
+		}
+		err = req.Error(strconv.Itoa(status), msg, details, opts...)
 	case p.templated:
 		body, encErr := p.encode(st.RenderResponse(matchMap(request, req.Subject())))
 		if encErr != nil {
 			// The template put a request value where its type does not
 			// fit: a stub bug, so 500.
 			status = http.StatusInternalServerError
-			err = req.Error("500", fmt.Sprintf("stub #%d: templated %v", i, encErr), nil)
+			msg = fmt.Sprintf("stub #%d: templated %v", i, encErr)
+			err = req.Error("500", msg, nil)
 			break
 		}
 		err = req.Respond(body, opts...)
 	default:
 		err = req.Respond(p.body, opts...)
 	}
-	attrs := []slog.Attr{
-		slog.String("subject", req.Subject()), slog.Int("code", status), slog.Bool("matched", true),
-		slog.Int("stub", i), slog.Duration("duration", time.Since(start)),
-	}
-	if w := where(st); w != "" {
-		attrs = append(attrs, slog.String("stub_source", strings.TrimPrefix(w, " at ")))
-	}
+	attrs := []slog.Attr{slog.String("subject", req.Subject()), slog.Int("code", status)}
+	attrs = append(attrs, mock.StubAttrs(i, st)...)
+	attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)))
 	level := slog.LevelInfo
-	if err != nil {
+	switch {
+	case err != nil:
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", "cannot send the answer: "+err.Error()))
+	case msg != "":
+		attrs = append(attrs, slog.String("error", msg))
 	}
 	r.log.LogAttrs(context.Background(), level, "natsmock call", attrs...)
 }

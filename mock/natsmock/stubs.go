@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-gw/switchboard/config/yamlpos"
 	"github.com/switchboard-gw/switchboard/mock"
 	"github.com/switchboard-gw/switchboard/translate"
 )
@@ -41,100 +41,128 @@ func LoadStubs(path string) (*mock.Stubs, error) {
 // HTTP-like status from 400 to 599 (what the micro protocol carries) or a
 // gRPC code name, mapped to its HTTP status. NATS replies have no trailers.
 // The returned stubs hold the subjects as Method and the codes as written;
-// give them to New, not to the gRPC mock. Errors are "file:line: message".
+// give them to New, not to the gRPC mock.
+//
+// Every mistake is reported, as mock.Problems in file order; unless the
+// file is not YAML at all, the stubs without problems come back beside
+// them, for Check (see mock.JoinProblems).
 func ParseStubs(b []byte, name string) (*mock.Stubs, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fileError(name, err)
 	}
+	var ps mock.Problems
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
 			return nil, fileError(name, err)
 		}
-		return nil, fmt.Errorf("%s:%d: only one YAML document is allowed in a stub file", name, extra.Line)
+		ps = append(ps, mock.Problem{File: name, Line: extra.Line, Msg: "only one YAML document is allowed in a stub file"})
+	}
+	fileProblem := func(n *yaml.Node, key, format string, args ...any) {
+		ps = append(ps, mock.Problem{File: name, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	root := resolve(&doc)
 	out := &mock.Stubs{}
 	if root == nil || root.Kind == 0 || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null") {
-		return out, nil
+		return out, mock.JoinProblems(ps)
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: a stub file is a mapping with one key, stubs", name, root.Line)
+		fileProblem(root, "", "a stub file is a mapping with one key, stubs")
+		return out, mock.JoinProblems(ps)
 	}
-	var list *yaml.Node
+	var list, listKey *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch {
 		case k.Value == "stubs":
-			if list != nil {
-				return nil, fmt.Errorf("%s:%d: key \"stubs\" already set at line %d", name, k.Line, list.Line)
+			if listKey != nil {
+				fileProblem(k, "stubs", "key \"stubs\" already set at line %d", listKey.Line)
+				continue
 			}
-			list = resolve(v)
+			list, listKey = resolve(v), k
 		case strings.HasPrefix(k.Value, "x-"):
 			// x-* keys hold anchors shared by several stubs.
 		default:
-			return nil, fmt.Errorf("%s:%d: unknown key %q in stub file (want stubs, x-*)", name, k.Line, k.Value)
+			fileProblem(k, k.Value, "unknown key in stub file (want one of stubs, x-*)")
 		}
 	}
-	if list == nil || (list.Kind == yaml.ScalarNode && list.ShortTag() == "!!null") {
-		return out, nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s:%d: stubs must be a list", name, list.Line)
-	}
-	for i, n := range list.Content {
-		st, err := parseStub(n)
-		if err != nil {
-			return nil, fmt.Errorf("%v (stub #%d)", fileError(name, err), i)
+	switch {
+	case list == nil || (list.Kind == yaml.ScalarNode && list.ShortTag() == "!!null"):
+	case list.Kind != yaml.SequenceNode:
+		fileProblem(list, "stubs", "must be a list")
+	default:
+		for i, n := range list.Content {
+			st, more, ok := parseStub(n, name, i)
+			ps = append(ps, more...)
+			if ok {
+				out.Stubs = append(out.Stubs, st)
+			}
 		}
-		out.Stubs = append(out.Stubs, st)
 	}
-	return out, nil
+	return out, mock.JoinProblems(ps)
 }
 
 // parseStub hands the shared decoder a copy of the stub's mapping in which
 // the subject is the placeholder method and an HTTP-like error code is a
 // gRPC name, then puts subject and code back. Line numbers survive because
-// the copy reuses the original nodes.
-func parseStub(n *yaml.Node) (mock.Stub, error) {
+// the copy reuses the original nodes. Problems the shared decoder finds
+// about the method are about the subject, and named by the key the stub
+// used. ok says the stub is worth checking further: it has no problems,
+// or only some that left a key out (see mock.Damaged).
+func parseStub(n *yaml.Node, file string, index int) (st mock.Stub, ps mock.Problems, ok bool) {
 	n = resolve(n)
+	fatal := false
+	problem := func(node *yaml.Node, key, format string, args ...any) {
+		ps = append(ps, mock.Problem{File: file, Line: node.Line, Key: fmt.Sprintf("stubs[%d].%s", index, key), Msg: fmt.Sprintf(format, args...)})
+		fatal = fatal || key != "trailers" && key != "method" && key != "subject"
+	}
 	if n.Kind != yaml.MappingNode {
-		return mock.Stub{}, lineErr(n, "stub must be a mapping")
+		ps = append(ps, mock.Problem{File: file, Line: n.Line, Key: fmt.Sprintf("stubs[%d]", index), Msg: "stub must be a mapping"})
+		return mock.Stub{}, ps, false
 	}
 	cp := *n
-	cp.Content = append([]*yaml.Node(nil), n.Content...)
+	cp.Content = nil
 	var subject string
 	var subjectKey *yaml.Node
 	httpCode := ""
-	for i := 0; i+1 < len(cp.Content); i += 2 {
-		k, v := cp.Content[i], resolve(cp.Content[i+1])
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			continue // the shared decoder reports it
+			cp.Content = append(cp.Content, k, n.Content[i+1]) // the shared decoder reports it
+			continue
 		}
 		switch k.Value {
 		case "subject", "method":
 			if subjectKey != nil {
-				return mock.Stub{}, lineErr(k, "%s: the subject is already set at line %d", k.Value, subjectKey.Line)
+				problem(k, k.Value, "the subject is already set at line %d", subjectKey.Line)
+				continue
 			}
 			subjectKey = k
 			if v.Kind != yaml.ScalarNode {
-				return mock.Stub{}, lineErr(v, "subject must be a string")
+				problem(v, k.Value, "subject must be a string")
+				fatal = true
+			} else {
+				subject = strings.TrimSpace(v.Value)
+				if err := checkPattern(subject); err != nil {
+					problem(v, k.Value, "%v", err)
+					fatal = true
+				}
 			}
-			subject = strings.TrimSpace(v.Value)
-			if err := checkPattern(subject); err != nil {
-				return mock.Stub{}, lineErr(v, "%v", err)
-			}
+			// The placeholder passes the shared checks whatever was wrong
+			// with the subject, which is reported above.
 			nk, nv := *k, *v
 			nk.Value = "method"
-			nv.Value, nv.Tag, nv.Style = placeholder, "!!str", 0
-			cp.Content[i], cp.Content[i+1] = &nk, &nv
+			nv.Kind, nv.Value, nv.Tag, nv.Style, nv.Content = yaml.ScalarNode, placeholder, "!!str", 0, nil
+			cp.Content = append(cp.Content, &nk, &nv)
+			continue
 		case "trailers":
-			return mock.Stub{}, lineErr(k, "NATS replies have no trailers; use headers")
+			problem(k, "trailers", "NATS replies have no trailers; use headers")
+			continue
 		case "error":
 			if v.Kind != yaml.MappingNode {
-				continue
+				break
 			}
 			ev := *v
 			ev.Content = append([]*yaml.Node(nil), v.Content...)
@@ -145,30 +173,50 @@ func parseStub(n *yaml.Node) (mock.Stub, error) {
 				}
 				c, isHTTP, err := parseStatus(cv.Value)
 				if err != nil {
-					return mock.Stub{}, lineErr(cv, "%v", err)
+					problem(cv, "error.code", "%v", err)
 				}
-				if isHTTP {
-					httpCode = strconv.Itoa(c)
+				if isHTTP || err != nil {
+					if isHTTP {
+						httpCode = strconv.Itoa(c)
+					}
 					ncv := *cv
 					ncv.Value, ncv.Tag, ncv.Style = "UNKNOWN", "!!str", 0
 					ev.Content[j+1] = &ncv
 				}
 			}
-			cp.Content[i+1] = &ev
+			cp.Content = append(cp.Content, k, &ev)
+			continue
 		}
+		cp.Content = append(cp.Content, k, n.Content[i+1])
 	}
 	if subjectKey == nil {
-		return mock.Stub{}, lineErr(n, "stub has no subject")
+		ps = append(ps, mock.Problem{File: file, Line: n.Line, Key: fmt.Sprintf("stubs[%d].subject", index), Msg: "stub has no subject"})
+		fatal = true
 	}
-	var st mock.Stub
-	if err := st.UnmarshalYAML(&cp); err != nil {
-		return mock.Stub{}, err
+	st, err := mock.DecodeStub(&cp, file, index)
+	var shared mock.Problems
+	errors.As(err, &shared)
+	var damaged *mock.Damaged
+	if err != nil && !errors.As(err, &damaged) {
+		fatal = true
+	}
+	for _, p := range shared {
+		if subjectKey != nil && p.Key == fmt.Sprintf("stubs[%d].method", index) {
+			p.Key = fmt.Sprintf("stubs[%d].%s", index, subjectKey.Value)
+		}
+		if subjectKey == nil && p.Msg == "stub has no method" {
+			continue // reported as "no subject"
+		}
+		ps = append(ps, p)
+	}
+	if fatal {
+		return mock.Stub{}, ps, false
 	}
 	st.Method = subject
 	if httpCode != "" && st.Error != nil {
 		st.Error.Code = httpCode
 	}
-	return st, nil
+	return st, ps, true
 }
 
 // parseStatus reads a stub error code: an HTTP-like status from 400 to 599,
@@ -232,22 +280,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-type lineError struct {
-	line int
-	msg  string
-}
-
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
-
-func lineErr(n *yaml.Node, format string, args ...any) error {
-	return &lineError{line: n.Line, msg: fmt.Sprintf(format, args...)}
-}
-
-// The shared decoder's errors read "line N: message", as do yaml.v3's.
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// fileError rewrites "line N: message" as "file:N: message", the form
-// editors turn into links.
+// fileError rewrites a YAML syntax error as a problem at "file:line".
 func fileError(name string, err error) error {
 	var msgs []string
 	var te *yaml.TypeError
@@ -256,12 +289,10 @@ func fileError(name string, err error) error {
 	} else {
 		msgs = []string{err.Error()}
 	}
+	ps := make(mock.Problems, len(msgs))
 	for i, m := range msgs {
-		if sm := lineRE.FindStringSubmatch(m); sm != nil {
-			msgs[i] = fmt.Sprintf("%s:%s: %s", name, sm[1], sm[2])
-		} else {
-			msgs[i] = name + ": " + strings.TrimPrefix(m, "yaml: ")
-		}
+		line, rest, _ := yamlpos.Split(m)
+		ps[i] = mock.Problem{File: name, Line: line, Msg: rest}
 	}
-	return errors.New(strings.Join(msgs, "\n"))
+	return ps
 }

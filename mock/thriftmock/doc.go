@@ -8,8 +8,7 @@
 // inherited ones included, decodes the arguments with translate/thrift's
 // dynamic codec into the JSON the gateway's rules describe (a map keyed by
 // argument name, i64 as strings), asks mock.Stubs.Find for a stub, and
-// answers REPLY with the stub's result or declared exception. Every call
-// is logged: method, outcome, stub index and source, duration.
+// answers REPLY with the stub's result or declared exception.
 //
 // # Stubs
 //
@@ -17,40 +16,50 @@
 // may be written "prefix.Service", and an inherited function under the name
 // of the service that declares it. Match paths start with an argument name
 // ("req.user.id", "ids.0"). The response is the function's return value in
-// the gateway's JSON (void functions take none); it may use the request
-// templates of package mock.
+// the gateway's JSON (void functions take none). Responses, and an error's
+// message and fields, may use the request templates of package mock.
 //
 // An error is, in order:
 //
-//   - a declared exception, named by the code ("InvalidOperation" or
-//     "shared.InvalidOperation") with details[0] as its fields; or by
-//     details[0]["@type"] ("InvalidOperation", "thrift/calc.InvalidOperation",
-//     the form the gateway shows), whatever the code. The second form is the
-//     one mock.ParseStubs accepts, since its codes are gRPC codes (see the
-//     example below). The stub's message fills the exception's message,
-//     msg, what or why field unless details[0] sets it.
-//   - a TApplicationException: a type name (UNKNOWN_METHOD, INTERNAL_ERROR,
-//     VALIDATION_FAILED, ...), or the gRPC codes that have one: UNKNOWN,
+//   - a declared exception, named by exception ("InvalidOperation",
+//     "shared.InvalidOperation", or "thrift/calc.InvalidOperation", the
+//     form the gateway shows in @type), with fields as its fields. It has
+//     no code: the gateway takes a Thrift exception's status from the
+//     route's exceptions: or the IDL's (http.status), not from the backend.
+//     The message is sent in the exception's message, msg, what or why
+//     string field, the one the gateway shows as the error's message; an
+//     exception without such a field cannot carry it, and a stub that
+//     gives one anyway is refused, as is a message that fields also set
+//     differently. Stubs written before exception: may still name the
+//     exception by details[0]["@type"], with the other keys of details[0]
+//     as its fields (any code is then ignored), and stubs built in Go by
+//     the code.
+//   - a TApplicationException, named by code: a type name (UNKNOWN_METHOD,
+//     INTERNAL_ERROR, VALIDATION_FAILED, ... in stubs built in Go; a stub
+//     file takes gRPC codes only), or the gRPC codes that have one: UNKNOWN,
 //     UNIMPLEMENTED (UNKNOWN_METHOD), INTERNAL (INTERNAL_ERROR) and
-//     INVALID_ARGUMENT (VALIDATION_FAILED). Other gRPC codes are refused:
-//     a Thrift service says "not found" with a declared exception. A
-//     declared exception wins when its name is also a code's spelling
-//     ("NotFound").
+//     INVALID_ARGUMENT (VALIDATION_FAILED). Other gRPC codes are refused: a
+//     Thrift service says "not found" with a declared exception.
 //
 // A declared exception in a stub file:
 //
-//   - method: Calculator.divide
-//     match: {b: 0}
-//     error:
-//     code: FAILED_PRECONDITION        # not sent: the gateway takes the status from the IDL
-//     message: cannot divide by zero   # fills InvalidOperation.why
-//     details:
-//   - "@type": InvalidOperation
-//     whatOp: 4
+//	stubs:
+//	  - method: Calculator.calculate
+//	    match: {req.w.num2: 0}
+//	    error:
+//	      exception: InvalidOperation
+//	      message: cannot divide by zero      # sent in InvalidOperation.why
+//	      fields: {whatOp: "{{request.req.w.num1}}"}
 //
-// New checks all of it, and encodes every response and exception without
-// templates once. A oneway function's stub may match and delay but not
-// answer. A call no stub matches gets UNKNOWN_METHOD ("no stub matches
-// Service/function"), which the gateway shows as 501, as grpcmock's
-// UNIMPLEMENTED.
+// New checks all of it, reporting every problem at once (mock.Problems),
+// and encodes every response and exception without templates once. A
+// oneway function's stub may match and delay but not answer. A call no stub
+// matches gets UNKNOWN_METHOD ("no stub matches Service/function"), which
+// the gateway shows as 501, as grpcmock's UNIMPLEMENTED; a template whose
+// value does not fit its field gets INTERNAL_ERROR.
+//
+// Every call is logged with the fields of mock.StubAttrs (matched, stub,
+// stub_source, delay), method, outcome ("reply", "exception
+// InvalidOperation", "application exception UNKNOWN_METHOD", "oneway"),
+// duration, and error (the message sent back, if any).
 package thriftmock

@@ -61,9 +61,10 @@ type prepared struct {
 	result    []byte // the encoded result struct
 	templated bool   // the response must be rendered per call
 	appEx     *thrift.ApplicationException
-	exception string // the declared exception's type, for the log
-	delay     time.Duration
-	source    string
+	exception *exception // the declared exception thrown, if any
+	// errTemplated: the error's message or fields use templates, so the
+	// exception is encoded per call.
+	errTemplated bool
 }
 
 // New builds a mock of service ("Calculator" or "prefix.Calculator") in
@@ -72,8 +73,11 @@ type prepared struct {
 // It fails when a stub names a function the service does not have, a match
 // or template path names no argument or field, a response does not fit the
 // return type, an error names neither a declared exception nor an
-// application error, or a oneway function is given an answer: mistakes in
-// a stub file stop the mock at start-up rather than puzzle a demo.
+// application error, an exception's fields do not fit it or its message
+// has no field to travel in, a stub can never answer because an earlier
+// one takes all its calls, or a oneway function is given an answer:
+// mistakes in a stub file stop the mock at start-up rather than puzzle a
+// demo. Stub mistakes are reported all at once, as mock.Problems.
 func New(prog *idl.Program, service string, stubs *mock.Stubs, opts Options, log *slog.Logger) (*Server, error) {
 	if prog == nil {
 		return nil, errors.New("thriftmock: no IDL")
@@ -113,19 +117,24 @@ func New(prog *idl.Program, service string, stubs *mock.Stubs, opts Options, log
 	if stubs != nil {
 		s.stubs.Stubs = slices.Clone(stubs.Stubs)
 	}
-	if err := validateGeneric(s.stubs); err != nil {
-		return nil, fmt.Errorf("thriftmock: %w", err)
-	}
+	var ps mock.Problems
 	s.prepared = make([]prepared, len(s.stubs.Stubs))
+	usable := make([]bool, len(s.stubs.Stubs))
 	for i := range s.stubs.Stubs {
-		st := s.stubs.Stubs[i] // as written, for the message
-		if err := s.prepare(i); err != nil {
-			where := fmt.Sprintf("stub #%d (%s)", i, st.Method)
-			if src := st.Source(); src != "" {
-				where = src + ": " + where
-			}
-			return nil, fmt.Errorf("thriftmock: %s: %w", where, err)
+		st := &s.stubs.Stubs[i] // as written, for the problems
+		err := checkGeneric(*st)
+		if err == nil {
+			err = s.prepare(i)
 		}
+		if err != nil {
+			ps = append(ps, st.Problems(i, err)...)
+			continue
+		}
+		usable[i] = true
+	}
+	ps = append(ps, s.stubs.Unreachable(func(i int) bool { return usable[i] })...)
+	if err := mock.JoinProblems(ps); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -147,39 +156,60 @@ func serviceNames(p *idl.Program) string {
 	return strings.Join(names, ", ")
 }
 
-// validateGeneric runs mock's own checks (templates, match paths, delays)
-// on a copy whose errors are made gRPC-shaped: a Thrift stub's error code
-// may name an exception, which mock.Stubs.Validate would not know.
-func validateGeneric(stubs mock.Stubs) error {
-	cp := mock.Stubs{Stubs: slices.Clone(stubs.Stubs)}
-	for i := range cp.Stubs {
-		if e := cp.Stubs[i].Error; e != nil {
-			cp.Stubs[i].Error = &mock.StubError{Code: "UNKNOWN", Message: e.Message}
+// checkGeneric runs mock's own checks (templates, match paths, delays) on
+// a copy whose error is made gRPC-shaped: a stub built in Go may name an
+// exception or a TApplicationException type by its code, with the
+// exception's fields as details[0] and no "@type", which mock.Stub.Check
+// would not know.
+func checkGeneric(st mock.Stub) error {
+	if e := st.Error; e != nil {
+		ce := *e
+		if ce.Code != "" {
+			ce.Code = "UNKNOWN"
 		}
+		ce.Details = make([]map[string]any, len(e.Details))
+		for i, d := range e.Details {
+			d = maps.Clone(d)
+			if _, ok := d["@type"]; !ok {
+				d["@type"] = "exception"
+			}
+			ce.Details[i] = d
+		}
+		st.Error = &ce
 	}
-	return cp.Validate()
+	return st.Check()
 }
 
 // prepare resolves stub i: its function, paths, and its answer encoded.
+// Errors are keyed to the stub (mock.At).
 func (s *Server) prepare(i int) error {
 	st := s.stubs.Stubs[i]
 	f, err := s.function(st.Method)
 	if err != nil {
-		return err
+		return mock.At("method", err)
 	}
-	cst, err := st.RewritePaths(func(p string) (string, error) { return p, checkArgPath(f.fn, p) })
-	if err != nil {
-		return err
-	}
+	cst, pathErr := st.RewritePaths(func(p string) (string, error) { return p, checkArgPath(f.fn, p) })
 	cst.Method = f.key
 	s.stubs.Stubs[i] = cst
-	p := prepared{delay: time.Duration(st.Delay), source: st.Source()}
+	// A path naming no argument does not stop the other checks: the user
+	// should hear about everything wrong with the stub at once.
+	return errors.Join(pathErr, s.prepareAnswer(i, f, st, cst))
+}
+
+// prepareAnswer checks and encodes stub i's answer: st as written, cst with
+// its paths rewritten.
+func (s *Server) prepareAnswer(i int, f *function, st, cst mock.Stub) error {
+	var p prepared
 	switch {
 	case f.fn.Oneway && (st.Error != nil || st.Response != nil):
-		return fmt.Errorf("%s is oneway: nothing is sent back, so the stub can have no response or error", f.fn.Name)
+		key := "response"
+		if st.Error != nil {
+			key = "error"
+		}
+		return mock.At(key, fmt.Errorf("%s is oneway: nothing is sent back, so the stub can have no response or error", f.fn.Name))
 	case f.fn.Oneway:
 	case st.Error != nil:
-		if err := s.prepareError(&p, f, st.Error); err != nil {
+		if err := prepareError(&p, f, cst.Error); err != nil {
 			return err
 		}
 	case cst.Templated():
@@ -190,13 +220,13 @@ func (s *Server) prepare(i int) error {
 		// nothing to check.
 		if v := mock.DropNulls(cst.RenderResponse(nil)); v != nil {
 			if _, err := encodeResponse(f, v); err != nil {
-				return err
+				return mock.At("response", err)
 			}
 		}
 	default:
 		b, err := encodeResponse(f, cst.Response)
 		if err != nil {
-			return err
+			return mock.At("response", err)
 		}
 		p.result = b
 	}
@@ -285,63 +315,152 @@ func encodeResponse(f *function, resp any) ([]byte, error) {
 	}
 	b, err := f.m.EncodeResult(js)
 	if err != nil {
-		return nil, fmt.Errorf("response does not fit %s: %v", f.fn.Returns.Name, err)
+		return nil, fmt.Errorf("response does not fit %s: %s", f.fn.Returns.Name, codecMessage(err, "success"))
 	}
 	return b, nil
 }
 
-// prepareError resolves a stub error: a declared exception, named by the
-// code or by details[0]["@type"], with details[0] as its fields; or a
-// TApplicationException.
-func (s *Server) prepareError(p *prepared, f *function, e *mock.StubError) error {
-	var fields map[string]any
-	if len(e.Details) > 0 {
-		fields = maps.Clone(e.Details[0])
+// codecMessage is the codec's message about the result struct, spoken as
+// the stub is written: without its code, and with paths starting inside
+// the result field (the return value, or the exception) the stub gives.
+func codecMessage(err error, resultField string) string {
+	msg := strings.TrimPrefix(err.Error(), "InvalidArgument: ")
+	msg = strings.Replace(msg, `field "`+resultField+`": `, "", 1)
+	return strings.Replace(msg, `field "`+resultField+`.`, `field "`, 1)
+}
+
+// exception is a declared exception a stub throws.
+type exception struct {
+	field    *idl.Field  // the throws clause's entry
+	st       *idl.Struct // its type
+	msgField string      // the field the message travels in, "" for none
+	// fieldsKey is where the stub gives the fields: "error.fields", or
+	// "error.details.0" in the older form that names the exception by
+	// details[0]["@type"].
+	fieldsKey string
+}
+
+// prepareError resolves a stub error: a declared exception, named by
+// exception (or, for stubs written before it, by the code or by
+// details[0]["@type"]); or a TApplicationException, named by its type or
+// a gRPC code. Errors are keyed to the stub.
+func prepareError(p *prepared, f *function, e *mock.StubError) error {
+	ex, err := resolveException(f.fn, e)
+	if err != nil {
+		return err
 	}
-	exField, exType := declaredException(f.fn, e.Code)
-	if exField == nil && fields != nil {
-		if t, _ := fields["@type"].(string); t != "" {
-			exField, exType = declaredException(f.fn, strings.TrimPrefix(t, "thrift/"))
-			if exField == nil {
-				return fmt.Errorf("error.details[0] @type %q is not an exception %s declares (%s)", t, f.fn.Name, throwsList(f.fn))
-			}
+	if ex == nil {
+		if e.Code == "" {
+			return mock.At("error", fmt.Errorf("error names no exception: name one %s declares with exception (%s), or give a TApplicationException type or gRPC code as code", f.fn.Name, throwsList(f.fn)))
 		}
-	}
-	if exField != nil {
-		if len(e.Details) > 1 {
-			return errors.New("an exception takes its fields from error.details[0] alone")
-		}
-		if fields == nil {
-			fields = map[string]any{}
-		}
-		delete(fields, "@type")
-		if e.Message != "" {
-			if mf := messageField(exType); mf != "" {
-				if _, given := fields[mf]; !given {
-					fields[mf] = e.Message
-				}
-			}
-		}
-		js, err := json.Marshal(map[string]any{exField.Name: fields})
+		typ, err := applicationErrorType(e.Code)
 		if err != nil {
-			return fmt.Errorf("error details are not JSON: %w", err)
+			return mock.At("error.code", fmt.Errorf("error code %q: %v; %s declares %s", e.Code, err, f.fn.Name, throwsList(f.fn)))
 		}
-		b, err := f.m.EncodeResult(js)
-		if err != nil {
-			return fmt.Errorf("error details do not fit %s: %v", exType.Name, err)
+		if len(e.Details) > 0 {
+			return mock.At("error.details", errors.New("a TApplicationException has no details; name a declared exception to send fields"))
 		}
-		p.result, p.exception = b, exType.Name
+		p.appEx = &thrift.ApplicationException{Type: typ, Message: e.Message}
+		p.errTemplated = e.Templated()
 		return nil
 	}
-	typ, err := applicationErrorType(e.Code)
+	p.exception = ex
+	if e.Message != "" {
+		if ex.msgField == "" {
+			return mock.At("error.message", fmt.Errorf("%s has no string field named message, msg, what or why, so the message cannot reach the client (the gateway would show %q); drop message or set the exception's fields", ex.st.Name, ex.st.Name))
+		}
+		if v, set := ex.fields(e)[ex.msgField]; set && v != e.Message {
+			return mock.At("error.message", fmt.Errorf("message and %s.%s both give the message; keep one", ex.fieldsKey, ex.msgField))
+		}
+	}
+	if e.Templated() {
+		// Check everything but the templates now, which render as null
+		// (not given) without a request.
+		p.errTemplated = true
+		_, err := ex.encode(f, e.Render(nil).DropNulls())
+		return err
+	}
+	b, err := ex.encode(f, e)
+	p.result = b
+	return err
+}
+
+// resolveException finds the declared exception an error names, nil if it
+// names none.
+func resolveException(fn *idl.Function, e *mock.StubError) (*exception, error) {
+	var name, key string
+	fieldsKey := "error.fields"
+	switch {
+	case e.Exception != "":
+		name, key = e.Exception, "error.exception"
+	case e.Code != "" && func() bool { f, _ := declaredException(fn, e.Code); return f != nil }():
+		// Stubs built in Go may name the exception by the code.
+		name, key, fieldsKey = e.Code, "error.code", "error.details.0"
+	case len(e.Details) > 0:
+		t, _ := e.Details[0]["@type"].(string)
+		if t == "" {
+			return nil, nil
+		}
+		name, key, fieldsKey = t, "error.details.0.@type", "error.details.0"
+	default:
+		return nil, nil
+	}
+	fld, st := declaredException(fn, strings.TrimPrefix(name, "thrift/"))
+	if fld == nil {
+		return nil, mock.At(key, fmt.Errorf("%q is not an exception %s declares (%s)", name, fn.Name, throwsList(fn)))
+	}
+	if fieldsKey == "error.details.0" && len(e.Details) > 1 {
+		return nil, mock.At("error.details", errors.New("an exception takes its fields from error.details[0] alone"))
+	}
+	return &exception{field: fld, st: st, msgField: messageField(st), fieldsKey: fieldsKey}, nil
+}
+
+// fields are the exception's fields as the stub gives them, without the
+// message.
+func (ex *exception) fields(e *mock.StubError) map[string]any {
+	var fields map[string]any
+	if ex.fieldsKey == "error.fields" {
+		fields = maps.Clone(e.Fields)
+	} else if len(e.Details) > 0 {
+		fields = maps.Clone(e.Details[0])
+		delete(fields, "@type")
+	}
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	return fields
+}
+
+// encode encodes the result struct throwing the exception, its message in
+// its message field.
+func (ex *exception) encode(f *function, e *mock.StubError) ([]byte, error) {
+	fields := ex.fields(e)
+	if e.Message != "" && ex.msgField != "" {
+		if _, given := fields[ex.msgField]; !given {
+			fields[ex.msgField] = e.Message
+		}
+	}
+	js, err := json.Marshal(map[string]any{ex.field.Name: fields})
 	if err != nil {
-		return fmt.Errorf("error code %q: %v; %s declares %s", e.Code, err, f.fn.Name, throwsList(f.fn))
+		return nil, mock.At(ex.fieldsKey, fmt.Errorf("exception fields are not JSON: %w", err))
 	}
-	if len(e.Details) > 0 {
-		return errors.New("a TApplicationException has no details; name a declared exception to send fields")
+	b, err := f.m.EncodeResult(js)
+	if err != nil {
+		return nil, mock.At(ex.fieldsKey, fmt.Errorf("exception fields do not fit %s: %s", ex.st.Name, codecMessage(err, ex.field.Name)))
 	}
-	p.appEx = &thrift.ApplicationException{Type: typ, Message: e.Message}
-	return nil
+	return b, nil
+}
+
+// message is the text the client sees for the exception: its message
+// field, or "" when it has none.
+func (ex *exception) message(e *mock.StubError) string {
+	if ex.msgField == "" {
+		return ""
+	}
+	if v, ok := ex.fields(e)[ex.msgField].(string); ok {
+		return v
+	}
+	return e.Message
 }
 
 // declaredException finds the exception fn throws whose type is name
@@ -511,7 +630,7 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		}
 	}
 	defer func() {
-		attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+		attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)))
 		s.log.LogAttrs(context.Background(), level, "thriftmock call", attrs...)
 	}()
 
@@ -544,8 +663,8 @@ func (s *Server) handle(m *thrift.Message) []byte {
 	v, _ := mock.DecodeRequest(args)
 	req, _ := v.(map[string]any)
 	i := s.stubs.FindIndex(f.key, req)
-	attrs = append(attrs, slog.Bool("matched", i >= 0), slog.Int("stub", i))
 	if i < 0 {
+		attrs = append(attrs, mock.StubAttrs(i, nil)...)
 		// No stub: the user most likely needs to edit the stub file, so it
 		// stands out, and the gateway shows 501 as for grpcmock.
 		level = slog.LevelWarn
@@ -556,16 +675,15 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		appEx(thrift.AppExUnknownMethod, "no stub matches "+f.key)
 		return out
 	}
+	st := &s.stubs.Stubs[i]
+	attrs = append(attrs, mock.StubAttrs(i, st)...)
 	p := &s.prepared[i]
-	if p.source != "" {
-		attrs = append(attrs, slog.String("stub_source", p.source))
-	}
 	if f.fn.Oneway {
 		attrs = append(attrs, slog.String("outcome", "oneway"))
 		return nil
 	}
-	if p.delay > 0 {
-		t := time.NewTimer(p.delay)
+	if st.Delay > 0 {
+		t := time.NewTimer(time.Duration(st.Delay))
 		select {
 		case <-t.C:
 		case <-s.done:
@@ -573,23 +691,42 @@ func (s *Server) handle(m *thrift.Message) []byte {
 			return nil
 		}
 	}
+	e := st.Error
+	if p.errTemplated {
+		e = e.Render(req)
+	}
 	switch {
 	case p.appEx != nil:
-		appEx(p.appEx.Type, p.appEx.Message)
+		appEx(p.appEx.Type, e.Message)
+	case p.exception != nil:
+		body := p.result
+		if p.errTemplated {
+			b, err := p.exception.encode(f, e)
+			if err != nil {
+				// A template put a request value where its field's type
+				// does not take it: a stub bug, so INTERNAL_ERROR.
+				level = slog.LevelWarn
+				appEx(thrift.AppExInternalError, fmt.Sprintf("stub #%d %s: templated %v", i, st.Source(), err))
+				return out
+			}
+			body = b
+		}
+		attrs = append(attrs, slog.String("outcome", "exception "+p.exception.st.Name))
+		if msg := p.exception.message(e); msg != "" {
+			attrs = append(attrs, slog.String("error", msg))
+		}
+		reply(body)
 	case p.templated:
-		b, err := encodeResponse(f, s.stubs.Stubs[i].RenderResponse(req))
+		b, err := encodeResponse(f, st.RenderResponse(req))
 		if err != nil {
 			// The template put a request value where its type does not fit:
 			// a stub bug, so INTERNAL_ERROR.
 			level = slog.LevelWarn
-			appEx(thrift.AppExInternalError, fmt.Sprintf("stub #%d %s: templated %v", i, p.source, err))
+			appEx(thrift.AppExInternalError, fmt.Sprintf("stub #%d %s: templated %v", i, st.Source(), err))
 			return out
 		}
 		attrs = append(attrs, slog.String("outcome", "reply"))
 		reply(b)
-	case p.exception != "":
-		attrs = append(attrs, slog.String("outcome", "exception "+p.exception))
-		reply(p.result)
 	default:
 		attrs = append(attrs, slog.String("outcome", "reply"))
 		reply(p.result)

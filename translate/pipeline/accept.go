@@ -6,18 +6,19 @@ import (
 )
 
 // AcceptsJSON reports whether Accept header values admit application/json:
-// no header does, and so does any range that matches it (application/json,
+// no header (or an empty one) does, and so does any range that matches it (application/json,
 // application/*, */*) with a quality above zero. A more specific range
 // decides over a wider one, as RFC 9110 §12.5.1 says.
 func AcceptsJSON(values []string) bool {
-	if len(values) == 0 {
-		return true
-	}
 	best, bestQ := -1, 0.0 // specificity of the most specific matching range, and its q
+	ranges := 0
 	for _, v := range values {
 		for _, item := range strings.Split(v, ",") {
 			mt, params, _ := strings.Cut(item, ";")
 			mt = strings.ToLower(strings.TrimSpace(mt))
+			if mt != "" {
+				ranges++
+			}
 			spec := -1
 			switch mt {
 			case "application/json":
@@ -48,5 +49,6 @@ func AcceptsJSON(values []string) bool {
 			}
 		}
 	}
-	return best >= 0 && bestQ > 0
+	// An Accept header with no media range in it says nothing, like none.
+	return ranges == 0 || best >= 0 && bestQ > 0
 }
