@@ -18,7 +18,7 @@ const (
 	DefaultMaxBodyBytes      = 4 << 20
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxJSONDepth      = 64
-	DefaultMaxJSONValues     = 200_000
+	DefaultMaxJSONValues     = 100_000
 	DefaultMaxJSONContainers = 20_000
 	DefaultMaxInflightBody   = 256 << 20
 	DefaultReadHeaderTimeout = 10 * time.Second

@@ -43,6 +43,8 @@ type Gateway struct {
 	broken map[string]bool
 	// warnings from the first build, for validate and the start-up log.
 	warnings []string
+	// budget bounds the memory request bodies hold, gateway-wide.
+	budget *policy.Budget
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
@@ -78,6 +80,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		return nil, err
 	}
 	g.protocols = reg
+	g.budget = policy.NewBudget(cfg.Limits.MaxInflightBodyBytes, "limits.max_inflight_body_bytes")
 	for _, o := range opts {
 		o(g)
 	}
@@ -358,8 +361,7 @@ func allowedMethods(methods []string) []string {
 // Handler is the full request path: observability around the global
 // policies around the router.
 func (g *Gateway) Handler() http.Handler {
-	l := g.cfg.Limits
-	limits := policy.Limits(policy.BodyLimits{MaxBody: l.MaxBodyBytes, MaxInflight: l.MaxInflightBodyBytes}, g)
+	limits := policy.Limits(policy.BodyLimits{MaxBody: g.cfg.Limits.MaxBodyBytes, Budget: g.budget}, g)
 	// The framing guard sees every request first (observability only
 	// watches): it counts requests against the heads the listener scanned.
 	guarded := framing.Guard(compress(limits), func(w http.ResponseWriter, r *http.Request, err error) {
@@ -419,3 +421,7 @@ func (g *Gateway) Endpoints() map[string][]string {
 	}
 	return out
 }
+
+// BodyBytesHeld is what request bodies hold now against
+// limits.max_inflight_body_bytes: bytes read and their decoded cost.
+func (g *Gateway) BodyBytesHeld() int64 { return g.budget.Used() }

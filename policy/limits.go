@@ -3,10 +3,10 @@ package policy
 import (
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 
@@ -17,11 +17,18 @@ import (
 type BodyLimits struct {
 	// MaxBody is the most one body may hold once decoded; 0 is no limit.
 	MaxBody int64
-	// MaxInflight is the most all bodies being received at once may hold
-	// (each counted at its declared length, or MaxBody when it has none
-	// or is compressed); past it a request with a body gets 503 at once.
-	// 0 is no limit.
-	MaxInflight int64
+	// Budget, when set, is charged every body byte as it is read (after
+	// decoding) until the request ends; past its limit the read fails
+	// with 503. Routes charge it for what bodies decode into too.
+	Budget *Budget
+}
+
+type tabKey struct{}
+
+// TabFrom is the request's account with the body budget, or nil.
+func TabFrom(ctx context.Context) *Tab {
+	t, _ := ctx.Value(tabKey{}).(*Tab)
+	return t
 }
 
 // Limits rejects requests whose body is too large before any route work is
@@ -33,7 +40,6 @@ type BodyLimits struct {
 // here: net/http deletes the Content-Length header before a handler runs;
 // policy/framing refuses it below net/http.
 func Limits(l BodyLimits, next http.Handler) http.Handler {
-	var inflight atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Content-Length")) > 1 {
 			translate.Fail(w, r, translate.Errorf(codes.InvalidArgument, "request has several Content-Length headers"), nil)
@@ -52,23 +58,6 @@ func Limits(l BodyLimits, next http.Handler) http.Handler {
 				"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, l.MaxBody), nil)
 			return
 		}
-		if hasBody(r) && l.MaxInflight > 0 {
-			weight := r.ContentLength
-			if weight < 0 || decode != nil || l.MaxBody > 0 && weight > l.MaxBody {
-				weight = l.MaxBody
-			}
-			if weight <= 0 {
-				weight = l.MaxInflight
-			}
-			if inflight.Add(weight) > l.MaxInflight {
-				inflight.Add(-weight)
-				w.Header().Set("Retry-After", "1")
-				translate.Fail(w, r, translate.Errorf(codes.Unavailable,
-					"the gateway is receiving its limit of %d bytes of request bodies (limits.max_inflight_body_bytes); retry shortly", l.MaxInflight), nil)
-				return
-			}
-			defer inflight.Add(-weight)
-		}
 		if decode != nil {
 			body := r.Body
 			if l.MaxBody > 0 {
@@ -83,6 +72,13 @@ func Limits(l BodyLimits, next http.Handler) http.Handler {
 		}
 		if l.MaxBody > 0 && r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, l.MaxBody)
+		}
+		if tab := l.Budget.Open(); tab != nil {
+			defer tab.Close()
+			if hasBody(r) {
+				r.Body = &meteredBody{ReadCloser: r.Body, tab: tab}
+			}
+			r = r.WithContext(context.WithValue(r.Context(), tabKey{}, tab))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -27,7 +27,10 @@ func ReadBody(r *http.Request) ([]byte, error) {
 		var tooBig *http.MaxBytesError
 		var netErr net.Error
 		var opErr *net.OpError
+		var refused *Error
 		switch {
+		case errors.As(err, &refused):
+			return nil, refused // the body budget's 503, say
 		case errors.As(err, &tooBig):
 			return nil, Refuse(ReasonBodyTooLarge, "request body exceeds the limit of %d bytes", tooBig.Limit)
 		case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():

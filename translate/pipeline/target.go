@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
@@ -54,7 +55,7 @@ type Options struct {
 
 // Defaults for Options' zero values.
 const (
-	DefaultMaxJSONValues     = 200_000
+	DefaultMaxJSONValues     = 100_000
 	DefaultMaxJSONContainers = 20_000
 )
 
@@ -180,7 +181,7 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 			if err := translate.CheckText(body); err != nil {
 				return nil, 0, err
 			}
-			if err := t.checkShape(body); err != nil {
+			if err := t.checkShape(r, body); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -299,7 +300,7 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 
 // checkShape refuses a JSON body that would expand past the route's
 // limits once decoded.
-func (t *Target) checkShape(body []byte) error {
+func (t *Target) checkShape(r *http.Request, body []byte) error {
 	sh := translate.ShapeOf(body, t.opts.MaxJSONValues, t.opts.MaxJSONContainers)
 	switch {
 	case sh.Containers > t.opts.MaxJSONContainers:
@@ -309,8 +310,16 @@ func (t *Target) checkShape(body []byte) error {
 		return translate.Refuse(translate.ReasonBodyTooLarge,
 			"request body has more than %d JSON values (limits.max_json_values)", t.opts.MaxJSONValues)
 	}
-	return nil
+	// What the body decodes into counts against the gateway-wide budget
+	// too, until the request ends: a google.protobuf.Struct costs some
+	// hundreds of bytes per value, far more than its text.
+	return policy.TabFrom(r.Context()).Take(int64(sh.Values) * DecodedBytesPerValue)
 }
+
+// DecodedBytesPerValue is what one JSON value is charged to the body
+// budget once decoded: about what a google.protobuf.Value costs in a
+// dynamic message (measured at about 650), the dearest common case.
+const DecodedBytesPerValue = 640
 
 // checkParams refuses path values that no backend should be handed: NUL,
 // CR and LF anywhere, and unless raw, "." and ".." segments, which a
