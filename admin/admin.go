@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -39,6 +40,9 @@ type Registry interface {
 // MaxUploadBytes bounds a descriptor set upload.
 const MaxUploadBytes = 64 << 20
 
+// UploadBudget bounds what all uploads being received hold at once.
+const UploadBudget = 2 * MaxUploadBytes
+
 // validName keeps set names safe to use in URLs, logs and metrics.
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
@@ -51,7 +55,7 @@ func WithHosts(hosts ...string) Option { return func(a *api) { a.hosts = hosts }
 
 // Handler returns the admin API. ready reports readiness for /readyz.
 func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Option) http.Handler {
-	a := &api{reg: reg, hosts: DefaultHosts(""), uploads: make(chan struct{}, 1)}
+	a := &api{reg: reg, hosts: DefaultHosts(""), uploads: policy.NewBudget(UploadBudget, "the admin API's upload budget")}
 	for _, o := range opts {
 		o(a)
 	}
@@ -89,9 +93,9 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 type api struct {
 	reg   Registry
 	hosts []string
-	// uploads admits one upload at a time: a waiting upload holds no
-	// body, so concurrent uploads cannot multiply memory.
-	uploads chan struct{}
+	// uploads bounds the bytes all uploads hold at once, charged as they
+	// arrive: a slow upload holds only what it has sent.
+	uploads *policy.Budget
 }
 
 // DefaultHosts are the Host names the admin API answers to when none are
@@ -250,16 +254,16 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set of %d bytes exceeds %d bytes", r.ContentLength, MaxUploadBytes))
 		return
 	}
-	select {
-	case a.uploads <- struct{}{}:
-		defer func() { <-a.uploads }()
-	case <-r.Context().Done():
-		fail(w, r, translate.Errorf(codes.Canceled, "request cancelled while another upload was in progress"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxUploadBytes))
+	tab := a.uploads.Open()
+	defer tab.Close()
+	body, err := io.ReadAll(policy.Meter(http.MaxBytesReader(w, r.Body, MaxUploadBytes), tab))
 	if err != nil {
 		var tooBig *http.MaxBytesError
+		var refused *translate.Error
+		if errors.As(err, &refused) {
+			fail(w, r, refused)
+			return
+		}
 		if errors.As(err, &tooBig) {
 			fail(w, r, translate.Refuse(translate.ReasonBodyTooLarge, "descriptor set exceeds %d bytes", MaxUploadBytes))
 			return
@@ -315,7 +319,8 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // schemaError maps a refused change: unknown names are 404, a set with no
-// earlier version is 409, content problems are 400 with the full message.
+// earlier version is 409, a collision with another set or the config is
+// 409, content problems are 400 with the full message.
 func schemaError(err error, name string) *translate.Error {
 	switch {
 	case errors.Is(err, descriptors.ErrUnknownSet):

@@ -299,9 +299,12 @@ func TestAdminUploadTooLargeUpFront(t *testing.T) {
 
 // takeoverSet is the takeover.v1 schema as an upload: literal paths under
 // a route the library set serves through a template.
-func takeoverSet(t testing.TB) []byte {
+func takeoverSet(t testing.TB) []byte { return compiledSet(t, "takeover/v1/takeover.proto") }
+
+// compiledSet is a .proto of testdata/proto compiled into an upload.
+func compiledSet(t testing.TB, file string) []byte {
 	t.Helper()
-	fds, err := descriptors.Compile(context.Background(), []string{"takeover/v1/takeover.proto"}, []string{root + "/proto"})
+	fds, err := descriptors.Compile(context.Background(), []string{file}, []string{root + "/proto"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,5 +378,39 @@ func TestAdminIndexAndErrors(t *testing.T) {
 	r = do(t, "POST", tg.admin.URL+"/admin/descriptors?name=src&backend=echo", src, protobufType)
 	if r.status != 400 || !strings.Contains(string(r.body), "switchboard compile") {
 		t.Errorf(".proto upload: %d %s, want a pointer to switchboard compile", r.status, r.body)
+	}
+}
+
+// TestUploadCannotReplaceConfigSchemas: an upload may not replace a set the
+// config loaded, redefine a message another set has, nor come back by
+// rollback with a service another set registered meanwhile.
+func TestUploadCannotReplaceConfigSchemas(t *testing.T) {
+	tg := adminGateway(t)
+	upload := func(name string, body []byte) response {
+		return do(t, "POST", tg.admin.URL+"/admin/descriptors?name="+name+"&backend=echo", body, protobufType)
+	}
+	if r := upload("library", readFile(t, root+"/library.pb")); r.status != 409 || !strings.Contains(string(r.body), "not uploaded") {
+		t.Errorf("replacing the config's set: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil); r.status != 200 {
+		t.Errorf("the library after the refusal: %d %s", r.status, r.body)
+	}
+	if r := upload("sneaky", compiledSet(t, "takeover/v1/redefine.proto")); r.status != 409 ||
+		!strings.Contains(string(r.body), "library.v1.Book is defined differently") {
+		t.Errorf("redefining library.v1.Book: %d %s", r.status, r.body)
+	}
+	echoPB := readFile(t, root+"/echo.pb")
+	if r := upload("s1", echoPB); r.status != 201 {
+		t.Fatalf("s1 v1: %d %s", r.status, r.body)
+	}
+	if r := upload("s1", compiledSet(t, "takeover/v1/own.proto")); r.status != 201 {
+		t.Fatalf("s1 v2: %d %s", r.status, r.body)
+	}
+	if r := upload("s2", echoPB); r.status != 201 {
+		t.Fatalf("s2 with the echo service s1 gave up: %d %s", r.status, r.body)
+	}
+	r := do(t, "POST", tg.admin.URL+"/admin/descriptors/s1/rollback", nil, nil)
+	if r.status != 409 || !strings.Contains(string(r.body), `echo.v1.EchoService is already registered by descriptor set \"s2\"`) {
+		t.Errorf("rollback bringing back a service s2 has: %d %s", r.status, r.body)
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -61,9 +62,15 @@ func policyOf(bc config.Backend, log *slog.Logger) resilience.Policy {
 
 // buildError collects every problem found while building a route table, so
 // that validate and an admin upload report them all at once.
-type buildError struct{ problems []string }
+type buildError struct {
+	problems []string
+	// conflict: routes of the change collide with routes already served.
+	conflict bool
+}
 
 func (e *buildError) Error() string { return joinLines(e.problems) }
+
+func (e *buildError) Is(target error) bool { return target == ErrConflict && e.conflict }
 
 // buildTable resolves every route of snap: each protocol's own services,
 // then the config's explicit routes in file order. upload, when set, is
@@ -101,11 +108,12 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 		g.warnings = append(g.warnings, b.Warnings...)
 	}
 	table, err := routes.NewTable(rs)
+	var conflicts *routes.ConflictError
 	if err != nil {
 		b.Errorf("%v", err)
 	}
 	if len(b.Problems) > 0 {
-		return nil, &buildError{b.Problems}
+		return nil, &buildError{problems: b.Problems, conflict: errors.As(err, &conflicts)}
 	}
 	if shadows := shadowing(rs, g.cfg.File, upload); len(shadows) > 0 {
 		return nil, &overlapError{origin: shadowOrigin(g.cfg.File, upload), shadows: shadows}

@@ -20,11 +20,15 @@ import (
 
 // runGateway serves the library behind g.Run, the listener a deployment
 // uses, until the test ends; it returns the HTTP address.
-func runGateway(t *testing.T) string {
+func runGateway(t *testing.T) string { return runGatewayBoth(t).HTTP }
+
+// runGatewayBoth is runGateway with the admin listener too.
+func runGatewayBoth(t *testing.T) gateway.Listeners {
 	t.Helper()
 	mockAddr := startMock(t, "library.pb", "library.yaml")
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 listen: 127.0.0.1:0
+admin: 127.0.0.1:0
 descriptors:
   - file: ../testdata/library.pb
 backends:
@@ -48,7 +52,7 @@ services:
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l }) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return (<-started).HTTP
+	return <-started
 }
 
 // TestSmugglingRefusedOnTheListener sends request heads whose framing two
@@ -101,6 +105,41 @@ func TestSmugglingRefusedOnTheListener(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("clean request: %d", resp.StatusCode)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestSmugglingRefusedOnTheAdminListener: the admin API is guarded too; a
+// DELETE hidden in a chunked body is never run.
+func TestSmugglingRefusedOnTheAdminListener(t *testing.T) {
+	l := runGatewayBoth(t)
+	hidden := "DELETE /admin/descriptors/library HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+	c, err := net.Dial("tcp", l.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "POST /admin/descriptors/library/rollback HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n%s", hidden)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("first response %d, want 400", resp.StatusCode)
+	}
+	if second, err := http.ReadResponse(br, nil); err == nil {
+		t.Errorf("the hidden request was answered: %d", second.StatusCode)
+	}
+	r, err := http.Get("http://" + l.Admin + "/admin/descriptors/library")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Errorf("the set after the attempt: %d, want it still there", r.StatusCode)
 	}
 	http.DefaultClient.CloseIdleConnections()
 }

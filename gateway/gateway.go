@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/klauspost/compress/gzhttp"
@@ -227,6 +231,11 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
 	st, err := g.change("register", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
+		if cur, ok := s.Set(name); ok && cur.Source.Kind != descriptors.SourceUpload {
+			// The config's sets are the operator's: an upload replacing one
+			// would move its services to the upload's backend.
+			return nil, fmt.Errorf("%w: set %q was loaded from %s, not uploaded; an upload may not replace it", ErrConflict, name, cur.Source)
+		}
 		if err := redefined(s, set); err != nil {
 			return nil, err
 		}
@@ -240,7 +249,11 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 }
 
 // redefined refuses a set that defines a service another set already
-// defines: which one a method call would use depends on load order.
+// defines (which one a call would use would depend on load order), or
+// that gives a message, enum or service another set has a different
+// definition: a typed route built on the other set's message would
+// otherwise change under it. The same file, byte for byte, in two sets is
+// fine: uploads carry the files they import.
 func redefined(s *descriptors.Snapshot, set *descriptors.Set) error {
 	var dups []string
 	for _, sd := range set.Services() {
@@ -253,10 +266,53 @@ func redefined(s *descriptors.Snapshot, set *descriptors.Set) error {
 			}
 		}
 	}
+	for _, f := range set.FDS.GetFile() {
+		fd, err := set.Files.FindFileByPath(f.GetName())
+		if err != nil {
+			continue
+		}
+		for _, other := range s.Sets() {
+			if other.Name == set.Name {
+				continue
+			}
+			for _, name := range topLevelNames(fd) {
+				d, err := other.Files.FindDescriptorByName(name)
+				if err != nil {
+					continue
+				}
+				theirs, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(d.ParentFile()))
+				ours, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(fd))
+				if d.ParentFile().Path() != fd.Path() || !bytes.Equal(theirs, ours) {
+					dups = append(dups, fmt.Sprintf("%s is defined differently by %s (%s)", name, other.Origin(), d.ParentFile().Path()))
+				}
+			}
+		}
+	}
 	if len(dups) > 0 {
+		slices.Sort(dups)
+		dups = slices.Compact(dups)
+		if len(dups) > 10 {
+			dups = append(dups[:10], fmt.Sprintf("and %d more", len(dups)-10))
+		}
 		return fmt.Errorf("%w: %s", ErrConflict, strings.Join(dups, "; "))
 	}
 	return nil
+}
+
+// topLevelNames are the messages, enums and services a file declares at
+// its top level (nested ones go with their parents).
+func topLevelNames(fd protoreflect.FileDescriptor) []protoreflect.FullName {
+	var out []protoreflect.FullName
+	for i := 0; i < fd.Messages().Len(); i++ {
+		out = append(out, fd.Messages().Get(i).FullName())
+	}
+	for i := 0; i < fd.Enums().Len(); i++ {
+		out = append(out, fd.Enums().Get(i).FullName())
+	}
+	for i := 0; i < fd.Services().Len(); i++ {
+		out = append(out, fd.Services().Get(i).FullName())
+	}
+	return out
 }
 
 // Remove drops the set name and its routes.
@@ -267,7 +323,17 @@ func (g *Gateway) Remove(name string) error {
 
 // Rollback restores the previous version of the set name.
 func (g *Gateway) Rollback(name string) (*descriptors.Set, error) {
-	st, err := g.change("rollback", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) { return s.RolledBack(name) })
+	st, err := g.change("rollback", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
+		rolled, err := s.RolledBack(name)
+		if err != nil {
+			return nil, err
+		}
+		restored, _ := rolled.Set(name)
+		if err := redefined(s, restored); err != nil {
+			return nil, err
+		}
+		return rolled, nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +365,9 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 		// that landed meanwhile.
 		if now, ok := s.Set(name); !ok || now.Version != cur.Version || now.Source != cur.Source {
 			return nil, fmt.Errorf("%w: set %q changed during the refresh", ErrChanged, name)
+		}
+		if err := redefined(s, set); err != nil {
+			return nil, err
 		}
 		return s.With(set), nil
 	})

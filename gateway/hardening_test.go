@@ -342,7 +342,7 @@ func (b *hdFirstRead) Read(p []byte) (int, error) {
 // request with a body succeeds again.
 func TestHardeningInflightBudget(t *testing.T) {
 	mockAddr := startMock(t, "library.pb", "library.yaml")
-	tg := startGateway(t, fmt.Sprintf(hdLibraryConfig, "limits: {max_body_bytes: 1024, max_inflight_body_bytes: 2048}", mockAddr))
+	tg := startGateway(t, fmt.Sprintf(hdLibraryConfig, "limits: {max_body_bytes: 1024, max_inflight_body_bytes: 3072}", mockAddr))
 
 	type uploadEvents struct{ reading, done chan struct{} }
 	events := map[string]*uploadEvents{}

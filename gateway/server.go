@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/policy/framing"
+	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // Listeners are the addresses the gateway ended up listening on, which
@@ -65,7 +66,12 @@ func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(List
 			lis.Close()
 			return fmt.Errorf("listen admin %s: %w", cfg.Admin.Listen, err)
 		}
-		asrv := g.httpServer(admin, cfg.Limits)
+		// The admin API gets the same framing guard: a smuggled DELETE
+		// behind a proxy is worse there than anywhere.
+		alis = framing.Listener(alis)
+		asrv := g.httpServer(framing.Guard(admin, func(w http.ResponseWriter, r *http.Request, err error) {
+			translate.WriteError(w, err, nil, "")
+		}), cfg.Limits)
 		asrv.WriteTimeout = 0 // uploads and reflection refreshes may be slow
 		servers = append(servers, asrv)
 		listeners = append(listeners, alis)

@@ -107,3 +107,11 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Meter charges tab for every byte read from body.
+func Meter(body io.ReadCloser, tab *Tab) io.ReadCloser {
+	if tab == nil {
+		return body
+	}
+	return &meteredBody{ReadCloser: body, tab: tab}
+}

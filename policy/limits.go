@@ -76,7 +76,7 @@ func Limits(l BodyLimits, next http.Handler) http.Handler {
 		if tab := l.Budget.Open(); tab != nil {
 			defer tab.Close()
 			if hasBody(r) {
-				r.Body = &meteredBody{ReadCloser: r.Body, tab: tab}
+				r.Body = Meter(r.Body, tab)
 			}
 			r = r.WithContext(context.WithValue(r.Context(), tabKey{}, tab))
 		}

@@ -277,7 +277,7 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 			continue
 		}
 		key = strings.ToLower(key)
-		if _, taken := md[key]; taken || t.aliases[key] || !translate.ValidMetadataKey(key) || (f.Reserved != nil && f.Reserved(key)) || translate.HopByHop(key) {
+		if _, taken := md[key]; taken || t.alias(key) || !translate.ValidMetadataKey(key) || (f.Reserved != nil && f.Reserved(key)) || translate.HopByHop(key) {
 			return nil, translate.BadRequest("header "+name+" names metadata a client may not set",
 				translate.Violation(name, "reserved, hop-by-hop or already set by the gateway"))
 		}
@@ -296,6 +296,16 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 		}
 	}
 	return md, nil
+}
+
+// alias reports whether a metadata key a client sent under the forwarding
+// prefix stands for a header the gateway or a proxy acts on, in any of the
+// spellings a backend or proxy might fold together: '_' or '.' for '-', a
+// "-bin" suffix, and the whole X-Forwarded-* and X-Envoy-* families.
+func (t *Target) alias(key string) bool {
+	k := strings.TrimSuffix(strings.NewReplacer("_", "-", ".", "-").Replace(key), "-bin")
+	return t.aliases[k] || t.aliases[key] || strings.HasPrefix(k, "x-forwarded-") || strings.HasPrefix(k, "x-envoy-") ||
+		k == "forwarded" || k == "x-real-ip" || k == "x-client-ip" || k == "true-client-ip"
 }
 
 // checkShape refuses a JSON body that would expand past the route's
@@ -341,16 +351,30 @@ func checkParams(params routes.Params, raw bool) error {
 	return nil
 }
 
+// hasDotSegment reports a "." or ".." segment in v, also as a backend
+// that decodes once more, treats '\\' as a separator or folds fullwidth
+// forms would see it: "%2e", "%2f" and "%5c" in any case, '\\', and U+FF0E,
+// U+FF0F, U+2215.
 func hasDotSegment(v string) bool {
+	v = dotFolder.Replace(v)
 	for v != "" {
 		var seg string
-		seg, v, _ = strings.Cut(v, "/")
+		i := strings.IndexAny(v, "/\\")
+		if i < 0 {
+			seg, v = v, ""
+		} else {
+			seg, v = v[:i], v[i+1:]
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
 	}
 	return false
 }
+
+var dotFolder = strings.NewReplacer(
+	"%2e", ".", "%2E", ".", "%2f", "/", "%2F", "/", "%5c", "\\", "%5C", "\\",
+	"\uff0e", ".", "\uff0f", "/", "\u2215", "/", "\uff3c", "\\")
 
 func unprintable(name string) error {
 	return translate.BadRequest("header "+name+" has characters gRPC metadata cannot carry",

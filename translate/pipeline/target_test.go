@@ -294,3 +294,53 @@ func TestMalformedQueryRefused(t *testing.T) {
 		t.Error("the backend was called")
 	}
 }
+
+func TestHasDotSegment(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]bool{
+		"a/b":       false,
+		"a.b/c..d":  false,
+		"..":        true,
+		".":         true,
+		"a/../b":    true,
+		"..%2fetc":  true, // a ** value keeps %2F encoded; a backend may decode it
+		"..%2Fetc":  true,
+		"%2e%2e/x":  true, // double encoding (%252e arrives as %2e)
+		"%2E":       true,
+		`..\..\win`: true,
+		"..%5cwin":  true,
+		"x/．．/y":    true, // fullwidth full stops
+		"x∕..∕y":    true, // division slash
+		"%2e%2ex":   false,
+		"a%2fb":     false,
+		"...":       false,
+	} {
+		if got := hasDotSegment(give); got != want {
+			t.Errorf("hasDotSegment(%q) = %v, want %v", give, got, want)
+		}
+	}
+}
+
+func TestMetadataAliasSpellings(t *testing.T) {
+	t.Parallel()
+	fwd := &translate.Forwarding{Headers: []string{"Authorization", "X-Api-Key"}, ClientPrefix: "Grpc-Metadata-", PrintableOnly: true}
+	for _, h := range []string{
+		"Grpc-Metadata-Authorization-Bin", "Grpc-Metadata-X_Forwarded_For", "Grpc-Metadata-X.Forwarded.For",
+		"Grpc-Metadata-X-Forwarded-Client-Cert", "Grpc-Metadata-X-Forwarded-Prefix", "Grpc-Metadata-X-Envoy-Original-Path",
+		"Grpc-Metadata-X_Api_Key", "Grpc-Metadata-Cookie-Bin", "Grpc-Metadata-True-Client-Ip",
+	} {
+		v := "x"
+		if strings.HasSuffix(h, "-Bin") {
+			v = "eA=="
+		}
+		b := &recorder{}
+		rec := serve(Unguarded("b", b, &echo{fwd: fwd}, nil), "GET", "", http.Header{h: {v}})
+		if rec.Code != 400 || b.calls.Load() != 0 {
+			t.Errorf("%s: %d %s, want 400 and no call", h, rec.Code, rec.Body)
+		}
+	}
+	b := &recorder{}
+	if rec := serve(Unguarded("b", b, &echo{fwd: fwd}, nil), "GET", "", http.Header{"Grpc-Metadata-X-Tenant": {"acme"}}); rec.Code != 200 {
+		t.Errorf("an ordinary key: %d %s", rec.Code, rec.Body)
+	}
+}
