@@ -232,13 +232,6 @@ func (c *Config) routeHas(i int, key string) bool {
 	return ok
 }
 
-func (c *Config) protocolNames() []string {
-	n := make([]string, len(c.protocols))
-	for i, p := range c.protocols {
-		n[i] = p.Name()
-	}
-	return n
-}
 
 func joinOr(items []string) string {
 	if len(items) < 2 {

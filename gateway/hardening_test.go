@@ -323,19 +323,6 @@ func TestHardeningJSONShape(t *testing.T) {
 	})
 }
 
-// hdFirstRead is a request body that reports its first Read: the gateway
-// has admitted the request past its body budget and is receiving it.
-type hdFirstRead struct {
-	io.ReadCloser
-	once sync.Once
-	ch   chan struct{}
-}
-
-func (b *hdFirstRead) Read(p []byte) (int, error) {
-	b.once.Do(func() { close(b.ch) })
-	return b.ReadCloser.Read(p)
-}
-
 // TestHardeningInflightBudget: with two slow uploads holding the in-flight
 // body budget, a third request with a body gets 503 and Retry-After at
 // once, requests without a body still pass, and once the uploads end a

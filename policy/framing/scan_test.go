@@ -119,12 +119,11 @@ type event struct {
 func (e event) String() string { return fmt.Sprintf("%x:%v", e.line, e.err) }
 
 type verdicts struct {
-	events               []event
-	visible, poisonAt    int
-	poisonSelf, stopped  bool
-	queue                []uint64
-	maxBuf, maxBufCap    int
-	optionsVisible, post bool
+	events              []event
+	visible, poisonAt   int
+	poisonSelf, stopped bool
+	queue               []uint64
+	maxBuf, maxBufCap   int
 }
 
 // feedSplit runs data through a fresh scanner in pieces whose sizes next

@@ -239,7 +239,7 @@ func closeBounded(b translate.Backend) error {
 	case err := <-done:
 		return err
 	case <-time.After(callTimeout):
-		return fmt.Errorf("Close did not return within %v", callTimeout)
+		return fmt.Errorf("close did not return within %v", callTimeout)
 	}
 }
 

@@ -134,7 +134,7 @@ func (Protocol) NewBackend(_ context.Context, name string, bc *config.Backend, e
 		opts.MaxReconnects = *nc.MaxReconnects
 	}
 	for _, s := range nc.Streams {
-		opts.Streams = append(opts.Streams, StreamConfig{Name: s.Name, Subjects: s.Subjects})
+		opts.Streams = append(opts.Streams, StreamConfig(s))
 	}
 	if t := nc.TLS; t != nil {
 		opts.TLS = &TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
