@@ -14,7 +14,9 @@ import (
 	"github.com/switchboard-gw/switchboard/config/yamlpos"
 )
 
-// Problem is one configuration error with its position.
+// Problem is one error in a YAML file (the config, a stub file) with its
+// position, printed "file:line: key: message"; File may be empty for
+// problems of values built in code.
 type Problem struct {
 	File string
 	Line int
@@ -24,11 +26,13 @@ type Problem struct {
 
 func (p Problem) String() string {
 	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(p.Line))
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(p.Line))
+		}
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
 	if p.Key != "" {
 		b.WriteString(p.Key + ": ")
 	}

@@ -258,6 +258,15 @@ func Section[T any](c *Config, key string) T {
 	return v
 }
 
+// SectionList is a top-level section that a protocol declared as a
+// pointer to a list of T, or nil.
+func SectionList[T any](c *Config, key string) []T {
+	if s := Section[*[]T](c, key); s != nil {
+		return *s
+	}
+	return nil
+}
+
 // CheckEndpoints reports an empty list and any endpoint that is not
 // host:port, under key.
 func (c *Config) CheckEndpoints(key string, endpoints []string) Problems {

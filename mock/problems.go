@@ -6,34 +6,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/switchboard-gw/switchboard/config"
 )
 
 // Problem is one mistake in a stub file, or in stubs built in Go (which
-// have no File). It prints like the gateway's configuration errors:
-// "file:line: key: message", the form editors and terminals turn into
-// links, with Key a path such as stubs[2].error.code.
-type Problem struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
-}
-
-func (p Problem) String() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		if p.Line > 0 {
-			b.WriteString(":" + strconv.Itoa(p.Line))
-		}
-		b.WriteString(": ")
-	}
-	if p.Key != "" {
-		b.WriteString(p.Key + ": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
-}
+// have no File), with a Key such as stubs[2].error.code: the config's
+// problem type, so both print alike.
+type Problem = config.Problem
 
 // MaxProblems is how many problems Problems.Error lists before it sums up
 // the rest in a last line, "and N more problems".

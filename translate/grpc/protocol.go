@@ -67,12 +67,7 @@ func (Protocol) NewBackendSection() any   { return &BackendConfig{} }
 func (Protocol) NewRouteSection() any     { return &RouteConfig{} }
 func (Protocol) Sections() map[string]any { return map[string]any{servicesKey: &[]ServiceConfig{}} }
 
-func services(c *config.Config) []ServiceConfig {
-	if s := config.Section[*[]ServiceConfig](c, servicesKey); s != nil {
-		return *s
-	}
-	return nil
-}
+func services(c *config.Config) []ServiceConfig { return config.SectionList[ServiceConfig](c, servicesKey) }
 
 // Validate checks the gRPC backends, the services list, and that server
 // reflection is asked of gRPC backends only.
