@@ -19,7 +19,7 @@ test: ## the full suite, race detector on (what CI runs)
 test-short: ## the suite without the race detector
 	$(GO) test -count=1 $(PKGS)
 
-demo: ## gateway + mock gRPC backends on 127.0.0.1:8080 (admin :9901), with curl lines to try
+demo: ## gateway + mock gRPC, Thrift and NATS backends on 127.0.0.1:8080 (admin :9901), with curl lines to try
 	$(GO) run ./cmd/switchboard demo
 
 bench: ## matching, transcoding, and each protocol through the gateway beside a direct client call

@@ -165,7 +165,7 @@ func (e *overlapError) Error() string {
 			lines = append(lines, fmt.Sprintf("  and %d more", len(e.shadows)-maxListed))
 			break
 		}
-		lines = append(lines, "  "+s.String())
+		lines = append(lines, "  "+s.String()+", already served by "+s.Existing.Origin)
 	}
 	return joinLines(lines)
 }

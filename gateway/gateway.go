@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 	if err != nil {
 		problems = append(problems, err.Error())
 	} else if table.Len() == 0 {
-		g.warnings = append(g.warnings, cfg.File+": the config exposes no routes (list services, thrift_services or routes)")
+		g.warnings = append(g.warnings, cfg.File+": the config exposes no routes")
 	}
 	if len(problems) > 0 {
 		g.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -147,8 +148,12 @@ func BadRequest(message string, violations ...*errdetails.BadRequest_FieldViolat
 }
 
 // Violation is shorthand for one BadRequest field violation.
+//
+// Both are made valid UTF-8 (a parameter name can be anything a client
+// sent), or the detail could not be packed and would be lost.
 func Violation(field, description string) *errdetails.BadRequest_FieldViolation {
-	return &errdetails.BadRequest_FieldViolation{Field: field, Description: description}
+	return &errdetails.BadRequest_FieldViolation{Field: strings.ToValidUTF8(field, "\uFFFD"),
+		Description: strings.ToValidUTF8(description, "\uFFFD")}
 }
 
 // FromError maps any error to an *Error. Context errors become CANCELLED or

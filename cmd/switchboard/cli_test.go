@@ -39,6 +39,7 @@ func TestCLI(t *testing.T) {
 		{"schema_thrift_errors", []string{"schema", "testdata/thrift/bad.thrift"}, 1},
 		{"unknown_command", []string{"frobnicate"}, 2},
 		{"validate_everything", []string{"validate", "-c", "testdata/bad-everything.yaml"}, 1},
+		{"validate_hidden", []string{"validate", "-c", "testdata/hidden.yaml"}, 0},
 		{"validate_streaming", []string{"validate", "-c", "testdata/streaming.yaml"}, 0},
 		{"validate_no_routes", []string{"validate", "-c", "testdata/no-routes.yaml", "--dial"}, 0},
 		{"help", []string{"--help"}, 0},

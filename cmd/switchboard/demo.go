@@ -67,6 +67,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if err := noArgsLeft(fs, stderr); err != nil {
+		return err
+	}
 	return runDemo(ctx, *dir, *listen, *adminAddr, stdout, stderr, nil)
 }
 

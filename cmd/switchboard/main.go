@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -100,16 +101,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage())
+			return 0
+		}
 		if c, _ := lookup(args[1:]); c != nil {
 			return help(ctx, c, stdout)
 		}
-		fmt.Fprint(stdout, usage())
-		return 0
+		fmt.Fprintf(stderr, "switchboard help: unknown command %q\n\n%s", strings.Join(args[1:], " "), usage())
+		return 2
 	}
 	c, rest := lookup(args)
 	if c == nil {
 		if args[0] == "mock" {
+			if wantsHelp(args[1:]) {
+				fmt.Fprint(stdout, usage())
+				return 0
+			}
 			fmt.Fprintf(stderr, "switchboard mock: want grpc, thrift or nats\n\n%s", usage())
 			return 2
 		}
@@ -172,5 +181,15 @@ func cmdVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 		commit += " (modified)"
 	}
 	fmt.Fprintf(stdout, "switchboard %s\ncommit %s\n%s\n", version, commit, goVersion)
+	return nil
+}
+
+// noArgsLeft refuses words after the flags: flag parsing stops at the
+// first one, so "--listen A extra --stubs B" would drop --stubs silently.
+func noArgsLeft(fs *flag.FlagSet, stderr io.Writer) error {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "switchboard %s: unexpected argument %q (flags go before any other word)\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
 	return nil
 }

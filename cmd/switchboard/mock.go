@@ -32,6 +32,9 @@ func cmdMockGRPC(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if err := noArgsLeft(fs, stderr); err != nil {
+		return err
+	}
 	if *desc == "" || *stubs == "" {
 		fmt.Fprintln(stderr, "switchboard mock grpc: --descriptors and --stubs are required")
 		return errUsage
@@ -104,6 +107,9 @@ func cmdMockThrift(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if err := noArgsLeft(fs, stderr); err != nil {
+		return err
+	}
 	if *idlPath == "" || *stubs == "" {
 		fmt.Fprintln(stderr, "switchboard mock thrift: --idl and --stubs are required")
 		return errUsage
@@ -160,6 +166,9 @@ func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Var(&typed, "typed", "SUBJECT=REQUEST:REPLY: protobuf payloads on that stub subject (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if err := noArgsLeft(fs, stderr); err != nil {
+		return err
 	}
 	if *stubs == "" || (len(typed) > 0 && *desc == "") {
 		fmt.Fprintln(stderr, "switchboard mock nats: --stubs is required, and --typed needs --descriptors")

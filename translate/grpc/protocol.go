@@ -202,7 +202,12 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 				continue // the first config set defining a listed service wins
 			}
 			exposed[sd.FullName()] = set.Name
-			for _, r := range p.serviceRoutes(b, set, sd, backend, jsonOpts, unannotated) {
+			srs := p.serviceRoutes(b, set, sd, backend, jsonOpts, unannotated)
+			if _, listed := cfgSvc[string(sd.FullName())]; listed && len(srs) == 0 && !unannotated && sd.Methods().Len() > 0 {
+				b.Warnf("service %s exposes no routes: none of its methods has a google.api.http rule (unannotated: true serves them at POST /%s/METHOD)",
+					sd.FullName(), sd.FullName())
+			}
+			for _, r := range srs {
 				r.Origin = set.Origin()
 				rs = append(rs, r)
 			}

@@ -163,8 +163,9 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		// url.Query would drop what does not parse (%zz, a ';'): refuse it.
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
+			// Named so that it cannot be taken for a field called "query".
 			return nil, 0, translate.BadRequest("the query string does not parse: "+err.Error(),
-				translate.Violation("query", err.Error()))
+				translate.Violation("(query string)", err.Error()))
 		}
 		req.Query = q
 	}

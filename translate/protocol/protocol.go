@@ -134,6 +134,13 @@ func (b *Build) Backend(name string, p Protocol) (*Backend, error) {
 	if !ok && b.Broken[name] {
 		return nil, fmt.Errorf("backend %q: %w", name, ErrBroken)
 	}
+	if !ok && b.Config.Backends[name].Protocol == "" {
+		if _, declared := b.Config.Backends[name]; !declared && name != "" {
+			// Config validation names it, with its position; an upload's
+			// backend is checked before the build.
+			return nil, fmt.Errorf("unknown backend %q (have: %s): %w", name, strings.Join(b.Config.BackendNames(), ", "), ErrBroken)
+		}
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown backend %q (have: %s)", name, strings.Join(b.Config.BackendNames(), ", "))
 	}
