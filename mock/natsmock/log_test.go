@@ -13,15 +13,23 @@ import (
 	"github.com/nats-io/nats.go/micro"
 )
 
+// syncBuffer collects log output and signals each write, so a test can
+// wait for a log line rather than poll for it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	select {
+	case s.wrote <- struct{}{}:
+	default: // a signal is already pending
+	}
+	return n, err
 }
 
 func (s *syncBuffer) String() string {
@@ -50,7 +58,7 @@ func TestCallLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	logs := syncBuffer{wrote: make(chan struct{}, 1)}
 	r, err := New(connect(t, srv), stubs, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +89,14 @@ func TestCallLog(t *testing.T) {
 				recs = append(recs, rec)
 			}
 		}
-		if len(recs) >= 3 || time.Now().After(deadline) {
+		if len(recs) >= 3 {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-logs.wrote:
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("want 3 call records:\n%s", logs.String())
+		}
 	}
 	if len(recs) != 3 {
 		t.Fatalf("want 3 call records:\n%s", logs.String())
