@@ -53,21 +53,21 @@ func (a *Admin) UnmarshalYAML(n *yaml.Node) error {
 
 // Limits harden the HTTP listener.
 type Limits struct {
-	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
-	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
-	MaxJSONDepth      int      `yaml:"max_json_depth"`
+	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
+	MaxHeaderBytes int   `yaml:"max_header_bytes"`
+	MaxJSONDepth   int   `yaml:"max_json_depth"`
 	// MaxJSONValues and MaxJSONContainers bound what one JSON body may
 	// expand into: its values, and its objects and arrays.
 	MaxJSONValues     int `yaml:"max_json_values"`
 	MaxJSONContainers int `yaml:"max_json_containers"`
 	// MaxInflightBodyBytes bounds the request bodies the gateway holds at
 	// once; past it a request with a body is refused with 503.
-	MaxInflightBodyBytes int64 `yaml:"max_inflight_body_bytes"`
-	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	ReadTimeout       Duration `yaml:"read_timeout"`
-	WriteTimeout      Duration `yaml:"write_timeout"`
-	IdleTimeout       Duration `yaml:"idle_timeout"`
-	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	MaxInflightBodyBytes int64    `yaml:"max_inflight_body_bytes"`
+	ReadHeaderTimeout    Duration `yaml:"read_header_timeout"`
+	ReadTimeout          Duration `yaml:"read_timeout"`
+	WriteTimeout         Duration `yaml:"write_timeout"`
+	IdleTimeout          Duration `yaml:"idle_timeout"`
+	ShutdownTimeout      Duration `yaml:"shutdown_timeout"`
 	// ShutdownDelay is how long /readyz fails before the listener closes,
 	// so that a load balancer stops sending new requests first.
 	ShutdownDelay Duration `yaml:"shutdown_delay"`
@@ -155,11 +155,15 @@ type Keepalive struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
-// Retry retries failed attempts whose code is in On.
+// Retry retries failed attempts whose code is in On, when the call is
+// idempotent or provably never reached the backend's application.
 type Retry struct {
-	Attempts int      `yaml:"attempts"`
-	Backoff  Duration `yaml:"backoff"`
-	On       []string `yaml:"on"`
+	Attempts      int      `yaml:"attempts"`
+	Backoff       Duration `yaml:"backoff"`
+	On            []string `yaml:"on"`
+	PerTryTimeout Duration `yaml:"per_try_timeout"`
+	// Budget is the share of calls in flight that may be retries at once.
+	Budget *float64 `yaml:"budget"`
 }
 
 // Breaker opens after Failures consecutive failures for Cooldown.
@@ -182,6 +186,9 @@ type Route struct {
 	// RawPaths lets path values hold "." and ".." segments, for a backend
 	// that wants paths as sent.
 	RawPaths bool `yaml:"raw_paths"`
+	// Idempotent says the route's calls may be sent twice: a failure that
+	// may have reached the backend can then be retried.
+	Idempotent bool `yaml:"idempotent"`
 
 	// Protocol names the route's target kind, "" when none or several
 	// are set.

@@ -185,6 +185,9 @@ func (c *Config) validate() Problems {
 				add(c.Problem(fmt.Sprintf("%s.retry.on[%d]", key, j), "%v", err))
 			}
 		}
+		if bu := b.Retry.Budget; bu != nil && (*bu <= 0 || *bu > 1) {
+			add(c.Problem(key+".retry.budget", "must be above 0 and at most 1 (a share of calls in flight)"))
+		}
 		if b.Breaker.Failures > 0 && b.Breaker.Cooldown == 0 {
 			add(c.Problem(key+".breaker.cooldown", "required when failures is set"))
 		}

@@ -46,11 +46,15 @@ func (g *Gateway) newBackend(ctx context.Context, name string) (*protocol.Backen
 
 func policyOf(bc config.Backend, log *slog.Logger) resilience.Policy {
 	p := resilience.Policy{
-		Log:           log,
-		Timeout:       bc.Timeout.D(config.DefaultBackendTimeout),
-		Retry:         resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond)},
+		Log:     log,
+		Timeout: bc.Timeout.D(config.DefaultBackendTimeout),
+		Retry: resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond),
+			PerTryTimeout: bc.Retry.PerTryTimeout.D(0)},
 		Breaker:       resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0)},
 		MaxConcurrent: bc.MaxConcurrent,
+	}
+	if bc.Retry.Budget != nil {
+		p.Retry.Budget = *bc.Retry.Budget
 	}
 	for _, s := range bc.Retry.On {
 		if c, err := config.ParseCode(s); err == nil { // validated at load
@@ -100,6 +104,9 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 		}
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.RawPaths {
 			r.Target = tg.WithRawPaths()
+		}
+		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Idempotent {
+			r.Target = tg.WithIdempotent()
 		}
 		r.Origin = g.cfg.File
 		rs = append(rs, r)

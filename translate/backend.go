@@ -18,6 +18,10 @@ type Call struct {
 	Metadata metadata.MD
 	// Delivery says what the caller waits for.
 	Delivery Delivery
+	// Idempotent says sending the call twice has the effect of sending it
+	// once (a GET, PUT or DELETE binding, a method marked so): only then
+	// may a failure that may have reached the application be retried.
+	Idempotent bool
 }
 
 // Delivery is what a call waits for.

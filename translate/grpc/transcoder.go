@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/translate"
 	"github.com/switchboard-gw/switchboard/translate/binding"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // DefaultForwardedHeaders are the request headers that always become gRPC
@@ -93,3 +94,10 @@ func reservedForClients(k string) bool {
 
 // RepliesJSON: unless the reply is a google.api.HttpBody.
 func (t *Transcoder) RepliesJSON() bool { return !t.rule.ReplyIsHTTPBody() }
+
+// Idempotent: the method declares idempotency_level IDEMPOTENT or
+// NO_SIDE_EFFECTS.
+func (t *Transcoder) Idempotent() bool {
+	opts, ok := t.rule.Method().Options().(*descriptorpb.MethodOptions)
+	return ok && opts.GetIdempotencyLevel() != descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN
+}

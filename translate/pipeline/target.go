@@ -51,6 +51,10 @@ type Options struct {
 	// RawPaths lets path values hold "." and ".." segments, for a backend
 	// that wants paths as sent. NUL, CR and LF are refused regardless.
 	RawPaths bool
+	// Idempotent marks every call of the route as safe to send twice (the
+	// route's idempotent: true), beside what the HTTP method and the
+	// transcoder say.
+	Idempotent bool
 }
 
 // Defaults for Options' zero values.
@@ -93,6 +97,14 @@ func New(backendName string, backend *resilience.Backend, tc translate.Transcode
 		}
 	}
 	return t
+}
+
+// WithIdempotent returns a copy of t whose calls may be retried after a
+// failure that may have reached the backend.
+func (t *Target) WithIdempotent() *Target {
+	c := *t
+	c.opts.Idempotent = true
+	return &c
 }
 
 // WithRawPaths returns a copy of t whose path values may hold dot
@@ -200,7 +212,7 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		ctx, cancel = withTimeout(ctx, d)
 		defer cancel()
 	}
-	call := &translate.Call{}
+	call := &translate.Call{Idempotent: t.idempotent(r.Method)}
 	if t.fwd != nil {
 		if call.Metadata, err = t.metadata(r); err != nil {
 			return nil, 0, err
@@ -297,6 +309,21 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 		}
 	}
 	return md, nil
+}
+
+// idempotent: the route says so, the HTTP method is one whose repetition
+// has no further effect (RFC 9110 §9.2.2), or the transcoder knows the
+// call is (a gRPC method's idempotency_level).
+func (t *Target) idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	if t.opts.Idempotent {
+		return true
+	}
+	i, ok := t.tc.(interface{ Idempotent() bool })
+	return ok && i.Idempotent()
 }
 
 // alias reports whether a metadata key a client sent under the forwarding

@@ -92,3 +92,17 @@ func (b *breaker) abandon(t ticket) {
 	b.probing = false
 	b.mu.Unlock()
 }
+
+// remaining is how long the breaker stays open; at least a second for a
+// Retry-After header, 0 when closed.
+func (b *breaker) remaining() time.Duration {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.openUntil.IsZero() {
+		return 0
+	}
+	return max(time.Until(b.openUntil), time.Second)
+}

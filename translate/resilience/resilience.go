@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
 	"slices"
+	"strconv"
+	"sync/atomic"
 	"time"
 
-	"github.com/eapache/go-resiliency/retrier"
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -26,19 +30,39 @@ type Policy struct {
 	Retry   Retry
 	Breaker Breaker
 	// MaxConcurrent bounds calls in flight; callers beyond it wait until their
-	// deadline and then fail with RESOURCE_EXHAUSTED.
+	// deadline and then fail with UNAVAILABLE (503): the backend is full,
+	// the client did nothing wrong.
 	MaxConcurrent int
 	// Log is where breaker changes are logged, once each; nil discards.
 	Log *slog.Logger
 }
 
 // Retry retries an attempt that failed with one of On, up to Attempts
-// attempts in all, sleeping Backoff, doubled each time, with 20% jitter.
+// attempts in all, and only when another attempt cannot repeat a side
+// effect: the call is idempotent (Call.Idempotent), or the backend says the
+// request never reached the application (Error.Retryable). Between
+// attempts it sleeps a random time up to Backoff, doubled each time (full
+// jitter, so that clients do not retry in step).
 type Retry struct {
 	Attempts int
 	Backoff  time.Duration
 	On       []codes.Code
+	// PerTryTimeout bounds each attempt beside the overall Timeout; 0 is
+	// none.
+	PerTryTimeout time.Duration
+	// Budget is the share of this backend's calls in flight that may be
+	// retries at once (Envoy's retry budget; gRPC's retry throttling has
+	// the same aim): a backend failing every call sees at most
+	// (1 + Budget) times the offered load. 0 means DefaultRetryBudget.
+	// MinRetries retries are always allowed at once.
+	Budget float64
 }
+
+// Retry budget defaults.
+const (
+	DefaultRetryBudget = 0.2
+	MinRetries         = 3
+)
 
 // Breaker opens after Failures consecutive failures for Cooldown.
 type Breaker struct {
@@ -60,29 +84,22 @@ type Backend struct {
 	name    string
 	next    translate.Backend
 	policy  Policy
-	retrier *retrier.Retrier
 	breaker *breaker
 	slots   chan struct{}
 	metrics *observability.Metrics
+	// active are calls in flight, retrying the retries among them: the
+	// retry budget's two sides.
+	active, retrying atomic.Int64
 }
 
 var _ translate.Backend = (*Backend)(nil)
 
 // Wrap returns next wrapped in policy. metrics may be nil.
 func Wrap(name string, next translate.Backend, policy Policy, metrics *observability.Metrics) *Backend {
-	b := &Backend{name: name, next: next, policy: policy, metrics: metrics}
-	if policy.Retry.Attempts > 1 && len(policy.Retry.On) > 0 {
-		backoff := make([]time.Duration, policy.Retry.Attempts-1)
-		d := policy.Retry.Backoff
-		for i := range backoff {
-			backoff[i] = d
-			d *= 2
-		}
-		// Classify by code, not errors.Is: two statuses with the same code
-		// and different messages are different errors to errors.Is.
-		b.retrier = retrier.New(backoff, codeClassifier(policy.Retry.On)).WithSurfaceWorkErrors()
-		b.retrier.SetJitter(0.2)
+	if policy.Retry.Budget <= 0 {
+		policy.Retry.Budget = DefaultRetryBudget
 	}
+	b := &Backend{name: name, next: next, policy: policy, metrics: metrics}
 	if policy.Breaker.Failures > 0 {
 		b.breaker = &breaker{
 			failures: policy.Breaker.Failures,
@@ -108,23 +125,41 @@ func Wrap(name string, next translate.Backend, policy Policy, metrics *observabi
 	return b
 }
 
-type codeClassifier []codes.Code
-
-func (c codeClassifier) Classify(err error) retrier.Action {
-	if err == nil {
-		return retrier.Succeed
-	}
+// retryable reports whether a failed attempt may be tried again: by code
+// (two statuses with the same code and different messages are the same
+// case), and only when it cannot repeat a side effect.
+func (b *Backend) retryable(err error, call *translate.Call) bool {
 	var final finalError
 	if errors.Is(err, errBreakerOpen) || errors.As(err, &final) {
 		// An open breaker: waiting out a backoff cannot close it. A final
 		// outcome: the backend answered, and asking again would only
 		// repeat the answer, or a side effect.
-		return retrier.Fail
+		return false
 	}
-	if slices.Contains(c, translate.FromError(err).Code) {
-		return retrier.Retry
+	e := translate.FromError(err)
+	if !slices.Contains(b.policy.Retry.On, e.Code) {
+		return false
 	}
-	return retrier.Fail
+	return call.Idempotent || e.Retryable
+}
+
+// takeRetry reserves one retry within the budget.
+func (b *Backend) takeRetry() bool {
+	allowed := max(int64(MinRetries), int64(math.Ceil(b.policy.Retry.Budget*float64(b.active.Load()))))
+	if b.retrying.Add(1) > allowed {
+		b.retrying.Add(-1)
+		return false
+	}
+	return true
+}
+
+// backoff is the full-jitter sleep before retry n (1-based).
+func (b *Backend) backoff(n int) time.Duration {
+	d := b.policy.Retry.Backoff << (n - 1)
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d) + 1))
 }
 
 // Invoke runs call under the policy.
@@ -175,24 +210,31 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 		case b.slots <- struct{}{}:
 			defer func() { <-b.slots }()
 		case <-ctx.Done():
-			return nil, &translate.Error{Code: codes.ResourceExhausted,
-				Message: "backend " + b.name + " is at its concurrency limit", Cause: ctx.Err()}
+			return nil, &translate.Error{Code: codes.Unavailable, Retryable: true,
+				Message: "backend " + b.name + " is at its concurrency limit", Cause: ctx.Err(),
+				Header: http.Header{"Retry-After": {"1"}}}
 		}
 	}
-	if b.retrier == nil {
-		reply, err := b.attempt(ctx, call, decode, callerDeadline)
-		return reply, unwrapFinal(err)
-	}
-	var reply *translate.Reply
+	b.active.Add(1)
+	defer b.active.Add(-1)
+	reply, err := b.attempt(ctx, call, decode, callerDeadline)
 	info := observability.FromContext(ctx)
-	err := b.retrier.RunFn(ctx, func(ctx context.Context, retries int) error {
-		if retries > 0 {
-			info.AddRetry()
+	for n := 1; err != nil && n < b.policy.Retry.Attempts && b.retryable(err, call); n++ {
+		if !b.takeRetry() {
+			break
 		}
-		var err error
+		t := time.NewTimer(b.backoff(n))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			b.retrying.Add(-1)
+			return nil, unwrapFinal(err)
+		case <-t.C:
+		}
+		info.AddRetry()
 		reply, err = b.attempt(ctx, call, decode, callerDeadline)
-		return err
-	})
+		b.retrying.Add(-1)
+	}
 	if err != nil {
 		return nil, unwrapFinal(err)
 	}
@@ -215,7 +257,13 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	t, ok := b.breaker.allow()
 	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name,
-			Cause: errBreakerOpen, Retryable: true}
+			Cause: errBreakerOpen, Retryable: true,
+			Header: http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(b.breaker.remaining().Seconds())))}}}
+	}
+	if b.policy.Retry.PerTryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.policy.Retry.PerTryTimeout)
+		defer cancel()
 	}
 	// One client span per attempt, under the request's server span (a no-op
 	// when tracing is off), so retries and backend latency show in traces.

@@ -58,27 +58,37 @@ func unavailable(msg string) error { return status.Error(codes.Unavailable, msg)
 
 func TestRetry(t *testing.T) {
 	t.Parallel()
+	retry := Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}
+	neverSent := func(msg string) error {
+		return &translate.Error{Code: codes.Unavailable, Message: msg, Retryable: true}
+	}
 	tests := []struct {
-		name      string
-		script    []error
-		retry     Retry
-		wantCode  codes.Code
-		wantCalls int32
+		name       string
+		script     []error
+		retry      Retry
+		idempotent bool
+		wantCode   codes.Code
+		wantCalls  int32
 	}{
 		{"succeeds after two unavailable with different messages", []error{unavailable("a"), unavailable("b")},
-			Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}, codes.OK, 3},
+			retry, true, codes.OK, 3},
 		{"gives up after attempts", []error{unavailable("a"), unavailable("b"), unavailable("c"), nil},
-			Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}, codes.Unavailable, 3},
+			retry, true, codes.Unavailable, 3},
 		{"does not retry other codes", []error{status.Error(codes.NotFound, "no"), nil},
-			Retry{Attempts: 3, Backoff: time.Millisecond, On: []codes.Code{codes.Unavailable}}, codes.NotFound, 1},
-		{"no retry configured", []error{unavailable("a"), nil}, Retry{}, codes.Unavailable, 1},
+			retry, true, codes.NotFound, 1},
+		{"no retry configured", []error{unavailable("a"), nil}, Retry{}, true, codes.Unavailable, 1},
+		// A call that may have reached the application is sent once,
+		// unless it is idempotent...
+		{"not idempotent, maybe delivered", []error{unavailable("a"), nil}, retry, false, codes.Unavailable, 1},
+		// ...while one that provably never left is retried either way.
+		{"not idempotent, never sent", []error{neverSent("refused"), neverSent("refused"), nil}, retry, false, codes.OK, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := &fakeBackend{script: tt.script}
 			b := Wrap("test", f, Policy{Retry: tt.retry}, nil)
-			_, err := b.Invoke(context.Background(), &translate.Call{})
+			_, err := b.Invoke(context.Background(), &translate.Call{Idempotent: tt.idempotent})
 			if got := translate.FromError(err); (err == nil) != (tt.wantCode == codes.OK) || (err != nil && got.Code != tt.wantCode) {
 				t.Errorf("err = %v, want code %v", err, tt.wantCode)
 			}
@@ -95,7 +105,7 @@ func TestRetryStopsAtDeadline(t *testing.T) {
 	b := Wrap("test", f, Policy{Timeout: 30 * time.Millisecond,
 		Retry: Retry{Attempts: 3, Backoff: time.Hour, On: []codes.Code{codes.Unavailable}}}, nil)
 	start := time.Now()
-	_, err := b.Invoke(context.Background(), &translate.Call{})
+	_, err := b.Invoke(context.Background(), &translate.Call{Idempotent: true})
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("err = %v after %v; want a failure at the deadline, not after the backoff", err, time.Since(start))
 	}
@@ -236,8 +246,9 @@ func TestConcurrencyLimit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := b.Invoke(ctx, &translate.Call{})
-	if translate.FromError(err).Code != codes.ResourceExhausted {
-		t.Errorf("second call: %v, want RESOURCE_EXHAUSTED", err)
+	// The backend is full, not the client at fault: 503, not 429.
+	if e := translate.FromError(err); e.Code != codes.Unavailable || e.Header.Get("Retry-After") == "" {
+		t.Errorf("second call: %v, want UNAVAILABLE with Retry-After", err)
 	}
 	close(f.block)
 	if err := <-done; err != nil {
@@ -292,5 +303,112 @@ func TestConcurrencyLimitOutOfTime(t *testing.T) {
 		if c := translate.FromError(err).Code; c != codes.DeadlineExceeded {
 			t.Fatalf("code %v, want DEADLINE_EXCEEDED", c)
 		}
+	}
+}
+
+// TestRetryBudget: with every call failing at once, the retries that may
+// run together are capped at the budget's share of the calls in flight
+// (20% of 50 = 10), so an outage is not multiplied by the retry count.
+func TestRetryBudget(t *testing.T) {
+	t.Parallel()
+	const callers = 50
+	f := &budgetProbe{first: callers, gate1: make(chan struct{}), gate2: make(chan struct{}),
+		entered: make(chan struct{}, callers), blocked: make(chan struct{}, callers)}
+	b := Wrap("lib", f, Policy{Retry: Retry{Attempts: 5, On: []codes.Code{codes.Unavailable}, Budget: 0.2}}, nil)
+	returned := make(chan struct{}, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = b.Invoke(context.Background(), &translate.Call{Idempotent: true})
+			returned <- struct{}{}
+		}()
+	}
+	for range callers {
+		<-f.entered // every first attempt is in flight
+	}
+	close(f.gate1) // and they all fail together
+	retries, gaveUp := 0, 0
+	for retries+gaveUp < callers {
+		select {
+		case <-f.blocked:
+			retries++
+		case <-returned:
+			gaveUp++
+		}
+	}
+	if retries > 10 || retries < MinRetries {
+		t.Errorf("%d retries ran at once, want between %d and 10", retries, MinRetries)
+	}
+	close(f.gate2)
+	wg.Wait()
+	if total := f.calls.Load(); total > callers+10+10*4 {
+		t.Errorf("%d backend calls for %d requests", total, callers)
+	}
+}
+
+// budgetProbe fails the first `first` calls once gate1 opens, and holds
+// every later call (a retry) until gate2 opens, saying so on blocked.
+type budgetProbe struct {
+	first            int32
+	calls            atomic.Int32
+	gate1, gate2     chan struct{}
+	entered, blocked chan struct{}
+}
+
+func (p *budgetProbe) Invoke(ctx context.Context, _ *translate.Call) (*translate.Reply, error) {
+	if p.calls.Add(1) <= p.first {
+		p.entered <- struct{}{}
+		<-p.gate1
+	} else {
+		select {
+		case p.blocked <- struct{}{}:
+		default:
+		}
+		<-p.gate2
+	}
+	return nil, status.Error(codes.Unavailable, "down")
+}
+
+func (p *budgetProbe) Close() error { return nil }
+
+// TestPerTryTimeout: each attempt gets its own deadline, so a hung attempt
+// is abandoned and retried within the overall timeout.
+func TestPerTryTimeout(t *testing.T) {
+	t.Parallel()
+	f := &hangOnce{}
+	b := Wrap("lib", f, Policy{Timeout: time.Minute,
+		Retry: Retry{Attempts: 2, On: []codes.Code{codes.DeadlineExceeded}, PerTryTimeout: 50 * time.Millisecond}}, nil)
+	if _, err := b.Invoke(context.Background(), &translate.Call{Idempotent: true}); err != nil {
+		t.Fatalf("err = %v, want the second attempt to succeed", err)
+	}
+	if f.calls.Load() != 2 {
+		t.Errorf("calls = %d, want 2", f.calls.Load())
+	}
+}
+
+type hangOnce struct{ calls atomic.Int32 }
+
+func (h *hangOnce) Invoke(ctx context.Context, _ *translate.Call) (*translate.Reply, error) {
+	if h.calls.Add(1) == 1 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return &translate.Reply{}, nil
+}
+
+func (h *hangOnce) Close() error { return nil }
+
+// TestBreakerOpenRetryAfter: an open breaker answers at once with how long
+// it stays open.
+func TestBreakerOpenRetryAfter(t *testing.T) {
+	t.Parallel()
+	f := &fakeBackend{script: []error{unavailable("a")}}
+	b := Wrap("lib", f, Policy{Breaker: Breaker{Failures: 1, Cooldown: 30 * time.Second}}, nil)
+	_, _ = b.Invoke(context.Background(), &translate.Call{})
+	_, err := b.Invoke(context.Background(), &translate.Call{})
+	if e := translate.FromError(err); e.Code != codes.Unavailable || e.Header.Get("Retry-After") != "30" {
+		t.Errorf("err = %v, header %v; want UNAVAILABLE with Retry-After: 30", err, e.Header)
 	}
 }
