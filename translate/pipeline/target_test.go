@@ -344,3 +344,43 @@ func TestMetadataAliasSpellings(t *testing.T) {
 		t.Errorf("an ordinary key: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// failing answers UNAVAILABLE from the server (so the call may have
+// reached the application) and counts the calls.
+type failing struct{ calls atomic.Int32 }
+
+func (f *failing) Invoke(context.Context, *translate.Call) (*translate.Reply, error) {
+	f.calls.Add(1)
+	return nil, &translate.Error{Code: codes.Unavailable, Message: "busy", Application: true, FromServer: true}
+}
+func (f *failing) Close() error { return nil }
+
+// TestRetriesOnlyIdempotent: a POST is never sent twice after a failure
+// that may have reached the backend; a GET, a PUT and a route marked
+// idempotent are retried.
+func TestRetriesOnlyIdempotent(t *testing.T) {
+	t.Parallel()
+	policy := resilience.Policy{Retry: resilience.Retry{Attempts: 3, On: []codes.Code{codes.Unavailable}}}
+	for _, tt := range []struct {
+		method     string
+		idempotent bool
+		want       int32
+	}{
+		{"POST", false, 1},
+		{"PATCH", false, 1},
+		{"GET", false, 3},
+		{"PUT", false, 3},
+		{"DELETE", false, 3},
+		{"POST", true, 3},
+	} {
+		f := &failing{}
+		tg := New("b", resilience.Wrap("b", f, policy, nil), &echo{}, nil, Options{})
+		if tt.idempotent {
+			tg = tg.WithIdempotent()
+		}
+		serve(tg, tt.method, "", nil)
+		if got := f.calls.Load(); got != tt.want {
+			t.Errorf("%s (idempotent route %v): %d backend calls, want %d", tt.method, tt.idempotent, got, tt.want)
+		}
+	}
+}
