@@ -31,6 +31,7 @@ import (
 // Registry is what the admin API changes: the gateway's schemas.
 type Registry interface {
 	State() *gateway.State
+	Backends() []gateway.BackendStatus
 	Register(name, backend string, fds *descriptorpb.FileDescriptorSet) (*descriptors.Set, error)
 	Remove(name string) error
 	Rollback(name string) (*descriptors.Set, error)
@@ -75,6 +76,9 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	}
 	r.HandleFunc("/", index).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/admin/routes", a.routes).Methods(http.MethodGet)
+	r.HandleFunc("/admin/backends", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, a.reg.Backends())
+	}).Methods(http.MethodGet)
 	r.HandleFunc("/admin/descriptors", a.list).Methods(http.MethodGet)
 	r.HandleFunc("/admin/descriptors", a.register).Methods(http.MethodPost)
 	r.HandleFunc("/admin/descriptors/{name}", a.get).Methods(http.MethodGet)
@@ -371,6 +375,7 @@ var Endpoints = []Endpoint{
 	{"GET", "/readyz", "ready for traffic: a route table, backends connected, not draining"},
 	{"GET", "/metrics", "Prometheus metrics"},
 	{"GET", "/admin/routes", "the route table as JSON"},
+	{"GET", "/admin/backends", "each backend: endpoints, readiness, breaker state, calls in flight, retry budget"},
 	{"GET", "/admin/descriptors", "registered descriptor sets with versions"},
 	{"GET", "/admin/descriptors/{name}", "one set: version, digest, services, methods without HTTP rules"},
 	{"POST", "/admin/descriptors?name=NAME&backend=B", "register or replace NAME from a binary FileDescriptorSet (Content-Type: application/x-protobuf)"},

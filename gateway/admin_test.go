@@ -414,3 +414,36 @@ func TestUploadCannotReplaceConfigSchemas(t *testing.T) {
 		t.Errorf("rollback bringing back a service s2 has: %d %s", r.status, r.body)
 	}
 }
+
+// TestAdminBackends: the operator's view shows each backend and its
+// breaker opening when the backend is down.
+func TestAdminBackends(t *testing.T) {
+	tg := startGateway(t, fmt.Sprintf(`
+descriptors:
+  - file: {root}/library.pb
+backends:
+  library:
+    grpc: {endpoints: ["%s"]}
+    breaker: {failures: 1, cooldown: 1m}
+services:
+  - name: library.v1.LibraryService
+    backend: library
+`, closedAddr(t)))
+	read := func() []gateway.BackendStatus {
+		r := do(t, "GET", tg.admin.URL+"/admin/backends", nil, nil)
+		var out []gateway.BackendStatus
+		if r.status != 200 || json.Unmarshal(r.body, &out) != nil || len(out) != 1 {
+			t.Fatalf("backends: %d %s", r.status, r.body)
+		}
+		return out
+	}
+	if b := read()[0]; b.Name != "library" || b.Protocol != "grpc" || b.Breaker.State != "closed" || len(b.Endpoints) != 1 {
+		t.Errorf("before: %+v", b)
+	}
+	if r := do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil); r.status != 503 {
+		t.Fatalf("call to a closed port: %d %s", r.status, r.body)
+	}
+	if b := read()[0]; b.Breaker.State != "open" || b.Breaker.OpenUntil.IsZero() {
+		t.Errorf("after a failure: %+v, want the breaker open", b.Breaker)
+	}
+}

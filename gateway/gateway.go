@@ -31,6 +31,7 @@ import (
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
 	"github.com/switchboard-gw/switchboard/translate/protocol"
+	"github.com/switchboard-gw/switchboard/translate/resilience"
 )
 
 // Gateway serves the routes of its current State.
@@ -494,3 +495,37 @@ func (g *Gateway) Endpoints() map[string][]string {
 // BodyBytesHeld is what request bodies hold now against
 // limits.max_inflight_body_bytes: bytes read and their decoded cost.
 func (g *Gateway) BodyBytesHeld() int64 { return g.budget.Used() }
+
+// BackendStatus is one backend as GET /admin/backends shows it.
+type BackendStatus struct {
+	Name      string   `json:"name"`
+	Protocol  string   `json:"protocol"`
+	Endpoints []string `json:"endpoints,omitempty"`
+	// Ready is empty when the backend's connection is up (or it keeps
+	// none), else why not.
+	Ready string `json:"ready,omitempty"`
+	resilience.Status
+}
+
+// Backends lists every backend with its breaker, calls in flight and
+// retry budget, by name.
+func (g *Gateway) Backends() []BackendStatus {
+	var out []BackendStatus
+	for _, name := range g.cfg.BackendNames() {
+		b, ok := g.backends[name]
+		if !ok {
+			continue
+		}
+		st := BackendStatus{Name: name, Protocol: b.Config.Protocol, Status: b.Guarded.Status()}
+		if e, ok := b.Client.(interface{ Endpoints() []string }); ok {
+			st.Endpoints = e.Endpoints()
+		}
+		if r, ok := b.Client.(interface{ Ready() error }); ok {
+			if err := r.Ready(); err != nil {
+				st.Ready = err.Error()
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -106,3 +106,29 @@ func (b *breaker) remaining() time.Duration {
 	}
 	return max(time.Until(b.openUntil), time.Second)
 }
+
+// BreakerState is what an operator sees of a breaker.
+type BreakerState struct {
+	State string `json:"state"` // "closed", "open" or "half-open"
+	// ConsecutiveFailures counts toward opening it.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// OpenUntil is when an open breaker admits a probe.
+	OpenUntil time.Time `json:"open_until,omitzero"`
+}
+
+func (b *breaker) state() BreakerState {
+	if b == nil {
+		return BreakerState{State: "none"}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := BreakerState{State: "closed", ConsecutiveFailures: b.consecutive}
+	switch {
+	case b.openUntil.IsZero():
+	case b.now().Before(b.openUntil) && !b.probing:
+		st.State, st.OpenUntil = "open", b.openUntil
+	default:
+		st.State = "half-open"
+	}
+	return st
+}

@@ -322,3 +322,26 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 }
 
 func (b *Backend) Close() error { return b.next.Close() }
+
+// Status is one backend's resilience as the admin API shows it.
+type Status struct {
+	Breaker BreakerState `json:"breaker"`
+	// InFlight are calls running now, Retrying the retries among them.
+	InFlight int64 `json:"in_flight"`
+	Retrying int64 `json:"retrying"`
+	// RetryBudget is how many retries may run at once now.
+	RetryBudget   int64 `json:"retry_budget"`
+	MaxConcurrent int   `json:"max_concurrent,omitempty"`
+}
+
+// Status reports the backend's breaker, calls in flight and retry budget.
+func (b *Backend) Status() Status {
+	active := b.active.Load()
+	return Status{
+		Breaker:       b.breaker.state(),
+		InFlight:      active,
+		Retrying:      b.retrying.Load(),
+		RetryBudget:   max(int64(MinRetries), int64(math.Ceil(b.policy.Retry.Budget*float64(active)))),
+		MaxConcurrent: b.policy.MaxConcurrent,
+	}
+}
