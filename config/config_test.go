@@ -104,6 +104,7 @@ func TestParseSemanticProblems(t *testing.T) {
 		{"reflection of unknown backend", "descriptors:\n  - reflection: nope\n", `x.yaml:2: descriptors[0].reflection: unknown backend "nope" (have: )`},
 		{"embedded nats with tls", "backends:\n  b:\n    nats: {url: embedded, tls: {ca_file: ca.pem}}\n", "x.yaml:3: backends.b.nats: credentials_file and tls apply to external servers, not the embedded one"},
 		{"nats token and user", "backends:\n  b:\n    nats: {url: \"nats://a:4222\", token: t, user: u}\n", "x.yaml:3: backends.b.nats: set token or user and password, not both"},
+		{"NaN retry budget", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    retry: {budget: .nan}\n", "x.yaml:4: backends.b.retry.budget: must be above 0 and at most 1"},
 		{"route without target", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\nroutes:\n  - get: /x\n    backend: b\n", "x.yaml:5: routes[0]: missing target (grpc: package.Service/Method, thrift"},
 	}
 	for _, tt := range tests {

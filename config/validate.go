@@ -185,7 +185,7 @@ func (c *Config) validate() Problems {
 				add(c.Problem(fmt.Sprintf("%s.retry.on[%d]", key, j), "%v", err))
 			}
 		}
-		if bu := b.Retry.Budget; bu != nil && (*bu <= 0 || *bu > 1) {
+		if bu := b.Retry.Budget; bu != nil && !(*bu > 0 && *bu <= 1) { // NaN too
 			add(c.Problem(key+".retry.budget", "must be above 0 and at most 1 (a share of calls in flight)"))
 		}
 		if b.Breaker.Failures > 0 && b.Breaker.Cooldown == 0 {

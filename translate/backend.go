@@ -19,8 +19,9 @@ type Call struct {
 	// Delivery says what the caller waits for.
 	Delivery Delivery
 	// Idempotent says sending the call twice has the effect of sending it
-	// once (a GET, PUT or DELETE binding, a method marked so): only then
-	// may a failure that may have reached the application be retried.
+	// once (a GET, HEAD, PUT, DELETE or OPTIONS request, a route or method
+	// marked so): only then may a failure that may have reached the
+	// application be retried.
 	Idempotent bool
 }
 

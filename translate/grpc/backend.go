@@ -146,9 +146,10 @@ func (b *Backend) mapError(ctx context.Context, err error, header, trailer metad
 	// carries dial errors and addresses: keep those in the log, not the body.
 	fromServer := len(header) > 0 || len(trailer) > 0
 	e.FromServer, e.Application = fromServer, fromServer
-	// UNAVAILABLE made on our side of the wire is grpc-go failing to
-	// connect or to start the stream: the server never saw the call.
-	e.Retryable = e.Code == codes.Unavailable && !fromServer
+	// Only a failure to connect proves the server never saw the call:
+	// grpc-go also says UNAVAILABLE, with no headers, when a connection
+	// drops after the request went out (a crash, a reset).
+	e.Retryable = e.Code == codes.Unavailable && !fromServer && neverSent(st.Message())
 	switch {
 	case e.Code == codes.DeadlineExceeded && (ctx.Err() != nil || !fromServer):
 		e.Message = "backend " + b.name + " did not answer in time"
@@ -200,4 +201,16 @@ func isReservedMetadata(k string) bool {
 		return true
 	}
 	return strings.HasPrefix(k, ":")
+}
+
+// neverSent recognises grpc-go's messages for a call that found no
+// connection to send on: a dial that failed, an address that resolved to
+// nothing.
+func neverSent(msg string) bool {
+	for _, m := range []string{"Error while dialing", "connection refused", "produced zero addresses", "no such host"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }

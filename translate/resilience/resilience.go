@@ -153,12 +153,21 @@ func (b *Backend) takeRetry() bool {
 	return true
 }
 
-// backoff is the full-jitter sleep before retry n (1-based).
+// maxBackoff bounds one sleep between attempts, whatever the config: the
+// call's own timeout makes longer ones pointless.
+const maxBackoff = time.Minute
+
+// backoff is the full-jitter sleep before retry n (1-based): a random
+// time up to Backoff doubled n-1 times, at most maxBackoff.
 func (b *Backend) backoff(n int) time.Duration {
-	d := b.policy.Retry.Backoff << (n - 1)
+	d := b.policy.Retry.Backoff
 	if d <= 0 {
 		return 0
 	}
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
 	return time.Duration(rand.Int64N(int64(d) + 1))
 }
 
@@ -218,27 +227,43 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 	b.active.Add(1)
 	defer b.active.Add(-1)
 	reply, err := b.attempt(ctx, call, decode, callerDeadline)
-	info := observability.FromContext(ctx)
 	for n := 1; err != nil && n < b.policy.Retry.Attempts && b.retryable(err, call); n++ {
-		if !b.takeRetry() {
+		retried, rerr, ok := b.retry(ctx, call, decode, callerDeadline, n)
+		if !ok {
 			break
 		}
-		t := time.NewTimer(b.backoff(n))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			b.retrying.Add(-1)
-			return nil, unwrapFinal(err)
-		case <-t.C:
-		}
-		info.AddRetry()
-		reply, err = b.attempt(ctx, call, decode, callerDeadline)
-		b.retrying.Add(-1)
+		reply, err = retried, rerr
 	}
 	if err != nil {
 		return nil, unwrapFinal(err)
 	}
 	return reply, nil
+}
+
+// retry makes attempt n+1 within the retry budget, after its backoff; ok
+// is false when the budget is spent or the call is out of time, and the
+// previous outcome stands.
+func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error,
+	callerDeadline time.Time, n int) (*translate.Reply, error, bool) {
+	if !b.takeRetry() {
+		return nil, nil, false
+	}
+	defer b.retrying.Add(-1)
+	t := time.NewTimer(b.backoff(n))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, nil, false
+	case <-t.C:
+	}
+	if ctx.Err() != nil {
+		// Both were ready and select chose the timer: an attempt now
+		// would start past the deadline.
+		return nil, nil, false
+	}
+	observability.FromContext(ctx).AddRetry()
+	reply, err := b.attempt(ctx, call, decode, callerDeadline)
+	return reply, err, true
 }
 
 // finalError marks an attempt's error that must not be retried.
@@ -258,7 +283,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name,
 			Cause: errBreakerOpen, Retryable: true,
-			Header: http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(b.breaker.remaining().Seconds())))}}}
+			Header: http.Header{"Retry-After": {strconv.Itoa(max(1, int(math.Ceil(b.breaker.remaining().Seconds()))))}}}
 	}
 	if b.policy.Retry.PerTryTimeout > 0 {
 		var cancel context.CancelFunc

@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -410,5 +411,71 @@ func TestBreakerOpenRetryAfter(t *testing.T) {
 	_, err := b.Invoke(context.Background(), &translate.Call{})
 	if e := translate.FromError(err); e.Code != codes.Unavailable || e.Header.Get("Retry-After") != "30" {
 		t.Errorf("err = %v, header %v; want UNAVAILABLE with Retry-After: 30", err, e.Header)
+	}
+}
+
+// TestNoAttemptPastTheDeadline: once the call's own timeout has fired, no
+// further attempt starts, whatever the backoff draws.
+func TestNoAttemptPastTheDeadline(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		f := &hangAlways{}
+		b := Wrap("lib", f, Policy{Timeout: 5 * time.Millisecond,
+			Retry: Retry{Attempts: 5, Backoff: time.Nanosecond, On: []codes.Code{codes.DeadlineExceeded}}}, nil)
+		_, err := b.Invoke(context.Background(), &translate.Call{Idempotent: true})
+		if translate.FromError(err).Code != codes.DeadlineExceeded {
+			t.Fatalf("err = %v", err)
+		}
+		if n := f.calls.Load(); n != 1 {
+			t.Fatalf("%d attempts, want 1: the others would start past the deadline", n)
+		}
+	}
+}
+
+// hangAlways holds every call until its context ends.
+type hangAlways struct{ calls atomic.Int32 }
+
+func (h *hangAlways) Invoke(ctx context.Context, _ *translate.Call) (*translate.Reply, error) {
+	h.calls.Add(1)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (h *hangAlways) Close() error { return nil }
+
+// panicOnRetry fails the first call and panics on the second.
+type panicOnRetry struct{ calls atomic.Int32 }
+
+func (p *panicOnRetry) Invoke(context.Context, *translate.Call) (*translate.Reply, error) {
+	if p.calls.Add(1) == 1 {
+		return nil, unavailable("a")
+	}
+	panic("backend bug")
+}
+
+func (p *panicOnRetry) Close() error { return nil }
+
+// TestRetryBudgetSurvivesPanics: a retry that panics (net/http recovers
+// handler panics) gives its budget back.
+func TestRetryBudgetSurvivesPanics(t *testing.T) {
+	t.Parallel()
+	b := Wrap("lib", &panicOnRetry{}, Policy{Retry: Retry{Attempts: 2, Backoff: time.Nanosecond, On: []codes.Code{codes.Unavailable}}}, nil)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = b.Invoke(context.Background(), &translate.Call{Idempotent: true})
+	}()
+	if st := b.Status(); st.Retrying != 0 || st.InFlight != 0 {
+		t.Errorf("after a panic: %+v, want nothing in flight", st)
+	}
+}
+
+// TestHugeBackoff: no overflow or panic whatever the configured backoff.
+func TestHugeBackoff(t *testing.T) {
+	t.Parallel()
+	b := Wrap("lib", &fakeBackend{}, Policy{Retry: Retry{Attempts: 10, Backoff: time.Duration(math.MaxInt64), On: []codes.Code{codes.Unavailable}}}, nil)
+	for n := 1; n < 10; n++ {
+		if d := b.backoff(n); d < 0 || d > maxBackoff {
+			t.Errorf("backoff(%d) = %v", n, d)
+		}
 	}
 }
