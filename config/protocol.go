@@ -232,7 +232,6 @@ func (c *Config) routeHas(i int, key string) bool {
 	return ok
 }
 
-
 func joinOr(items []string) string {
 	if len(items) < 2 {
 		return strings.Join(items, "")

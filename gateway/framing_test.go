@@ -50,7 +50,9 @@ services:
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan gateway.Listeners, 1)
 	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l }) }()
+	go func() {
+		done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return <-started
 }

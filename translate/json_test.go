@@ -173,11 +173,11 @@ func TestCheckText(t *testing.T) {
 func TestDuplicateKey(t *testing.T) {
 	t.Parallel()
 	for give, want := range map[string]string{
-		`{"a":1,"b":2}`:                 "",
-		`{"a":1,"a":2}`:                 "a",
-		`{"a":{"b":1},"c":{"b":2}}`:     "",
-		`{"x":[{"k":1,"k":2}]}`:         "k",
-		`[{"a":1},{"a":1}]`:             "",
+		`{"a":1,"b":2}`:                    "",
+		`{"a":1,"a":2}`:                    "a",
+		`{"a":{"b":1},"c":{"b":2}}`:        "",
+		`{"x":[{"k":1,"k":2}]}`:            "k",
+		`[{"a":1},{"a":1}]`:                "",
 		`{"a":[1,"a"],"b":{"a":{}},"a":0}`: "a",
 	} {
 		k, dup := DuplicateKey([]byte(give))

@@ -67,7 +67,9 @@ func (Protocol) NewBackendSection() any   { return &BackendConfig{} }
 func (Protocol) NewRouteSection() any     { return &RouteConfig{} }
 func (Protocol) Sections() map[string]any { return map[string]any{servicesKey: &[]ServiceConfig{}} }
 
-func services(c *config.Config) []ServiceConfig { return config.SectionList[ServiceConfig](c, servicesKey) }
+func services(c *config.Config) []ServiceConfig {
+	return config.SectionList[ServiceConfig](c, servicesKey)
+}
 
 // Validate checks the gRPC backends, the services list, and that server
 // reflection is asked of gRPC backends only.

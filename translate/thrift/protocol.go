@@ -59,7 +59,9 @@ func (Protocol) NewBackendSection() any   { return &BackendConfig{} }
 func (Protocol) NewRouteSection() any     { return &RouteConfig{} }
 func (Protocol) Sections() map[string]any { return map[string]any{servicesKey: &[]ServiceConfig{}} }
 
-func services(c *config.Config) []ServiceConfig { return config.SectionList[ServiceConfig](c, servicesKey) }
+func services(c *config.Config) []ServiceConfig {
+	return config.SectionList[ServiceConfig](c, servicesKey)
+}
 
 // Validate checks the Thrift backends, the thrift_services list and the
 // Thrift routes' targets and exception statuses.

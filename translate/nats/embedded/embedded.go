@@ -159,4 +159,3 @@ func (l serverLog) Fatalf(format string, v ...any) {
 }
 func (l serverLog) Debugf(string, ...any) {}
 func (l serverLog) Tracef(string, ...any) {}
-
