@@ -88,8 +88,12 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, translate.Errorf(codes.NotFound, "no admin endpoint %s %s (GET / lists them)", r.Method, r.URL.Path))
 	})
+	router := r
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fail(w, r, translate.Refuse(translate.ReasonMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path))
+		allowed := allowedMethods(router, r)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		fail(w, r, translate.Refuse(translate.ReasonMethodNotAllowed, "method %s not allowed on %s (allowed: %s)",
+			r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 	})
 	return a.guard(r)
 }
@@ -249,8 +253,12 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	// A binary type: a browser cannot send one cross-origin without a
 	// preflight, which the admin API never approves.
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-protobuf" && ct != "application/octet-stream" {
-		fail(w, r, translate.Refuse(translate.ReasonUnsupportedMediaType,
-			"an upload must be sent as application/x-protobuf or application/octet-stream, not %q", truncate(r.Header.Get("Content-Type"))))
+		msg := fmt.Sprintf("an upload must be sent as application/x-protobuf or application/octet-stream, not %q", truncate(r.Header.Get("Content-Type")))
+		// curl -d sends a form type: if this is .proto text, say what to do.
+		if head, _ := io.ReadAll(io.LimitReader(r.Body, 4096)); looksLikeProtoSource(head) {
+			msg += "; and it looks like .proto source: compile it first with `switchboard compile -o set.pb -I DIR FILE.proto`"
+		}
+		fail(w, r, translate.Refuse(translate.ReasonUnsupportedMediaType, "%s", msg))
 		return
 	}
 	if r.ContentLength > MaxUploadBytes {
@@ -393,4 +401,18 @@ func looksLikeProtoSource(b []byte) bool {
 	head := string(b[:min(len(b), 4096)])
 	return utf8.ValidString(head) && (strings.Contains(head, "syntax =") || strings.Contains(head, "syntax=") ||
 		strings.Contains(head, "package ") && strings.Contains(head, ";"))
+}
+
+// allowedMethods are the methods router would serve at r's path.
+func allowedMethods(router *mux.Router, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -447,3 +447,18 @@ services:
 		t.Errorf("after a failure: %+v, want the breaker open", b.Breaker)
 	}
 }
+
+// TestAdmin405AndProtoHint: a wrong method lists the allowed ones; .proto
+// text sent as a form is pointed at compile too.
+func TestAdmin405AndProtoHint(t *testing.T) {
+	tg := adminGateway(t)
+	r := do(t, "DELETE", tg.admin.URL+"/admin/routes", nil, nil)
+	if r.status != 405 || r.header.Get("Allow") != "GET" {
+		t.Errorf("DELETE /admin/routes: %d Allow %q", r.status, r.header.Get("Allow"))
+	}
+	src := readFile(t, root+"/proto/echo/v1/echo.proto")
+	r = do(t, "POST", tg.admin.URL+"/admin/descriptors?name=src&backend=echo", src, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if r.status != 415 || !strings.Contains(string(r.body), "switchboard compile") {
+		t.Errorf(".proto as a form: %d %s", r.status, r.body)
+	}
+}
