@@ -8,8 +8,9 @@
 //
 // # Stub file
 //
-// A stub file is YAML with one top-level key, stubs, holding a list that is
+// A stub file is YAML with a top-level key stubs, holding a list that is
 // tried in file order; the first stub whose method and match both fit wins.
+// It may also hold faults and a seed (see Faults).
 //
 //	stubs:
 //	  - method: library.v1.LibraryService/GetBook   # also /pkg.Svc/M or pkg.Svc.M
@@ -84,11 +85,60 @@
 // language. A string that merely contains a template ("Hello
 // {{request.name}}") is rejected at load time rather than sent literally.
 //
+// # Faults
+//
+// A stub file may also list faults, which make a method slow or broken on
+// purpose so that a user can rehearse an outage, and a seed:
+//
+//	seed: 42                                  # optional: the same draws every run
+//	faults:
+//	  - method: library.v1.LibraryService/GetBook   # Thrift: Service.function or function;
+//	                                                # NATS: subject: with a subject pattern
+//	    latency: 50ms-200ms                   # or 200ms; drawn uniformly per call
+//	    hang_rate: 0.05                       # each rate a probability from 0 to 1
+//	    drop_rate: 0.05
+//	    garbage_rate: 0.05
+//	    error_rate: 0.2
+//	    error_code: UNAVAILABLE               # the default
+//
+// For each call the first fault for its method (for NATS, the first whose
+// subject pattern fits) applies, before any stub is consulted: its latency
+// is waited (a range is drawn first), then each nonzero rate is drawn in
+// the fixed order hang, drop, garbage, error, and the first that hits
+// decides the call; when none hits, the stubs answer as usual. The rates
+// are independent, so hang 0.5 and error 0.5 fail three calls in four.
+// What each outcome means on the wire is the protocol mock's:
+//
+//   - hang: no answer until the client gives up or the mock stops.
+//   - drop: the connection the call came on is closed without an answer
+//     (gRPC, Thrift); NATS has no connection of the requester's to cut,
+//     so there is no reply.
+//   - garbage: bytes that are no valid message (Garbage): protobuf with an
+//     invalid wire type, not JSON, not a Thrift message.
+//   - error: the error_code, a gRPC code (name or number) by default
+//     UNAVAILABLE; Thrift takes TApplicationException types and the gRPC
+//     codes that have one, and UNAVAILABLE closes the connection; NATS
+//     takes HTTP-like statuses from 400 to 599 too, and sends a micro error.
+//
+// The draws come from one seeded source per mock (PCG): a seed in the file
+// (or given to the control endpoint) makes a run repeatable; without one, a
+// random seed is chosen and reported. Faults are checked like stubs, every
+// problem at its file:line: rates outside 0 to 1, bad latencies, unknown
+// keys, and, against the schema, methods that do not exist, codes the
+// protocol cannot send and a method given two faults.
+//
+// A FaultTable holds a running mock's faults; ControlHandler serves it
+// over HTTP (GET, PUT, POST and DELETE /faults) so that faults can be
+// changed with curl while the mock runs: `switchboard mock ... --control
+// ADDR`.
+//
 // # Call logs
 //
 // The protocol mocks log every call with the same fields for the same
 // facts (see StubAttrs): matched, stub (its index, -1 for none),
 // stub_source ("file:line"), delay and duration (Go duration strings such
 // as "200ms", never raw nanoseconds) and error (what was sent back, if an
-// error), beside their own method or subject and code or outcome.
+// error), beside their own method or subject and code or outcome. A call a
+// fault changed also logs fault (hang, drop, garbage, "error CODE", or
+// latency) and fault_latency (see FaultDecision.Attrs).
 package mock

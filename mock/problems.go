@@ -160,6 +160,13 @@ func (s *Stub) Problems(i int, err error) Problems {
 	if s.file != "" && i >= 0 {
 		i = s.index
 	}
+	return keyedProblems(s.file, s.line, s.Line, "stubs", i, err)
+}
+
+// keyedProblems is Stub.Problems for any entry of a stub file's lists
+// (stubs, faults): file and line are the entry's, lineOf finds a key's
+// line, and list[i] prefixes the keys (no prefix when i < 0).
+func keyedProblems(file string, line int, lineOf func(key string) int, list string, i int, err error) Problems {
 	var ps Problems
 	var walk func(err error)
 	walk = func(err error) {
@@ -178,15 +185,15 @@ func (s *Stub) Problems(i int, err error) Problems {
 			}
 			return
 		}
-		p := Problem{File: s.file, Line: s.line, Key: displayKey(i, ""), Msg: err.Error()}
+		p := Problem{File: file, Line: line, Key: displayKeyIn(list, i, ""), Msg: err.Error()}
 		if errors.As(err, &ke) {
-			p.Key = displayKey(i, ke.key)
+			p.Key = displayKeyIn(list, i, ke.key)
 			p.Line = ke.line
 			if p.Line == 0 {
-				p.Line = s.Line(ke.key)
+				p.Line = lineOf(ke.key)
 			}
 		}
-		if s.file == "" {
+		if file == "" {
 			p.Line = 0 // a line without a file means nothing
 		}
 		ps = append(ps, p)
@@ -195,13 +202,13 @@ func (s *Stub) Problems(i int, err error) Problems {
 	return ps
 }
 
-// displayKey spells a stub key the way configuration errors do:
-// stubs[3].error.details[0].reason. Match keys are request paths, shown as
-// written.
-func displayKey(i int, key string) string {
+// displayKeyIn spells a key of entry i of list the way configuration
+// errors do: stubs[3].error.details[0].reason. Match keys are request
+// paths, shown as written.
+func displayKeyIn(list string, i int, key string) string {
 	var b strings.Builder
 	if i >= 0 {
-		fmt.Fprintf(&b, "stubs[%d]", i)
+		fmt.Fprintf(&b, "%s[%d]", list, i)
 	}
 	if key == "" {
 		return b.String()

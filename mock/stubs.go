@@ -21,6 +21,11 @@ import (
 // Stubs is a stub file: a list of canned answers tried in order.
 type Stubs struct {
 	Stubs []Stub `yaml:"stubs" json:"stubs"`
+	// Faults make methods slow or broken on purpose (see Fault); a
+	// protocol mock checks them against its schema and starts with them.
+	Faults []Fault `yaml:"faults,omitempty" json:"faults,omitempty"`
+	// Seed, when set, makes the faults' draws repeat from run to run.
+	Seed *uint64 `yaml:"seed,omitempty" json:"seed,omitempty"`
 }
 
 // Stub is one canned answer for one method.
@@ -162,10 +167,10 @@ func ParseStubs(b []byte, name string) (*Stubs, error) {
 		}
 		ps = append(ps, Problem{File: name, Line: extra.Line, Msg: "only one YAML document is allowed in a stub file"})
 	}
-	list, errs := stubList(&doc)
+	sec, errs := fileSections(&doc)
 	ps = append(ps, (&Stub{file: name}).Problems(-1, errors.Join(errs...))...)
 	out := &Stubs{}
-	for i, n := range list {
+	for i, n := range sec.stubs {
 		st, err := DecodeStub(n, name, i)
 		if err != nil {
 			var more Problems
@@ -178,48 +183,67 @@ func ParseStubs(b []byte, name string) (*Stubs, error) {
 		}
 		out.Stubs = append(out.Stubs, st)
 	}
+	var more Problems
+	out.Faults, more = DecodeFaults(sec.faults, name, "method")
+	ps = append(ps, more...)
+	out.Seed, more = DecodeSeed(sec.seed, name)
+	ps = append(ps, more...)
 	if ps = ps.normalise(); len(ps) > 0 {
 		return out, ps
 	}
 	return out, nil
 }
 
-// stubList finds the stub list in a stub file's document: a mapping with
-// one key, stubs, and any number of x-* keys, which are ignored so that
-// YAML anchors shared by several stubs have somewhere to live (the
-// convention Docker Compose made familiar).
-func stubList(doc *yaml.Node) ([]*yaml.Node, []error) {
+// sections are the parts of a stub file's document.
+type sections struct {
+	stubs        []*yaml.Node
+	faults, seed *yaml.Node // nil when absent
+}
+
+// fileSections finds the parts of a stub file's document: a mapping with
+// the keys stubs, faults and seed, and any number of x-* keys, which are
+// ignored so that YAML anchors shared by several stubs have somewhere to
+// live (the convention Docker Compose made familiar).
+func fileSections(doc *yaml.Node) (sections, []error) {
+	var sec sections
 	root := resolveAlias(doc)
 	if isNull(root) {
-		return nil, nil
+		return sec, nil
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, []error{atLine("", root.Line, errors.New("a stub file is a mapping with one key, stubs"))}
+		return sec, []error{atLine("", root.Line, errors.New("a stub file is a mapping with one key, stubs"))}
 	}
 	var errs []error
-	fs, _ := mappingFields(root, "", "stub file", &errs, "stubs", "x-*")
+	fs, _ := mappingFields(root, "", "stub file", &errs, "stubs", "faults", "seed", "x-*")
+	if f, ok := fs["faults"]; ok {
+		sec.faults = f.val
+	}
+	if f, ok := fs["seed"]; ok {
+		sec.seed = f.val
+	}
 	f, ok := fs["stubs"]
 	if !ok {
-		return nil, errs
+		return sec, errs
 	}
 	v := resolveAlias(f.val)
 	if isNull(v) {
-		return nil, errs
+		return sec, errs
 	}
 	if v.Kind != yaml.SequenceNode {
-		return nil, append(errs, atLine("stubs", v.Line, errors.New("must be a list")))
+		return sec, append(errs, atLine("stubs", v.Line, errors.New("must be a list")))
 	}
-	return v.Content, errs
+	sec.stubs = v.Content
+	return sec, errs
 }
 
 // UnmarshalYAML decodes and checks a stub file's document. Problems come
 // back as a *yaml.TypeError, one "line N: key: message" each; ParseStubs
 // gives them with the file name.
 func (s *Stubs) UnmarshalYAML(n *yaml.Node) error {
-	list, errs := stubList(n)
+	sec, errs := fileSections(n)
 	ps := (&Stub{file: "-"}).Problems(-1, errors.Join(errs...))
-	out := make([]Stub, 0, len(list))
-	for i, c := range list {
+	out := make([]Stub, 0, len(sec.stubs))
+	for i, c := range sec.stubs {
 		st, err := DecodeStub(c, "-", i)
 		var more Problems
 		if errors.As(err, &more) {
@@ -228,10 +252,17 @@ func (s *Stubs) UnmarshalYAML(n *yaml.Node) error {
 		st.file = ""
 		out = append(out, st)
 	}
+	faults, more := DecodeFaults(sec.faults, "-", "method")
+	ps = append(ps, more...)
+	seed, more := DecodeSeed(sec.seed, "-")
+	ps = append(ps, more...)
 	if err := typeError(ps); err != nil {
 		return err
 	}
-	s.Stubs = out
+	for i := range faults {
+		faults[i].file = ""
+	}
+	s.Stubs, s.Faults, s.Seed = out, faults, seed
 	return nil
 }
 

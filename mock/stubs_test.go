@@ -61,7 +61,7 @@ func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, yaml, want string }{
 		{"unknown stub key", "stubs:\n  - method: a.B/C\n    respnse: {}\n", "x.yaml:3: stubs[0].respnse: unknown key in stub (want one of method, match, response, error, headers, trailers, delay)"},
-		{"unknown top key", "stub:\n  - method: a.B/C\n", "x.yaml:1: stub: unknown key in stub file (want one of stubs, x-*)"},
+		{"unknown top key", "stub:\n  - method: a.B/C\n", "x.yaml:1: stub: unknown key in stub file (want one of stubs, faults, seed, x-*)"},
 		{"unknown error key", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      mesage: x\n", "x.yaml:5: stubs[0].error.mesage: unknown key in error"},
 		{"bad code", "stubs:\n  - method: a.B/C\n    error: {code: NOT_FOUNDD}\n", "x.yaml:3: stubs[0].error.code: unknown status code \"NOT_FOUNDD\""},
 		{"code out of range", "stubs:\n  - method: a.B/C\n    error: {code: 17}\n", "x.yaml:3: stubs[0].error.code: unknown status code \"17\""},

@@ -9,11 +9,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/switchboard-gw/switchboard/admin"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/mock"
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/translate/builtin"
@@ -26,7 +29,8 @@ import (
 const demoConfigFile = "examples/demo.yaml"
 
 // demoCurls are the lines the demo prints; {gw} and {admin} are replaced by
-// the listeners. The cmd tests run every one of them.
+// the listeners, {libctl} by the library mock's fault control endpoint.
+// The cmd tests run every one of them.
 var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"GET with a nested path variable", `curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
 	{"another book: 64-bit integers as strings, enums as names", `curl -s {gw}/v1/shelves/1/books/2`, `"copiesSold":"25000000"`},
@@ -56,6 +60,8 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"NATS: publish, fire and forget (202)", `curl -s -X POST {gw}/v1/orders/42/events -H 'Content-Type: application/json' -d '{"event":"packed"}'`, `"subject":"orders.42.events"`},
 	{"NATS: JetStream publish, acknowledged; a retry with the same Idempotency-Key is stored once", `curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}' && curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}'`, `"duplicate":true`},
 	{"NATS: typed, JSON in, protobuf on the wire, JSON out", `curl -s -X POST {gw}/v1/orders:status -H 'Content-Type: application/json' -d '{"id":"42","items":[{"sku":"BOOK","quantity":1}]}'`, `"status":"STATUS_SHIPPED"`},
+	{"rehearse an outage: the library mock's control endpoint makes GetBook fail with UNAVAILABLE; the gateway retries, then answers 503", `curl -s -X POST {libctl}/faults -d '{"method":"library.v1.LibraryService/GetBook","error_rate":1,"error_code":"UNAVAILABLE"}' && curl -s -i {gw}/v1/shelves/1/books/1`, `503 Service Unavailable`},
+	{"clear the mock's faults: the book is back", `curl -s -X DELETE {libctl}/faults && curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,10 +96,24 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	}
 	addrs := make([]string, len(mocks))
 	errc := make(chan error, len(mocks)+1)
+	var libControl *mock.Control
+	defer func() {
+		if libControl != nil {
+			_ = libControl.Close()
+		}
+	}()
 	for i, m := range mocks {
 		srv, err := newMockServer(ctx, m.desc, nil, m.stubs, log.With("mock", filepath.Base(m.desc)))
 		if err != nil {
 			return fmt.Errorf("demo mock: %w", err)
+		}
+		if i == 0 {
+			// The library mock's faults can be changed with curl, to
+			// rehearse an outage.
+			if libControl, err = mock.StartControl(libControlAddr(adminAddr), srv.Faults()); err != nil {
+				srv.Stop()
+				return fmt.Errorf("demo mock control endpoint: %w", err)
+			}
 		}
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -132,9 +152,13 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		return fmt.Errorf("demo nats mock: %w", err)
 	}
 	defer responder.stop()
+	var adminListener string
+	defer func() { demoControls.Delete(adminListener) }()
 	err = g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...)), func(l gateway.Listeners) {
+		adminListener = l.Admin
+		demoControls.Store(l.Admin, libControl.Addr().String())
 		fmt.Fprintf(stdout, "Switchboard demo: gateway on http://%s, admin on http://%s\n", l.HTTP, l.Admin)
-		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s, echo on %s\n", addrs[0], addrs[1])
+		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s (fault control endpoint: %s/faults), echo on %s\n", addrs[0], libControl.URL(), addrs[1])
 		fmt.Fprintf(stdout, "mock Thrift backend (binary, framed): %s; embedded NATS with JetStream: %s\n\nTry:\n\n", thriftLis.Addr(), busURL)
 		for _, c := range demoCurls {
 			fmt.Fprintf(stdout, "# %s\n%s\n\n", c.Say, expandCurl(c.Cmd, l))
@@ -154,7 +178,29 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 }
 
 func expandCurl(cmd string, l gateway.Listeners) string {
-	return strings.NewReplacer("{gw}", "http://"+l.HTTP, "{admin}", "http://"+l.Admin).Replace(cmd)
+	ctl, ok := demoControls.Load(l.Admin)
+	if !ok {
+		ctl = libControlAddr(l.Admin)
+	}
+	return strings.NewReplacer("{gw}", "http://"+l.HTTP, "{admin}", "http://"+l.Admin, "{libctl}", "http://"+ctl.(string)).Replace(cmd)
+}
+
+// demoControls maps a running demo's admin listener to its library mock's
+// control endpoint, for expandCurl: the curl lines name the endpoint
+// {libctl}, and the gateway's Listeners, which they are expanded with,
+// do not hold it.
+var demoControls sync.Map
+
+// libControlAddr is where the demo serves the library mock's fault control
+// endpoint: on loopback, on the port after the admin API's (9902 beside
+// the default 9901), or on any free port when the admin's is 0.
+func libControlAddr(adminAddr string) string {
+	_, port, _ := net.SplitHostPort(adminAddr)
+	n, err := strconv.Atoi(port)
+	if err != nil || n <= 0 || n >= 65535 {
+		return "127.0.0.1:0"
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+1))
 }
 
 // demoConfig loads examples/demo.yaml from the repository at dir and points

@@ -27,6 +27,7 @@ func cmdMockGRPC(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	desc := fs.String("descriptors", "", "FileDescriptorSet (.pb) or .proto file")
 	stubs := fs.String("stubs", "", "stub file (YAML)")
 	listen := fs.String("listen", "127.0.0.1:50051", "address to serve on")
+	control := fs.String("control", "", controlUsage)
 	var importPaths stringList
 	fs.Var(&importPaths, "I", "import path for .proto files (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -48,6 +49,12 @@ func cmdMockGRPC(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	stopControl, err := startControl(*control, srv.Faults(), stdout)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer stopControl()
 	fmt.Fprintf(stdout, "mock gRPC backend on %s (reflection on)\n", lis.Addr())
 	return serveUntil(ctx, srv.Serve, srv.GracefulStop, lis)
 }
@@ -77,6 +84,22 @@ func newMockServer(ctx context.Context, descPath string, importPaths []string, s
 	return srv, nil
 }
 
+const controlUsage = "serve the fault control endpoint (/faults) on this address, e.g. 127.0.0.1:9092 (loopback when no host is given)"
+
+// startControl starts a mock's fault control endpoint when --control gave
+// an address, and returns what stops it.
+func startControl(addr string, faults *mock.FaultTable, stdout io.Writer) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	c, err := mock.StartControl(addr, faults)
+	if err != nil {
+		return nil, fmt.Errorf("--control: %w", err)
+	}
+	fmt.Fprintf(stdout, "fault control endpoint on %s/faults (seed %d)\n", c.URL(), faults.Seed())
+	return func() { _ = c.Close() }, nil
+}
+
 // serveUntil runs serve on lis until ctx ends, then calls stop and waits
 // for serve to return.
 func serveUntil(ctx context.Context, serve func(net.Listener) error, stop func(), lis net.Listener) error {
@@ -99,6 +122,7 @@ func cmdMockThrift(ctx context.Context, args []string, stdout, stderr io.Writer)
 	stubs := fs.String("stubs", "", "stub file (YAML)")
 	service := fs.String("service", "", "service to serve (default: the only service of the file)")
 	listen := fs.String("listen", "127.0.0.1:9090", "address to serve on")
+	control := fs.String("control", "", controlUsage)
 	protocol := fs.String("protocol", "binary", "binary or compact")
 	transport := fs.String("transport", "framed", "framed or buffered")
 	multiplexed := fs.Bool("multiplexed", false, "serve Service:method names (TMultiplexedProtocol)")
@@ -124,6 +148,12 @@ func cmdMockThrift(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	stopControl, err := startControl(*control, srv.Faults(), stdout)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer stopControl()
 	fmt.Fprintf(stdout, "mock Thrift backend on %s (%s, %s)\n", lis.Addr(), *protocol, *transport)
 	return serveUntil(ctx, srv.Serve, srv.Stop, lis)
 }
@@ -159,6 +189,7 @@ func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("mock nats", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "nats://127.0.0.1:4222", "NATS server URL")
+	control := fs.String("control", "", controlUsage)
 	stubs := fs.String("stubs", "", "stub file (YAML, subject: per stub)")
 	desc := fs.String("descriptors", "", "FileDescriptorSet (.pb) or .proto file with the --typed message types")
 	var importPaths, typed stringList
@@ -202,6 +233,12 @@ func cmdMockNATS(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	stopControl, err := startControl(*control, r.r.Faults(), stdout)
+	if err != nil {
+		r.stop()
+		return err
+	}
+	defer stopControl()
 	fmt.Fprintf(stdout, "mock NATS responder on %s\n", *url)
 	<-ctx.Done()
 	r.stop()

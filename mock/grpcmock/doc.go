@@ -21,6 +21,16 @@
 // stub_source, delay), method, code (the status name), duration, and error
 // (the status message, for any code but OK).
 //
+// Faults (mock.Fault, from the stub file or a control endpoint on Faults)
+// apply once a call's request is read, before any stub: a drop closes the
+// connection the call came on (found by its peer address; grpc-go does not
+// give handlers their connection), so the client sees UNAVAILABLE from its
+// transport; garbage is sent through the raw codec and fails the client's
+// decoding (INTERNAL); an error is a status with the fault's code. A hang,
+// or a fault's latency, ends when the client gives up or the mock stops,
+// so GracefulStop does not wait for them. Calls a fault changed log fault
+// and fault_latency.
+//
 // The server also runs gRPC server reflection (v1 and v1alpha, listing the
 // mocked services) so that grpcurl and the gateway's reflection loader work
 // against it, and the standard health service, reporting SERVING.

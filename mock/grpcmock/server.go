@@ -1,6 +1,7 @@
 package grpcmock
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 
 	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
@@ -59,6 +62,17 @@ type Server struct {
 	info     map[string]grpc.ServiceInfo
 	stubs    mock.Stubs // the caller's stubs, paths rewritten to proto names
 	prepared []prepared // parallel to stubs.Stubs
+	faults   *mock.FaultTable
+
+	// stopping is closed by Stop and GracefulStop, so that hanging and
+	// slowed calls (faults) do not hold a graceful stop forever.
+	stopping chan struct{}
+	stopOnce sync.Once
+	// conns are the open connections by remote address, so that a drop
+	// fault can cut the one a call came on: grpc-go does not hand its
+	// handlers the connection.
+	connsMu sync.Mutex
+	conns   map[string]map[*trackedConn]struct{}
 }
 
 type method struct {
@@ -102,10 +116,12 @@ func New(files *protoregistry.Files, types Resolver, stubs *mock.Stubs, log *slo
 		types = dynamicpb.NewTypes(files)
 	}
 	s := &Server{
-		log:     log,
-		types:   &chainResolver{first: types, files: files},
-		methods: map[string]*method{},
-		info:    map[string]grpc.ServiceInfo{},
+		log:      log,
+		types:    &chainResolver{first: types, files: files},
+		methods:  map[string]*method{},
+		info:     map[string]grpc.ServiceInfo{},
+		stopping: make(chan struct{}),
+		conns:    map[string]map[*trackedConn]struct{}{},
 	}
 	s.grpc = grpc.NewServer(
 		grpc.ForceServerCodecV2(grpcbackend.Codec{}),
@@ -185,11 +201,79 @@ func New(files *protoregistry.Files, types Resolver, stubs *mock.Stubs, log *slo
 		}
 	}
 	ps = append(ps, s.stubs.Unreachable(func(i int) bool { return usable[i] })...)
+	s.faults = mock.NewFaultTable(mock.FaultRules{
+		NameKey: "method",
+		Check:   func(f *mock.Fault) error { return s.checkFault(f, files, native) },
+	})
+	if stubs != nil {
+		if err := s.faults.Set(stubs.Faults); err != nil {
+			var more mock.Problems
+			errors.As(err, &more)
+			ps = append(ps, more...)
+		}
+		if stubs.Seed != nil {
+			s.faults.SetSeed(*stubs.Seed)
+		}
+	}
 	if err := mock.JoinProblems(ps); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// lookupMethod finds a canonical method ("pkg.Svc/M") a stub or fault names
+// (what: "stubbed"), explaining what is wrong when it is not one the mock
+// answers.
+func (s *Server) lookupMethod(c string, files *protoregistry.Files, native map[string]grpc.ServiceInfo, what string) (*method, error) {
+	m := s.methods["/"+c]
+	if m == nil {
+		svc, name, _ := strings.Cut(c, "/")
+		if _, ok := native[svc]; ok {
+			return nil, fmt.Errorf("%s is served by the mock itself and cannot be %s", svc, what)
+		}
+		d, err := files.FindDescriptorByName(protoreflect.FullName(svc))
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("no service %s in the descriptors", svc)
+		}
+		var have []string
+		for j := 0; j < sd.Methods().Len(); j++ {
+			have = append(have, string(sd.Methods().Get(j).Name()))
+		}
+		return nil, fmt.Errorf("service %s has no method %s (it has %s)", svc, name, strings.Join(have, ", "))
+	}
+	if m.streaming {
+		return nil, fmt.Errorf("%s is a streaming method; the mock answers unary methods only", c)
+	}
+	return m, nil
+}
+
+// checkFault checks a fault's method and code, normalising the method to
+// "pkg.Svc/M", the spelling call passes to Decide.
+func (s *Server) checkFault(f *mock.Fault, files *protoregistry.Files, native map[string]grpc.ServiceInfo) error {
+	var errs []error
+	if c, err := mock.CanonicalMethod(f.Method); err != nil {
+		errs = append(errs, mock.At("method", err))
+	} else if _, err := s.lookupMethod(c, files, native, "given faults"); err != nil {
+		errs = append(errs, mock.At("method", err))
+	} else {
+		f.Method = c
+	}
+	if f.ErrorCode != "" {
+		c, err := mock.ParseCode(f.ErrorCode)
+		if err == nil && c == codes.OK {
+			err = errors.New("error code OK is not an error")
+		}
+		if err != nil {
+			errs = append(errs, mock.At("error_code", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Faults is the mock's fault table: the stub file's faults to start with,
+// changed at run time through a control endpoint (mock.ControlHandler).
+func (s *Server) Faults() *mock.FaultTable { return s.faults }
 
 func serviceOf(m string) string {
 	svc, _, _ := strings.Cut(m, "/")
@@ -200,32 +284,16 @@ func serviceOf(m string) string {
 // depend on the request. Its errors are keyed to the stub (mock.At).
 func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]grpc.ServiceInfo) error {
 	st := s.stubs.Stubs[i]
-	m := s.methods["/"+st.Method]
-	if m == nil {
-		svc, name, _ := strings.Cut(st.Method, "/")
-		if _, ok := native[svc]; ok {
-			return mock.At("method", fmt.Errorf("%s is served by the mock itself and cannot be stubbed", svc))
-		}
-		d, err := files.FindDescriptorByName(protoreflect.FullName(svc))
-		sd, ok := d.(protoreflect.ServiceDescriptor)
-		if err != nil || !ok {
-			return mock.At("method", fmt.Errorf("no service %s in the descriptors", svc))
-		}
-		var have []string
-		for j := 0; j < sd.Methods().Len(); j++ {
-			have = append(have, string(sd.Methods().Get(j).Name()))
-		}
-		return mock.At("method", fmt.Errorf("service %s has no method %s (it has %s)", svc, name, strings.Join(have, ", ")))
-	}
-	if m.streaming {
-		return mock.At("method", fmt.Errorf("%s is a streaming method; the mock answers unary methods only", st.Method))
+	m, err := s.lookupMethod(st.Method, files, native, "stubbed")
+	if err != nil {
+		return mock.At("method", err)
 	}
 	in, out := m.desc.Input(), m.desc.Output()
 	cst, pathErr := st.RewritePaths(func(p string) (string, error) { return protoPath(in, p) })
 	s.stubs.Stubs[i] = cst
 	// A path naming no field does not stop the other checks: the user
 	// should hear about everything wrong with the stub at once.
-	err := s.prepareAnswer(i, st, cst, out)
+	err = s.prepareAnswer(i, st, cst, out)
 	return errors.Join(pathErr, err)
 }
 
@@ -342,11 +410,13 @@ func (s *Server) detail(d map[string]any) (*anypb.Any, error) {
 }
 
 // Serve accepts connections on lis until Stop or GracefulStop.
-func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(trackingListener{lis, s}) }
 
 // GracefulStop reports NOT_SERVING, then waits for calls in flight
-// (including delayed ones) to finish.
+// (including delayed ones) to finish; calls a fault holds (hang, latency)
+// end at once with UNAVAILABLE.
 func (s *Server) GracefulStop() {
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.health.Shutdown()
 	s.grpc.GracefulStop()
 }
@@ -354,8 +424,74 @@ func (s *Server) GracefulStop() {
 // Stop closes all connections and cancels calls in flight, then waits for
 // their handlers to return.
 func (s *Server) Stop() {
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.health.Shutdown()
 	s.grpc.Stop()
+}
+
+// trackingListener records the connections it accepts, for drop faults.
+type trackingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, s: l.s, key: c.RemoteAddr().String()}
+	l.s.connsMu.Lock()
+	set := l.s.conns[tc.key]
+	if set == nil {
+		set = map[*trackedConn]struct{}{}
+		l.s.conns[tc.key] = set
+	}
+	set[tc] = struct{}{}
+	l.s.connsMu.Unlock()
+	return tc, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	s    *Server
+	key  string
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.connsMu.Lock()
+		delete(c.s.conns[c.key], c)
+		if len(c.s.conns[c.key]) == 0 {
+			delete(c.s.conns, c.key)
+		}
+		c.s.connsMu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// drop closes the connection the call on ctx came on, and reports whether
+// it found it: one connection from the call's peer address (a Unix socket
+// peer has none that tells connections apart).
+func (s *Server) drop(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return false
+	}
+	s.connsMu.Lock()
+	var c *trackedConn
+	if set := s.conns[p.Addr.String()]; len(set) == 1 {
+		for only := range set {
+			c = only
+		}
+	}
+	s.connsMu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Services lists the mocked services, sorted.
@@ -373,7 +509,8 @@ func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 	start := time.Now()
 	full, _ := grpc.MethodFromServerStream(stream)
 	idx := -1
-	err := s.call(stream, full, &idx)
+	var fd mock.FaultDecision
+	err := s.call(stream, full, &idx, &fd)
 	st := status.Convert(err)
 	attrs := []slog.Attr{
 		slog.String("method", full),
@@ -384,9 +521,10 @@ func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 		stub = &s.stubs.Stubs[idx]
 	}
 	attrs = append(attrs, mock.StubAttrs(idx, stub)...)
+	attrs = append(attrs, fd.Attrs()...)
 	attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)))
 	level := slog.LevelInfo
-	if idx < 0 {
+	if idx < 0 && fd.Outcome == mock.FaultNone {
 		// No stub answered: the user most likely needs to edit the stub
 		// file, so make it stand out.
 		level = slog.LevelWarn
@@ -398,7 +536,7 @@ func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 	return err
 }
 
-func (s *Server) call(stream grpc.ServerStream, full string, idx *int) error {
+func (s *Server) call(stream grpc.ServerStream, full string, idx *int, fd *mock.FaultDecision) error {
 	m := s.methods[full]
 	if m == nil {
 		return status.Errorf(codes.Unimplemented, "unknown method %s", full)
@@ -411,6 +549,9 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int) error {
 		if errors.Is(err, io.EOF) {
 			return status.Errorf(codes.InvalidArgument, "no request message for %s", full)
 		}
+		return err
+	}
+	if done, err := s.fault(stream, full, fd); done {
 		return err
 	}
 	req := dynamicpb.NewMessage(m.desc.Input())
@@ -473,6 +614,55 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int) error {
 		body = b
 	}
 	return stream.SendMsg(&body)
+}
+
+// fault applies the faults to a call whose request has been read; done
+// means the fault answered it (or chose not to).
+func (s *Server) fault(stream grpc.ServerStream, full string, fd *mock.FaultDecision) (done bool, err error) {
+	*fd = s.faults.Decide(strings.TrimPrefix(full, "/"))
+	if fd.Fault == "" {
+		return false, nil
+	}
+	ctx := stream.Context()
+	if !fd.Wait(ctx.Done(), s.stopping) {
+		return true, s.interrupted(ctx)
+	}
+	switch fd.Outcome {
+	case mock.FaultHang:
+		select {
+		case <-ctx.Done():
+		case <-s.stopping:
+		}
+		return true, s.interrupted(ctx)
+	case mock.FaultDrop:
+		if s.drop(ctx) {
+			// The client sees the connection go, not this status.
+			return true, status.Error(codes.Unavailable, "mock fault: connection dropped")
+		}
+		// No connection to cut: the nearest thing is UNAVAILABLE before
+		// any header.
+		return true, status.Error(codes.Unavailable, "mock fault: connection dropped (the call's connection could not be found, so it was answered UNAVAILABLE)")
+	case mock.FaultGarbage:
+		// The raw codec sends the bytes as they are: not a protobuf
+		// message, so the client fails to decode the reply.
+		return true, stream.SendMsg(&mock.Garbage)
+	case mock.FaultError:
+		c, err := mock.ParseCode(fd.Code)
+		if err != nil {
+			c = codes.Unavailable // checked when the fault was set
+		}
+		return true, status.Errorf(c, "mock fault: error_rate on %s", strings.TrimPrefix(full, "/"))
+	}
+	return false, nil
+}
+
+// interrupted is the status of a call a fault held when the client gave up
+// or the mock began to stop.
+func (s *Server) interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return status.Error(codes.Unavailable, "the mock is stopping")
 }
 
 // requestJSON renders a request the way stubs see it: proto3 JSON with

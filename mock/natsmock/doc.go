@@ -50,6 +50,17 @@
 // HTTP-like status of an error answer, 0 for a reply), duration, and error
 // (the message sent back, if any).
 //
+// Faults (mock.Fault, from the stub file or a control endpoint on Faults)
+// name a subject pattern with subject: (or method:) that must overlap a
+// stub's, and are tried in order: the first whose pattern fits a request
+// applies, before the stubs. A hang and a drop both send no reply (a
+// responder has no connection of the requester's to cut), so the
+// requester waits out its timeout; garbage replies with bytes that are
+// neither JSON nor protobuf; an error is a micro error with the fault's
+// code (an HTTP-like status, or a gRPC code mapped to one; UNAVAILABLE,
+// 503, by default). A fault's latency runs beside the subscription, as
+// delays do.
+//
 // The Responder is a NATS micro service named "natsmock": it answers the
 // $SRV.PING, INFO and STATS discovery subjects too. Overlapping subjects
 // (orders.*.get beside orders.42.get) are answered once: the first stub in

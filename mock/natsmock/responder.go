@@ -55,6 +55,7 @@ type Responder struct {
 	stubs    []mock.Stub
 	prepared []prepared // parallel to stubs
 	subjects []string   // distinct stub subjects, in file order
+	faults   *mock.FaultTable
 
 	mu      sync.Mutex
 	svc     micro.Service
@@ -138,6 +139,23 @@ func build(nc *natsgo.Conn, stubs *mock.Stubs, types TypesForSubject, log *slog.
 	// Only the same subject is compared: a wildcard covering another
 	// stub's subject is legitimate when its match differs.
 	ps = append(ps, (&mock.Stubs{Stubs: r.stubs}).Unreachable(func(i int) bool { return usable[i] })...)
+	r.faults = mock.NewFaultTable(mock.FaultRules{
+		NameKey: "subject",
+		Check:   r.checkFault,
+		Match: func(f *mock.Fault, subject string) bool {
+			return subjectMatches(strings.Split(f.Subject, "."), subject)
+		},
+	})
+	if stubs != nil {
+		if err := r.faults.Set(stubs.Faults); err != nil {
+			var more mock.Problems
+			errors.As(err, &more)
+			ps = append(ps, more...)
+		}
+		if stubs.Seed != nil {
+			r.faults.SetSeed(*stubs.Seed)
+		}
+	}
 	var errs []error
 	for _, subj := range slices.Sorted(maps.Keys(types)) {
 		if !slices.Contains(r.subjects, subj) && !slices.ContainsFunc(r.stubs, func(st mock.Stub) bool { return strings.TrimSpace(st.Method) == subj }) {
@@ -241,6 +259,52 @@ func (r *Responder) prepare(i int, types TypesForSubject) error {
 	}
 	r.prepared[i] = p
 	return nil
+}
+
+// Faults is the responder's fault table: the stub file's faults to start
+// with, changed at run time through a control endpoint
+// (mock.ControlHandler). Faults are tried in order; the first whose
+// subject pattern fits a request applies.
+func (r *Responder) Faults() *mock.FaultTable { return r.faults }
+
+// checkFault checks a fault's subject pattern, which must overlap a stub's
+// (requests on no stub subject never reach the responder), and its code.
+func (r *Responder) checkFault(f *mock.Fault) error {
+	var errs []error
+	subject := strings.TrimSpace(f.Subject)
+	if err := checkPattern(subject); err != nil {
+		errs = append(errs, mock.At("subject", err))
+	} else if toks := strings.Split(subject, "."); !slices.ContainsFunc(r.subjects, func(s string) bool { return overlaps(toks, strings.Split(s, ".")) }) {
+		have := strings.Join(r.subjects, ", ")
+		if have == "" {
+			have = "none"
+		}
+		errs = append(errs, mock.At("subject", fmt.Errorf("no stub subject overlaps %s, so no request on it reaches the mock (stub subjects: %s)", subject, have)))
+	} else {
+		f.Subject = subject
+	}
+	if f.ErrorCode != "" {
+		if _, _, err := parseStatus(f.ErrorCode); err != nil {
+			errs = append(errs, mock.At("error_code", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// overlaps reports whether some subject fits both patterns.
+func overlaps(a, b []string) bool {
+	for i := 0; ; i++ {
+		if i == len(a) || i == len(b) {
+			return len(a) == len(b)
+		}
+		x, y := a[i], b[i]
+		if x == ">" || y == ">" {
+			return true // both have a token here, and '>' takes any rest
+		}
+		if x != "*" && y != "*" && x != y {
+			return false
+		}
+	}
 }
 
 // errorReply is the micro error description and data of a stub error.
@@ -395,21 +459,33 @@ func (r *Responder) handle(endpoint string, req micro.Request) {
 	if owner < 0 || r.prepared[owner].subject != endpoint {
 		return
 	}
-	if winner < 0 {
-		status, msg := http.StatusNotImplemented, "no stub matches subject "+subject
-		if decodeErr != nil {
-			status, msg = http.StatusBadRequest, decodeErr.Error()
-		}
-		_ = req.Error(strconv.Itoa(status), msg, nil)
-		attrs := []slog.Attr{slog.String("subject", subject), slog.Int("code", status)}
-		attrs = append(attrs, mock.StubAttrs(-1, nil)...)
-		attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)), slog.String("error", msg))
-		r.log.LogAttrs(context.Background(), slog.LevelWarn, "natsmock call", attrs...)
-		return
+	// Faults come first: they break the service, whatever the stubs say.
+	fd := r.faults.Decide(subject)
+	delay := fd.Latency
+	if fd.Outcome == mock.FaultNone && winner >= 0 {
+		delay += time.Duration(r.stubs[winner].Delay)
 	}
-	delay := time.Duration(r.stubs[winner].Delay)
+	finish := func() {
+		switch {
+		case fd.Outcome != mock.FaultNone:
+			r.faultAnswer(req, fd, start)
+		case winner < 0:
+			status, msg := http.StatusNotImplemented, "no stub matches subject "+subject
+			if decodeErr != nil {
+				status, msg = http.StatusBadRequest, decodeErr.Error()
+			}
+			_ = req.Error(strconv.Itoa(status), msg, nil)
+			attrs := []slog.Attr{slog.String("subject", subject), slog.Int("code", status)}
+			attrs = append(attrs, mock.StubAttrs(-1, nil)...)
+			attrs = append(attrs, fd.Attrs()...)
+			attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)), slog.String("error", msg))
+			r.log.LogAttrs(context.Background(), slog.LevelWarn, "natsmock call", attrs...)
+		default:
+			r.answer(req, winner, request, fd, start)
+		}
+	}
 	if delay <= 0 {
-		r.answer(req, winner, request, start)
+		finish()
 		return
 	}
 	r.mu.Lock()
@@ -427,10 +503,39 @@ func (r *Responder) handle(endpoint string, req micro.Request) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			r.answer(req, winner, request, start)
+			finish()
 		case <-r.done:
 		}
 	}()
+}
+
+// faultAnswer answers a request as a fault decided: no reply at all for a
+// hang or a drop (the requester waits out its timeout; a NATS responder
+// has no connection of the requester's to cut), bytes that are neither
+// JSON nor protobuf for garbage, or a micro error.
+func (r *Responder) faultAnswer(req micro.Request, fd mock.FaultDecision, start time.Time) {
+	status := 0
+	var err error
+	switch fd.Outcome {
+	case mock.FaultGarbage:
+		err = req.Respond(mock.Garbage)
+	case mock.FaultError:
+		status, _, _ = parseStatus(fd.Code) // checked when the fault was set
+		if status == 0 {
+			status = http.StatusServiceUnavailable
+		}
+		err = req.Error(strconv.Itoa(status), "mock fault: error_rate on "+fd.Fault, nil)
+	}
+	attrs := []slog.Attr{slog.String("subject", req.Subject()), slog.Int("code", status)}
+	attrs = append(attrs, mock.StubAttrs(-1, nil)...)
+	attrs = append(attrs, fd.Attrs()...)
+	attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)))
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", "cannot send the answer: "+err.Error()))
+	}
+	r.log.LogAttrs(context.Background(), level, "natsmock call", attrs...)
 }
 
 type decodedRequest struct {
@@ -438,7 +543,7 @@ type decodedRequest struct {
 	err   error
 }
 
-func (r *Responder) answer(req micro.Request, i int, request any, start time.Time) {
+func (r *Responder) answer(req micro.Request, i int, request any, fd mock.FaultDecision, start time.Time) {
 	p := &r.prepared[i]
 	st := &r.stubs[i]
 	var opts []micro.RespondOpt
@@ -479,6 +584,7 @@ func (r *Responder) answer(req micro.Request, i int, request any, start time.Tim
 	}
 	attrs := []slog.Attr{slog.String("subject", req.Subject()), slog.Int("code", status)}
 	attrs = append(attrs, mock.StubAttrs(i, st)...)
+	attrs = append(attrs, fd.Attrs()...)
 	attrs = append(attrs, mock.DurationAttr("duration", time.Since(start)))
 	level := slog.LevelInfo
 	switch {

@@ -72,20 +72,32 @@ func ParseStubs(b []byte, name string) (*mock.Stubs, error) {
 		fileProblem(root, "", "a stub file is a mapping with one key, stubs")
 		return out, mock.JoinProblems(ps)
 	}
-	var list, listKey *yaml.Node
+	var list *yaml.Node
+	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch {
-		case k.Value == "stubs":
-			if listKey != nil {
-				fileProblem(k, "stubs", "key \"stubs\" already set at line %d", listKey.Line)
+		case k.Value == "stubs" || k.Value == "faults" || k.Value == "seed":
+			if prev := seen[k.Value]; prev != nil {
+				fileProblem(k, k.Value, "key %q already set at line %d", k.Value, prev.Line)
 				continue
 			}
-			list, listKey = resolve(v), k
+			seen[k.Value] = k
+			var more mock.Problems
+			switch k.Value {
+			case "stubs":
+				list = resolve(v)
+			case "faults":
+				// NATS faults name a subject pattern, as stubs do.
+				out.Faults, more = mock.DecodeFaults(v, name, "subject")
+			case "seed":
+				out.Seed, more = mock.DecodeSeed(v, name)
+			}
+			ps = append(ps, more...)
 		case strings.HasPrefix(k.Value, "x-"):
 			// x-* keys hold anchors shared by several stubs.
 		default:
-			fileProblem(k, k.Value, "unknown key in stub file (want one of stubs, x-*)")
+			fileProblem(k, k.Value, "unknown key in stub file (want one of stubs, faults, seed, x-*)")
 		}
 	}
 	switch {

@@ -58,6 +58,17 @@
 // the gateway shows as 501, as grpcmock's UNIMPLEMENTED; a template whose
 // value does not fit its field gets INTERNAL_ERROR.
 //
+// Faults (mock.Fault, from the stub file or a control endpoint on Faults)
+// name a function as stubs do, or by its bare name, and apply before the
+// arguments are decoded: a drop closes the connection without a reply, as
+// does an error with the code UNAVAILABLE (the default: a Thrift server
+// that cannot serve closes the connection); other error codes are a
+// TApplicationException type or a gRPC code that has one, sent as the
+// EXCEPTION reply. Garbage is a frame (or, buffered, bytes) that no Thrift
+// protocol reads as a message. A hang sends nothing and holds the
+// connection, reading and ignoring what comes, until the client closes it
+// or the mock stops.
+//
 // Every call is logged with the fields of mock.StubAttrs (matched, stub,
 // stub_source, delay), method, outcome ("reply", "exception
 // InvalidOperation", "application exception UNKNOWN_METHOD", "oneway"),

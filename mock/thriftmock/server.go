@@ -3,6 +3,7 @@ package thriftmock
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,8 @@ type Server struct {
 	funcs    map[string]*function // by function name
 	stubs    mock.Stubs           // methods as "<Service>/<function>"
 	prepared []prepared           // parallel to stubs.Stubs
+	faults   *mock.FaultTable     // methods as "<Service>/<function>"
+	framed   bool                 // for garbage frames
 
 	mu     sync.Mutex
 	lis    map[net.Listener]struct{}
@@ -101,6 +104,7 @@ func New(prog *idl.Program, service string, stubs *mock.Stubs, opts Options, log
 		svc:    svc,
 		framer: framer,
 		mux:    opts.Multiplexed,
+		framed: opts.Transport != "buffered",
 		log:    log,
 		funcs:  map[string]*function{},
 		lis:    map[net.Listener]struct{}{},
@@ -133,6 +137,17 @@ func New(prog *idl.Program, service string, stubs *mock.Stubs, opts Options, log
 		usable[i] = true
 	}
 	ps = append(ps, s.stubs.Unreachable(func(i int) bool { return usable[i] })...)
+	s.faults = mock.NewFaultTable(mock.FaultRules{NameKey: "method", Check: s.checkFault})
+	if stubs != nil {
+		if err := s.faults.Set(stubs.Faults); err != nil {
+			var more mock.Problems
+			errors.As(err, &more)
+			ps = append(ps, more...)
+		}
+		if stubs.Seed != nil {
+			s.faults.SetSeed(*stubs.Seed)
+		}
+	}
 	if err := mock.JoinProblems(ps); err != nil {
 		return nil, err
 	}
@@ -258,6 +273,53 @@ func (s *Server) function(method string) (*function, error) {
 		return nil, fmt.Errorf("service %s has no function %s (it has %s)", s.svc.Name, fnName, strings.Join(slices.Sorted(maps.Keys(s.funcs)), ", "))
 	}
 	return f, nil
+}
+
+// Faults is the mock's fault table: the stub file's faults to start with,
+// changed at run time through a control endpoint (mock.ControlHandler).
+func (s *Server) Faults() *mock.FaultTable { return s.faults }
+
+// checkFault checks a fault's method ("Service.function", as in stubs, or
+// the bare function name) and code, normalising the method to the
+// function's "Service/function".
+func (s *Server) checkFault(f *mock.Fault) error {
+	var errs []error
+	name := strings.TrimSpace(f.Method)
+	var fn *function
+	var err error
+	if !strings.ContainsAny(name, "./") {
+		if fn = s.funcs[name]; fn == nil {
+			err = fmt.Errorf("service %s has no function %s (it has %s)", s.svc.Name, name, strings.Join(slices.Sorted(maps.Keys(s.funcs)), ", "))
+		}
+	} else {
+		fn, err = s.function(name)
+	}
+	if err != nil {
+		errs = append(errs, mock.At("method", err))
+	} else {
+		f.Method = fn.key
+	}
+	if f.ErrorCode != "" {
+		if _, _, err := faultErrorCode(f.ErrorCode); err != nil {
+			errs = append(errs, mock.At("error_code", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// faultErrorCode reads a fault's error code: UNAVAILABLE closes the
+// connection, which is how a Thrift server that cannot serve says so (the
+// gateway answers 503); other codes are a TApplicationException type, or a
+// gRPC code that has one, as in a stub's error.
+func faultErrorCode(code string) (typ int32, drop bool, err error) {
+	if c, err := mock.ParseCode(code); err == nil && c == codes.Unavailable {
+		return 0, true, nil
+	}
+	typ, err = applicationErrorType(code)
+	if err != nil {
+		return 0, false, fmt.Errorf("error code %q: want UNAVAILABLE (the connection is closed), a TApplicationException type (INTERNAL_ERROR, PROTOCOL_ERROR, ...) or a gRPC code that has one (UNKNOWN, INTERNAL, INVALID_ARGUMENT, UNIMPLEMENTED)", code)
+	}
+	return typ, false, nil
 }
 
 // checkArgPath checks a match or template path: an argument, then struct
@@ -600,7 +662,17 @@ func (s *Server) serveConn(c net.Conn) {
 			}
 			return
 		}
-		out := s.handle(m)
+		out, then := s.handle(m)
+		switch then {
+		case dropConn:
+			return
+		case hangConn:
+			// Hold the connection without an answer until the client
+			// gives up and closes it, or Stop does; whatever else it
+			// sends is read and ignored.
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
 		if out == nil || m.Type == thrift.Oneway {
 			// Nothing goes back for a ONEWAY message, whatever function it
 			// names: the client is not reading, and a reply would be taken
@@ -613,13 +685,33 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-// handle answers one message; nil means no reply (oneway).
-func (s *Server) handle(m *thrift.Message) []byte {
+// after is what serveConn does once a message is handled.
+type after int
+
+const (
+	replyConn after = iota // send the reply, if any, and read the next call
+	dropConn               // close the connection without a reply
+	hangConn               // keep the connection, never replying
+)
+
+// garbage is a garbage_rate answer: bytes that are no Thrift message,
+// framed when the transport is, so that the client reads all of them and
+// fails on what they say rather than waiting for more.
+func (s *Server) garbage() []byte {
+	if !s.framed {
+		return mock.Garbage
+	}
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(mock.Garbage)))
+	return append(out, mock.Garbage...)
+}
+
+// handle answers one message; nil means no reply (oneway). Faults may
+// instead have the connection dropped or held.
+func (s *Server) handle(m *thrift.Message) (out []byte, then after) {
 	start := time.Now()
 	name := m.Name
 	attrs := []slog.Attr{slog.String("method", name)}
 	level := slog.LevelInfo
-	var out []byte
 	reply := func(body []byte) {
 		out = s.framer.AppendMessage(nil, &thrift.Message{Name: name, Type: thrift.Reply, SeqID: m.SeqID, Body: body})
 	}
@@ -639,7 +731,7 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		if !ok || svc != s.svc.Name && (s.svc.File == nil || svc != s.svc.FullName()) {
 			level = slog.LevelWarn
 			appEx(thrift.AppExUnknownMethod, fmt.Sprintf("unknown service in %q: the mock is multiplexed and serves %s", m.Name, s.svc.Name))
-			return out
+			return out, replyConn
 		}
 		name = bare // TMultiplexedProcessor replies with the bare name
 	}
@@ -648,17 +740,42 @@ func (s *Server) handle(m *thrift.Message) []byte {
 	case m.Type != thrift.Call && m.Type != thrift.Oneway:
 		level = slog.LevelWarn
 		appEx(thrift.AppExInvalidMessageType, fmt.Sprintf("unexpected %s message", m.Type))
-		return out
+		return out, replyConn
 	case f == nil:
 		level = slog.LevelWarn
 		appEx(thrift.AppExUnknownMethod, "unknown function "+name)
-		return out
+		return out, replyConn
+	}
+	if fd := s.faults.Decide(f.key); fd.Fault != "" {
+		attrs = append(attrs, fd.Attrs()...)
+		if !fd.Wait(nil, s.done) {
+			return nil, dropConn // stopping
+		}
+		switch fd.Outcome {
+		case mock.FaultHang:
+			attrs = append(attrs, slog.String("outcome", "no reply (hang)"))
+			return nil, hangConn
+		case mock.FaultDrop:
+			attrs = append(attrs, slog.String("outcome", "connection dropped"))
+			return nil, dropConn
+		case mock.FaultGarbage:
+			attrs = append(attrs, slog.String("outcome", "garbage"))
+			return s.garbage(), replyConn
+		case mock.FaultError:
+			typ, drop, _ := faultErrorCode(fd.Code) // checked when the fault was set
+			if drop {
+				attrs = append(attrs, slog.String("outcome", "connection dropped"))
+				return nil, dropConn
+			}
+			appEx(typ, "mock fault: error_rate on "+f.key)
+			return out, replyConn
+		}
 	}
 	args, err := f.m.DecodeArgs(m.Body)
 	if err != nil {
 		level = slog.LevelWarn
 		appEx(thrift.AppExProtocolError, fmt.Sprintf("cannot decode the arguments of %s: %v", name, err))
-		return out
+		return out, replyConn
 	}
 	v, _ := mock.DecodeRequest(args)
 	req, _ := v.(map[string]any)
@@ -670,17 +787,17 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		level = slog.LevelWarn
 		if f.fn.Oneway {
 			attrs = append(attrs, slog.String("outcome", "oneway, no stub"))
-			return nil
+			return nil, replyConn
 		}
 		appEx(thrift.AppExUnknownMethod, "no stub matches "+f.key)
-		return out
+		return out, replyConn
 	}
 	st := &s.stubs.Stubs[i]
 	attrs = append(attrs, mock.StubAttrs(i, st)...)
 	p := &s.prepared[i]
 	if f.fn.Oneway {
 		attrs = append(attrs, slog.String("outcome", "oneway"))
-		return nil
+		return nil, replyConn
 	}
 	if st.Delay > 0 {
 		t := time.NewTimer(time.Duration(st.Delay))
@@ -688,7 +805,7 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		case <-t.C:
 		case <-s.done:
 			t.Stop()
-			return nil
+			return nil, replyConn
 		}
 	}
 	e := st.Error
@@ -707,7 +824,7 @@ func (s *Server) handle(m *thrift.Message) []byte {
 				// does not take it: a stub bug, so INTERNAL_ERROR.
 				level = slog.LevelWarn
 				appEx(thrift.AppExInternalError, fmt.Sprintf("stub #%d %s: templated %v", i, st.Source(), err))
-				return out
+				return out, replyConn
 			}
 			body = b
 		}
@@ -723,7 +840,7 @@ func (s *Server) handle(m *thrift.Message) []byte {
 			// a stub bug, so INTERNAL_ERROR.
 			level = slog.LevelWarn
 			appEx(thrift.AppExInternalError, fmt.Sprintf("stub #%d %s: templated %v", i, st.Source(), err))
-			return out
+			return out, replyConn
 		}
 		attrs = append(attrs, slog.String("outcome", "reply"))
 		reply(b)
@@ -731,5 +848,5 @@ func (s *Server) handle(m *thrift.Message) []byte {
 		attrs = append(attrs, slog.String("outcome", "reply"))
 		reply(p.result)
 	}
-	return out
+	return out, replyConn
 }
