@@ -60,8 +60,8 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"NATS: publish, fire and forget (202)", `curl -s -X POST {gw}/v1/orders/42/events -H 'Content-Type: application/json' -d '{"event":"packed"}'`, `"subject":"orders.42.events"`},
 	{"NATS: JetStream publish, acknowledged; a retry with the same Idempotency-Key is stored once", `curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}' && curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}'`, `"duplicate":true`},
 	{"NATS: typed, JSON in, protobuf on the wire, JSON out", `curl -s -X POST {gw}/v1/orders:status -H 'Content-Type: application/json' -d '{"id":"42","items":[{"sku":"BOOK","quantity":1}]}'`, `"status":"STATUS_SHIPPED"`},
-	{"rehearse an outage: the library mock's control endpoint makes GetBook fail with UNAVAILABLE; the gateway retries, then answers 503", `curl -s -X POST {libctl}/faults -d '{"method":"library.v1.LibraryService/GetBook","error_rate":1,"error_code":"UNAVAILABLE"}' && curl -s -i {gw}/v1/shelves/1/books/1`, `503 Service Unavailable`},
-	{"clear the mock's faults: the book is back", `curl -s -X DELETE {libctl}/faults && curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
+	{"rehearse an outage: the library mock's control endpoint makes GetBook fail with UNAVAILABLE; the gateway retries, then answers 503 (run it twice and the breaker opens: see /admin/backends on the admin listener)", `curl -s -X POST {libctl}/faults -d '{"method":"library.v1.LibraryService/GetBook","error_rate":1,"error_code":"UNAVAILABLE"}' && curl -s -i {gw}/v1/shelves/1/books/1`, `503 Service Unavailable`},
+	{"clear the mock's faults: the book is back (after the breaker's 10s cooldown, if it opened)", `curl -s -X DELETE {libctl}/faults && curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
