@@ -62,12 +62,15 @@ type Limits struct {
 	MaxJSONContainers int `yaml:"max_json_containers"`
 	// MaxInflightBodyBytes bounds the request bodies the gateway holds at
 	// once; past it a request with a body is refused with 503.
-	MaxInflightBodyBytes int64    `yaml:"max_inflight_body_bytes"`
-	ReadHeaderTimeout    Duration `yaml:"read_header_timeout"`
-	ReadTimeout          Duration `yaml:"read_timeout"`
-	WriteTimeout         Duration `yaml:"write_timeout"`
-	IdleTimeout          Duration `yaml:"idle_timeout"`
-	ShutdownTimeout      Duration `yaml:"shutdown_timeout"`
+	MaxInflightBodyBytes int64 `yaml:"max_inflight_body_bytes"`
+	// MaxInflightRequests bounds the requests served at once, gateway-wide;
+	// beyond it, 503 at once. 0 is no limit.
+	MaxInflightRequests int64    `yaml:"max_inflight_requests"`
+	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`
+	ReadTimeout         Duration `yaml:"read_timeout"`
+	WriteTimeout        Duration `yaml:"write_timeout"`
+	IdleTimeout         Duration `yaml:"idle_timeout"`
+	ShutdownTimeout     Duration `yaml:"shutdown_timeout"`
 	// ShutdownDelay is how long /readyz fails before the listener closes,
 	// so that a load balancer stops sending new requests first.
 	ShutdownDelay Duration `yaml:"shutdown_delay"`

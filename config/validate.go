@@ -21,11 +21,14 @@ const (
 	DefaultMaxJSONValues     = 100_000
 	DefaultMaxJSONContainers = 20_000
 	DefaultMaxInflightBody   = 256 << 20
-	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultReadTimeout       = 60 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
-	DefaultShutdownTimeout   = 15 * time.Second
-	DefaultBackendTimeout    = 15 * time.Second
+	// DefaultMaxInflightRequests stays well under the usual 64k file
+	// descriptors and keeps goroutine memory bounded.
+	DefaultMaxInflightRequests = 10_000
+	DefaultReadHeaderTimeout   = 10 * time.Second
+	DefaultReadTimeout         = 60 * time.Second
+	DefaultIdleTimeout         = 120 * time.Second
+	DefaultShutdownTimeout     = 15 * time.Second
+	DefaultBackendTimeout      = 15 * time.Second
 )
 
 func (c *Config) defaults() {
@@ -98,6 +101,12 @@ func (c *Config) validate() Problems {
 	}
 	if c.Limits.MaxJSONContainers < 0 {
 		add(c.Problem("limits.max_json_containers", "must not be negative"))
+	}
+	if c.Limits.MaxInflightRequests == 0 {
+		c.Limits.MaxInflightRequests = DefaultMaxInflightRequests
+	}
+	if c.Limits.MaxInflightRequests < 0 {
+		add(c.Problem("limits.max_inflight_requests", "must not be negative"))
 	}
 	if c.Limits.MaxInflightBodyBytes < 0 {
 		add(c.Problem("limits.max_inflight_body_bytes", "must not be negative"))

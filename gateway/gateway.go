@@ -437,7 +437,9 @@ func (g *Gateway) Handler() http.Handler {
 	guarded := framing.Guard(compress(limits), func(w http.ResponseWriter, r *http.Request, err error) {
 		translate.Fail(w, r, err, nil)
 	})
-	return observability.Middleware(g.log, g.metrics, g.tracing, guarded)
+	// Shedding is outermost but for observability, so a shed request costs
+	// a log line and a metric, and nothing else.
+	return observability.Middleware(g.log, g.metrics, g.tracing, policy.Shed(g.cfg.Limits.MaxInflightRequests, guarded))
 }
 
 // Close closes every backend connection and flushes traces.
