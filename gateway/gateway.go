@@ -432,14 +432,14 @@ func allowedMethods(methods []string) []string {
 // policies around the router.
 func (g *Gateway) Handler() http.Handler {
 	limits := policy.Limits(policy.BodyLimits{MaxBody: g.cfg.Limits.MaxBodyBytes, Budget: g.budget}, g)
-	// The framing guard sees every request first (observability only
-	// watches): it counts requests against the heads the listener scanned.
-	guarded := framing.Guard(compress(limits), func(w http.ResponseWriter, r *http.Request, err error) {
+	// Shedding comes first after the framing guard, which must see every
+	// request (it counts them against the heads the listener scanned): a
+	// shed request costs a log line, a metric and nothing else.
+	shed := policy.Shed(g.cfg.Limits.MaxInflightRequests, compress(limits))
+	guarded := framing.Guard(shed, func(w http.ResponseWriter, r *http.Request, err error) {
 		translate.Fail(w, r, err, nil)
 	})
-	// Shedding is outermost but for observability, so a shed request costs
-	// a log line and a metric, and nothing else.
-	return observability.Middleware(g.log, g.metrics, g.tracing, policy.Shed(g.cfg.Limits.MaxInflightRequests, guarded))
+	return observability.Middleware(g.log, g.metrics, g.tracing, guarded)
 }
 
 // Close closes every backend connection and flushes traces.
