@@ -26,7 +26,7 @@ func runGateway(t *testing.T) string { return runGatewayBoth(t).HTTP }
 func runGatewayBoth(t *testing.T) gateway.Listeners {
 	t.Helper()
 	mockAddr := startMock(t, "library.pb", "library.yaml")
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	return runConfig(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin: 127.0.0.1:0
 descriptors:
@@ -38,23 +38,7 @@ services:
   - name: library.v1.LibraryService
     backend: library
     unannotated: true
-`, mockAddr)), "framing.yaml", builtin.Protocols().Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := observability.NewMetrics()
-	g, err := gateway.New(context.Background(), cfg, quietLog(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan gateway.Listeners, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return <-started
+`, mockAddr))
 }
 
 // TestSmugglingRefusedOnTheListener sends request heads whose framing two
@@ -151,7 +135,7 @@ func TestSmugglingRefusedOnTheAdminListener(t *testing.T) {
 // kept-alive connection is served, not refused as out of step.
 func TestShedKeepsConnectionsUsable(t *testing.T) {
 	mockAddr := startMock(t, "library.pb", "library.yaml")
-	tg := startGatewayRun(t, fmt.Sprintf(`
+	tg := runConfig(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 limits: {max_inflight_requests: 1}
 descriptors:
@@ -163,7 +147,7 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
-`, mockAddr))
+`, mockAddr)).HTTP
 	slowDone := make(chan int, 1)
 	go func() {
 		// Until it gets the slot: the test's own requests hold it briefly.
@@ -218,8 +202,9 @@ services:
 	http.DefaultClient.CloseIdleConnections()
 }
 
-// startGatewayRun serves yaml with g.Run and returns the HTTP address.
-func startGatewayRun(t *testing.T, yaml string) string {
+// runConfig serves yaml with g.Run, the listeners a deployment uses,
+// until the test ends.
+func runConfig(t *testing.T, yaml string) gateway.Listeners {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), "run.yaml", builtin.Protocols().Config())
 	if err != nil {
@@ -235,5 +220,5 @@ func startGatewayRun(t *testing.T, yaml string) string {
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l }) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return (<-started).HTTP
+	return <-started
 }
