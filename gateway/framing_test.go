@@ -218,7 +218,9 @@ func runConfig(t *testing.T, yaml string) gateway.Listeners {
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan gateway.Listeners, 1)
 	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l }) }()
+	go func() {
+		done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return <-started
 }
