@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,12 +82,17 @@ func TestFaultKnobs(t *testing.T) {
 // client has gone, after the client has seen its error.
 func waitLog(t *testing.T, h *harness, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(h.logs.String(), want) {
-		if time.Now().After(deadline) {
+	timeout := time.After(10 * time.Second)
+	for {
+		wrote := h.logs.next() // before the check, so no write is missed
+		if strings.Contains(h.logs.String(), want) {
+			return
+		}
+		select {
+		case <-wrote:
+		case <-timeout:
 			t.Fatalf("log lacks %s:\n%s", want, h.logs.String())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -208,10 +214,11 @@ func TestHangEndsOnGracefulStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	lis := &firstRead{Listener: raw, read: make(chan struct{})}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -222,10 +229,9 @@ func TestHangEndsOnGracefulStop(t *testing.T) {
 	h := &harness{srv: srv, conn: conn, logs: new(logBuffer)}
 	called := make(chan error, 1)
 	go func() { called <- getBookCall(context.Background(), t, h) }()
-	// Stop once the call is in (whether it is or not, the stop must end).
-	for srv.conns == nil || connCount(srv) == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Stop once the client's bytes are arriving (whether the call is in
+	// yet or not, the stop must end).
+	<-lis.read
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
@@ -239,10 +245,33 @@ func TestHangEndsOnGracefulStop(t *testing.T) {
 	<-served
 }
 
-func connCount(s *Server) int {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	return len(s.conns)
+// firstRead is a listener whose conns signal the first bytes the server
+// reads.
+type firstRead struct {
+	net.Listener
+	once sync.Once
+	read chan struct{}
+}
+
+func (l *firstRead) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readSignal{Conn: c, l: l}, nil
+}
+
+type readSignal struct {
+	net.Conn
+	l *firstRead
+}
+
+func (c *readSignal) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.l.once.Do(func() { close(c.l.read) })
+	}
+	return n, err
 }
 
 // TestFaultControl drives a running mock through its control endpoint.

@@ -96,15 +96,30 @@ func library(t *testing.T) *protoregistry.Files {
 }
 
 // logBuffer collects slog output for assertions while handlers write to it.
+// A test waits for a line with next rather than polling.
 type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	waiters []chan struct{}
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, w := range l.waiters {
+		close(w)
+	}
+	l.waiters = nil
 	return l.b.Write(p)
+}
+
+// next is closed by the next write.
+func (l *logBuffer) next() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := make(chan struct{})
+	l.waiters = append(l.waiters, w)
+	return w
 }
 
 func (l *logBuffer) String() string {

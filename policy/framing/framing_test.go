@@ -117,7 +117,7 @@ func exchange(t *testing.T, addr, raw string, slow bool, want int, closing bool)
 			if _, err := c.Write([]byte{raw[i]}); err != nil {
 				return // the server has closed: fine, it has answered
 			}
-			time.Sleep(100 * time.Microsecond)
+			time.Sleep(100 * time.Microsecond) // a slow peer: the behaviour under test, not a wait
 		}
 	}()
 	defer wg.Wait()
