@@ -49,17 +49,6 @@ func (ps Protocols) Get(name string) (Protocol, bool) {
 	return nil, false
 }
 
-// Names lists the protocols' names: "grpc, thrift or nats".
-func (ps Protocols) names(conj string) string {
-	n := make([]string, len(ps))
-	for i, p := range ps {
-		n[i] = p.Name()
-	}
-	if len(n) < 2 {
-		return strings.Join(n, "")
-	}
-	return strings.Join(n[:len(n)-1], ", ") + " " + conj + " " + n[len(n)-1]
-}
 
 // structType is the struct type a New* pointer points to.
 func structType(v any) reflect.Type {
@@ -177,7 +166,7 @@ func (c *Config) validateSections(add func(Problem)) {
 	names := c.BackendNames()
 	for _, name := range names {
 		if c.Backends[name].Protocol == "" {
-			add(c.Problem("backends."+name, "set exactly one protocol section: %s", c.protocols.names("or")))
+			add(c.Problem("backends."+name, "set exactly one protocol section: %s", joinOr(c.protocolNames())))
 		}
 	}
 	routeKeys := c.protocols.routeKeys()
@@ -232,6 +221,16 @@ func (c *Config) routeHas(i int, key string) bool {
 	return ok
 }
 
+// protocolNames are the registry's names, in its order.
+func (c *Config) protocolNames() []string {
+	n := make([]string, len(c.protocols))
+	for i, p := range c.protocols {
+		n[i] = p.Name()
+	}
+	return n
+}
+
+// joinOr lists items as "a, b or c".
 func joinOr(items []string) string {
 	if len(items) < 2 {
 		return strings.Join(items, "")

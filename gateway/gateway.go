@@ -272,18 +272,22 @@ func redefined(s *descriptors.Snapshot, set *descriptors.Set) error {
 		if err != nil {
 			continue
 		}
+		ours := fileBytes(fd)
 		for _, other := range s.Sets() {
 			if other.Name == set.Name {
 				continue
 			}
+			theirs := map[string][]byte{} // by path: a file defines many names
 			for _, name := range topLevelNames(fd) {
 				d, err := other.Files.FindDescriptorByName(name)
 				if err != nil {
 					continue
 				}
-				theirs, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(d.ParentFile()))
-				ours, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(fd))
-				if d.ParentFile().Path() != fd.Path() || !bytes.Equal(theirs, ours) {
+				path := d.ParentFile().Path()
+				if _, ok := theirs[path]; !ok {
+					theirs[path] = fileBytes(d.ParentFile())
+				}
+				if path != fd.Path() || !bytes.Equal(theirs[path], ours) {
 					dups = append(dups, fmt.Sprintf("%s is defined differently by %s (%s)", name, other.Origin(), d.ParentFile().Path()))
 				}
 			}
@@ -298,6 +302,12 @@ func redefined(s *descriptors.Snapshot, set *descriptors.Set) error {
 		return fmt.Errorf("%w: %s", ErrConflict, strings.Join(dups, "; "))
 	}
 	return nil
+}
+
+// fileBytes is a file's descriptor in a form two sets can compare.
+func fileBytes(fd protoreflect.FileDescriptor) []byte {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(fd))
+	return b
 }
 
 // topLevelNames are the messages, enums and services a file declares at
@@ -487,8 +497,8 @@ func compress(h http.Handler) http.Handler {
 func (g *Gateway) Endpoints() map[string][]string {
 	out := map[string][]string{}
 	for name, b := range g.backends {
-		if e, ok := b.Client.(interface{ Endpoints() []string }); ok {
-			out[name] = e.Endpoints()
+		if eps := endpointsOf(b); eps != nil {
+			out[name] = eps
 		}
 	}
 	return out
@@ -518,16 +528,28 @@ func (g *Gateway) Backends() []BackendStatus {
 		if !ok {
 			continue
 		}
-		st := BackendStatus{Name: name, Protocol: b.Config.Protocol, Status: b.Guarded.Status()}
-		if e, ok := b.Client.(interface{ Endpoints() []string }); ok {
-			st.Endpoints = e.Endpoints()
-		}
-		if r, ok := b.Client.(interface{ Ready() error }); ok {
-			if err := r.Ready(); err != nil {
-				st.Ready = err.Error()
-			}
+		st := BackendStatus{Name: name, Protocol: b.Config.Protocol, Status: b.Guarded.Status(), Endpoints: endpointsOf(b)}
+		if err := readiness(b); err != nil {
+			st.Ready = err.Error()
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// endpointsOf are the addresses a backend's client dials, when it says.
+func endpointsOf(b *protocol.Backend) []string {
+	if e, ok := b.Client.(interface{ Endpoints() []string }); ok {
+		return e.Endpoints()
+	}
+	return nil
+}
+
+// readiness is why a backend that keeps a connection (NATS) has none, or
+// nil.
+func readiness(b *protocol.Backend) error {
+	if r, ok := b.Client.(interface{ Ready() error }); ok {
+		return r.Ready()
+	}
+	return nil
 }

@@ -33,11 +33,8 @@ func (g *Gateway) Ready() error {
 		if !ok {
 			continue
 		}
-		// A backend that keeps a connection (NATS) says whether it has one.
-		if r, ok := b.Client.(interface{ Ready() error }); ok {
-			if err := r.Ready(); err != nil {
-				return fmt.Errorf("backend %s: %w", name, err)
-			}
+		if err := readiness(b); err != nil {
+			return fmt.Errorf("backend %s: %w", name, err)
 		}
 	}
 	return nil

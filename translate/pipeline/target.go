@@ -35,6 +35,8 @@ type Target struct {
 	resolver    translate.Resolver
 	checks      []Check
 	opts        Options
+	// What the transcoder says of itself, asked once, not per request.
+	repliesJSON, idempotentCalls bool
 	// aliases are the lower-cased names of headers the gateway treats
 	// specially: a client may not set them as metadata through the
 	// forwarding prefix, or a rule keyed on the real header (a front
@@ -87,6 +89,12 @@ func New(backendName string, backend *resilience.Backend, tc translate.Transcode
 		opts.MaxJSONContainers = DefaultMaxJSONContainers
 	}
 	t := &Target{backendName: backendName, backend: backend, tc: tc, body: tc.Body(), fwd: tc.Forwarding(), resolver: res, opts: opts}
+	if j, ok := tc.(translate.JSONReplies); ok {
+		t.repliesJSON = j.RepliesJSON()
+	}
+	if i, ok := tc.(interface{ Idempotent() bool }); ok {
+		t.idempotentCalls = i.Idempotent()
+	}
 	if t.fwd != nil && t.fwd.ClientPrefix != "" {
 		t.aliases = map[string]bool{}
 		for _, h := range specialHeaders {
@@ -166,7 +174,7 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 }
 
 func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Response, translate.Delivery, error) {
-	if j, ok := t.tc.(translate.JSONReplies); ok && j.RepliesJSON() && !AcceptsJSON(r.Header.Values("Accept")) {
+	if t.repliesJSON && !AcceptsJSON(r.Header.Values("Accept")) {
 		return nil, 0, translate.Refuse(translate.ReasonNotAcceptable,
 			"this route replies with application/json, which the Accept header %q excludes", truncate(strings.Join(r.Header.Values("Accept"), ", ")))
 	}
@@ -319,11 +327,7 @@ func (t *Target) idempotent(method string) bool {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
 		return true
 	}
-	if t.opts.Idempotent {
-		return true
-	}
-	i, ok := t.tc.(interface{ Idempotent() bool })
-	return ok && i.Idempotent()
+	return t.opts.Idempotent || t.idempotentCalls
 }
 
 // alias reports whether a metadata key a client sent under the forwarding
@@ -384,6 +388,9 @@ func checkParams(params routes.Params, raw bool) error {
 // forms would see it: "%2e", "%2f" and "%5c" in any case, '\\', and U+FF0E,
 // U+FF0F, U+2215.
 func hasDotSegment(v string) bool {
+	if !strings.ContainsAny(v, ".%\uff0e") {
+		return false // the common case, without the replacer's copy
+	}
 	v = dotFolder.Replace(v)
 	for v != "" {
 		var seg string
