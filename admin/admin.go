@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -54,6 +57,21 @@ type Option func(*api)
 // default the loopback names.
 func WithHosts(hosts ...string) Option { return func(a *api) { a.hosts = hosts } }
 
+// WithToken requires "Authorization: Bearer token" on /admin/*; /healthz,
+// /readyz and /metrics stay open to probes and scrapers.
+func WithToken(token string) Option {
+	return func(a *api) {
+		if token != "" {
+			sum := sha256.Sum256([]byte(token))
+			a.tokenSum = &sum
+		}
+	}
+}
+
+// WithReadyDetail adds what detail says (a store that cannot be reached
+// but whose fail mode lets requests through) to /readyz answers.
+func WithReadyDetail(detail func() []string) Option { return func(a *api) { a.detail = detail } }
+
 // Handler returns the admin API. ready reports readiness for /readyz.
 func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Option) http.Handler {
 	a := &api{reg: reg, hosts: DefaultHosts(""), uploads: policy.NewBudget(UploadBudget, "the admin API's upload budget")}
@@ -65,11 +83,15 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		var detail []string
+		if a.detail != nil {
+			detail = a.detail()
+		}
 		if err := ready(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, readiness{Status: "not ready", Reason: err.Error(), Detail: detail})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		writeJSON(w, http.StatusOK, readiness{Status: "ready", Detail: detail})
 	}).Methods(http.MethodGet, http.MethodHead)
 	if metrics != nil {
 		r.Handle("/metrics", metrics).Methods(http.MethodGet)
@@ -98,9 +120,21 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	return a.guard(r)
 }
 
+// readiness is the body of /readyz.
+type readiness struct {
+	Status string   `json:"status"`
+	Reason string   `json:"reason,omitempty"`
+	Detail []string `json:"detail,omitempty"`
+}
+
 type api struct {
 	reg   Registry
 	hosts []string
+	// tokenSum is the SHA-256 of the bearer token /admin/* requires, nil
+	// for none; comparing sums keeps the comparison constant-time
+	// whatever the length of what a client sends.
+	tokenSum *[32]byte
+	detail   func() []string
 	// uploads bounds the bytes all uploads hold at once, charged as they
 	// arrive: a slow upload holds only what it has sent.
 	uploads *policy.Budget
@@ -154,8 +188,62 @@ func (a *api) guard(next http.Handler) http.Handler {
 			fail(w, r, translate.Errorf(codes.PermissionDenied, "cross-origin requests to the admin API are refused"))
 			return
 		}
+		if a.tokenSum != nil && !a.tokenOK(r) {
+			e := translate.Errorf(codes.Unauthenticated, "the admin API needs its token: send Authorization: Bearer TOKEN (admin.token_env or admin.token_file)")
+			e.Header = http.Header{"Www-Authenticate": {`Bearer realm="switchboard-admin"`}}
+			fail(w, r, e)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (a *api) tokenOK(r *http.Request) bool {
+	vs := r.Header.Values("Authorization")
+	if len(vs) != 1 {
+		return false
+	}
+	scheme, tok, ok := strings.Cut(vs[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimLeft(tok, " ")))
+	return subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) == 1
+}
+
+// MinTokenBytes is the shortest admin token accepted: a guessable token
+// is no protection.
+const MinTokenBytes = 16
+
+// Token reads the admin token the config names: an environment variable
+// or a file (one trailing newline dropped). "" with no error means none
+// is configured.
+func Token(c config.Admin) (string, error) {
+	var tok string
+	switch {
+	case c.TokenEnv != "" && c.TokenFile != "":
+		return "", errors.New("admin: set token_env or token_file, not both")
+	case c.TokenEnv != "":
+		tok = os.Getenv(c.TokenEnv)
+		if tok == "" {
+			return "", fmt.Errorf("admin.token_env: the environment variable %s is unset or empty", c.TokenEnv)
+		}
+	case c.TokenFile != "":
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("admin.token_file: %w", err)
+		}
+		tok = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	default:
+		return "", nil
+	}
+	if len(tok) < MinTokenBytes {
+		return "", fmt.Errorf("admin token: at least %d bytes, have %d", MinTokenBytes, len(tok))
+	}
+	if !translate.PrintableASCII(tok) || strings.ContainsAny(tok, " \t") {
+		return "", errors.New("admin token: printable ASCII without spaces (it travels in a header)")
+	}
+	return tok, nil
 }
 
 func truncate(s string) string {

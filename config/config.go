@@ -19,6 +19,14 @@ type Config struct {
 	Backends    map[string]Backend `yaml:"backends"`
 	Routes      []Route            `yaml:"routes"`
 
+	// The policy stage: TLS on the listener, who may set forwarding
+	// headers, shared stores, the global policy and the named ones.
+	TLS            *ListenerTLS      `yaml:"tls"`
+	TrustedProxies []string          `yaml:"trusted_proxies"`
+	Stores         Stores            `yaml:"stores"`
+	Policy         string            `yaml:"policy"`
+	Policies       map[string]Policy `yaml:"policies"`
+
 	// Sections are the top-level keys the protocols own (a gRPC
 	// "services" list, say), decoded into each protocol's own types.
 	Sections map[string]any `yaml:"-"`
@@ -40,6 +48,14 @@ type Admin struct {
 	// rebinding) cannot use the API. Default: localhost, 127.0.0.1, ::1
 	// and the listen host when it is not a wildcard.
 	Hosts []string `yaml:"hosts"`
+	// TokenEnv and TokenFile name where the bearer token for /admin/*
+	// is (an environment variable, a file); /healthz, /readyz and
+	// /metrics stay open.
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+	// TLS serves the admin listener over TLS; with client_auth: require,
+	// only holders of a client certificate reach it.
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // UnmarshalYAML accepts the bare "host:port" form as well.
@@ -192,6 +208,9 @@ type Route struct {
 	// Idempotent says the route's calls may be sent twice: a failure that
 	// may have reached the backend can then be retried.
 	Idempotent bool `yaml:"idempotent"`
+	// Policy names the route's own policy, after the global one and its
+	// service's; "none" drops the service's.
+	Policy string `yaml:"policy"`
 
 	// Protocol names the route's target kind, "" when none or several
 	// are set.

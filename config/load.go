@@ -176,6 +176,10 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			c.walk(v, t.Elem(), p, ps)
 		}
 	case reflect.Slice:
+		if n.Kind == yaml.MappingNode && t.Elem().Kind() == reflect.Struct {
+			c.walk(n, t.Elem(), path, ps) // one item where a list may stand (jwt:)
+			return
+		}
 		if n.Kind != yaml.SequenceNode {
 			return
 		}

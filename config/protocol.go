@@ -49,7 +49,6 @@ func (ps Protocols) Get(name string) (Protocol, bool) {
 	return nil, false
 }
 
-
 // structType is the struct type a New* pointer points to.
 func structType(v any) reflect.Type {
 	t := reflect.TypeOf(v)

@@ -93,6 +93,15 @@ func (c *Config) validate() Problems {
 			add(c.Problem(a.key, "invalid address %q: want host:port", a.addr))
 		}
 	}
+	if c.Admin.Listen != "" {
+		if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && !loopback(host) &&
+			c.Admin.TokenEnv == "" && c.Admin.TokenFile == "" && (c.Admin.TLS == nil || c.Admin.TLS.ClientAuth != "require") {
+			add(c.Problem("admin", "the admin API listens beyond loopback (%s) with no protection: set admin.token_env or admin.token_file, or admin.tls with client_auth: require", c.Admin.Listen))
+		}
+		if c.Admin.TokenEnv != "" && c.Admin.TokenFile != "" {
+			add(c.Problem("admin.token_file", "set token_env or token_file, not both"))
+		}
+	}
 	if c.Limits.MaxBodyBytes < 0 {
 		add(c.Problem("limits.max_body_bytes", "must not be negative"))
 	}
@@ -219,9 +228,24 @@ func (c *Config) validate() Problems {
 			add(c.Problem(key+"."+strings.ToLower(method), "path %q must start with /", path))
 		}
 		checkBackend(key+".backend", r.Backend)
+		if msg := c.PolicyProblem(r.Policy); msg != "" {
+			add(c.Problem(key+".policy", "%s", msg))
+		}
+	}
+	if msg := c.PolicyProblem(c.Policy); msg != "" {
+		add(c.Problem("policy", "%s", msg))
 	}
 	c.validateSections(add)
 	return ps
+}
+
+// loopback reports a host that only this machine reaches.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // BackendNames returns the backend names, sorted.

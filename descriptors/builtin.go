@@ -34,8 +34,9 @@ import (
 // generated code linked into the binary. The list is deliberately closed:
 // GlobalFiles also holds whatever else the binary happens to import (gRPC's
 // reflection and health protos, for instance), and a set must link the same
-// way whatever the binary links, so only these well-known trees count.
-var builtinPrefixes = [...]string{"google/protobuf/", "google/api/", "google/rpc/"}
+// way whatever the binary links, so only these well-known trees count, and
+// Switchboard's own options (options.go).
+var builtinPrefixes = [...]string{"google/protobuf/", "google/api/", "google/rpc/", "switchboard/v1/"}
 
 // IsBuiltin reports whether path names a file the gateway can supply itself
 // (a well-known type or a google/api or google/rpc file linked into the

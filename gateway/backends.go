@@ -109,7 +109,14 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 			r.Target = tg.WithIdempotent()
 		}
 		r.Origin = g.cfg.File
+		if rc.Policy != "" {
+			// The config's policy: replaces what the method's option says.
+			r.Policy = routes.PolicyRef{Service: r.Policy.Service, Route: rc.Policy}
+		}
 		rs = append(rs, r)
+	}
+	for _, r := range rs {
+		g.attachPolicy(b, r)
 	}
 	if g.state.Load() == nil {
 		g.warnings = append(g.warnings, b.Warnings...)
@@ -178,3 +185,20 @@ func (e *overlapError) Error() string {
 }
 
 func (e *overlapError) Is(target error) bool { return target == ErrConflict }
+
+// attachPolicy gives r's target its policy chain.
+func (g *Gateway) attachPolicy(b *protocol.Build, r *routes.Route) {
+	if r.Policy.IsZero() && !g.policies.HasGlobalCORS() {
+		return
+	}
+	chain, err := g.policies.Route(r.Policy, r.Source)
+	if err != nil {
+		b.Errorf("%s: %v", r.Source, err)
+		return
+	}
+	tg, ok := r.Target.(*pipeline.Target)
+	if chain == nil || !ok {
+		return
+	}
+	r.Target = tg.WithPolicy(chain)
+}

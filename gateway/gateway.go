@@ -28,6 +28,8 @@ import (
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/policy/framing"
+	"github.com/switchboard-gw/switchboard/policy/jwtauth"
+	"github.com/switchboard-gw/switchboard/policy/tlsconf"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
 	"github.com/switchboard-gw/switchboard/translate/protocol"
@@ -50,6 +52,11 @@ type Gateway struct {
 	warnings []string
 	// budget bounds the memory request bodies hold, gateway-wide.
 	budget *policy.Budget
+	// policies are the config's compiled policies: the global one runs
+	// before route matching, each route's chain after it.
+	policies *policy.Engine
+
+	jwtOptions jwtauth.Options
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
@@ -64,6 +71,10 @@ type Option func(*Gateway)
 
 // WithTracing traces requests with tr instead of what the config says.
 func WithTracing(tr *observability.Tracing) Option { return func(g *Gateway) { g.tracing = tr } }
+
+// WithJWTOptions sets how identity providers' keys are fetched (tests
+// shorten the refresh gaps).
+func WithJWTOptions(o jwtauth.Options) Option { return func(g *Gateway) { g.jwtOptions = o } }
 
 // ErrInvalidSchema wraps every refusal of a schema change caused by its
 // content (link errors, conflicts), as opposed to an unknown name.
@@ -99,6 +110,31 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		g.tracing = tr
 	}
 	var problems []string
+	engine, ps := policy.New(cfg, policy.Options{Log: log, Metrics: metrics, JWT: g.jwtOptions})
+	for _, p := range ps {
+		problems = append(problems, p.String())
+	}
+	if engine == nil {
+		// Routes still build, so that one run reports every problem.
+		engine = policy.Empty()
+	}
+	g.policies = engine
+	for _, l := range []struct {
+		key string
+		tc  *config.ListenerTLS
+	}{{"tls", cfg.TLS}, {"admin.tls", cfg.Admin.TLS}} {
+		if l.tc == nil {
+			continue
+		}
+		// Load the files once now, so that validate names what is wrong
+		// with them; Run loads them again and watches them.
+		rl, err := tlsconf.Server(tlsOptions(*l.tc, log))
+		if err != nil {
+			problems = append(problems, cfg.Problem(l.key, "%v", err).String())
+			continue
+		}
+		_ = rl.Close()
+	}
 	g.broken = map[string]bool{}
 	for _, name := range cfg.BackendNames() {
 		if cfg.Backends[name].Protocol == "" {
@@ -394,6 +430,13 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
 	path := r.URL.EscapedPath()
+	if policy.IsPreflight(r) {
+		// A preflight never reaches a backend, even on a path with an
+		// OPTIONS route: it carries no credentials, and the global
+		// policy let it through without them.
+		g.preflight(w, r, st, path)
+		return
+	}
 	route, params, err := st.Table.Match(r.Method, path)
 	if err != nil && r.Method == http.MethodHead {
 		// HEAD is GET without the body (RFC 9110 §9.3.2); net/http drops
@@ -424,6 +467,38 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route.Target.ServeRoute(w, r, params)
 }
 
+// preflight answers a CORS preflight from the policy of the route the
+// requested method would reach; a path without one gets what any OPTIONS
+// gets, which a browser takes as a refusal.
+func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, st *State, path string) {
+	var methods []string
+	_, _, err := st.Table.Match(http.MethodOptions, path)
+	var mna *routes.MethodNotAllowedError
+	switch {
+	case errors.As(err, &mna):
+		methods = allowedMethods(mna.Allowed)
+	case err == nil:
+		methods = []string{http.MethodOptions}
+	default:
+		translate.Fail(w, r, &translate.Error{Code: codes.NotFound, Message: "no route for OPTIONS " + path}, nil)
+		return
+	}
+	want := r.Header.Get("Access-Control-Request-Method")
+	route, _, err := st.Table.Match(want, path)
+	if err != nil && want == http.MethodHead {
+		route, _, err = st.Table.Match(http.MethodGet, path)
+	}
+	if err == nil {
+		observability.FromContext(r.Context()).SetRoute(route.Pattern, route.Target.Backend())
+		if p, ok := route.Target.(interface{ Policy() *policy.Chain }); ok && p.Policy().CORS() {
+			p.Policy().Preflight(w, r, methods)
+			return
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // allowedMethods adds what the gateway answers itself to a path's
 // methods: HEAD where GET is, and OPTIONS.
 func allowedMethods(methods []string) []string {
@@ -445,7 +520,9 @@ func (g *Gateway) Handler() http.Handler {
 	// Shedding comes first after the framing guard, which must see every
 	// request (it counts them against the heads the listener scanned): a
 	// shed request costs a log line, a metric and nothing else.
-	shed := policy.Shed(g.cfg.Limits.MaxInflightRequests, compress(limits))
+	// The global policy runs before route matching: a request it refuses
+	// costs no route lookup and reaches no backend.
+	shed := policy.Shed(g.cfg.Limits.MaxInflightRequests, g.policies.Global(compress(limits)))
 	guarded := framing.Guard(shed, func(w http.ResponseWriter, r *http.Request, err error) {
 		translate.Fail(w, r, err, nil)
 	})
@@ -454,6 +531,9 @@ func (g *Gateway) Handler() http.Handler {
 
 // Close closes every backend connection and flushes traces.
 func (g *Gateway) Close() {
+	if g.policies != nil {
+		g.policies.Close()
+	}
 	for _, b := range g.backends {
 		_ = b.Guarded.Close()
 	}

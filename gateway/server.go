@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/policy/framing"
+	"github.com/switchboard-gw/switchboard/policy/tlsconf"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -28,6 +30,9 @@ func (g *Gateway) Ready() error {
 	if g.state.Load() == nil {
 		return errors.New("no route table")
 	}
+	if _, err := g.policies.Ready(); err != nil {
+		return err
+	}
 	for _, name := range g.cfg.BackendNames() {
 		b, ok := g.backends[name]
 		if !ok {
@@ -40,6 +45,14 @@ func (g *Gateway) Ready() error {
 	return nil
 }
 
+// ReadyDetail says what the gateway lacks without being unready: a store
+// whose fail mode lets requests through, an identity provider whose keys
+// cannot be fetched.
+func (g *Gateway) ReadyDetail() []string {
+	d, _ := g.policies.Ready()
+	return d
+}
+
 // Run serves the gateway, and the admin API when cfg.Admin is set, until
 // ctx ends; then it stops accepting, fails readiness, waits for requests in
 // flight up to the shutdown timeout, and closes the backends. started, if
@@ -47,25 +60,23 @@ func (g *Gateway) Ready() error {
 func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(Listeners)) error {
 	cfg := g.cfg
 	srv := g.httpServer(g.Handler(), cfg.Limits)
-	lis, err := net.Listen("tcp", cfg.Listen)
+	lis, closeTLS, err := g.listen(cfg.Listen, cfg.TLS)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return err
 	}
-	// Request heads are judged below net/http, which hides the evidence of
-	// smuggling (a Content-Length beside Transfer-Encoding) from handlers.
-	lis = framing.Listener(lis)
+	defer closeTLS()
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{lis}
 	addrs := Listeners{HTTP: lis.Addr().String()}
 	if cfg.Admin.Listen != "" && admin != nil {
-		alis, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
-			lis.Close()
-			return fmt.Errorf("listen admin %s: %w", cfg.Admin.Listen, err)
-		}
 		// The admin API gets the same framing guard: a smuggled DELETE
 		// behind a proxy is worse there than anywhere.
-		alis = framing.Listener(alis)
+		alis, closeAdminTLS, err := g.listen(cfg.Admin.Listen, cfg.Admin.TLS)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("admin: %w", err)
+		}
+		defer closeAdminTLS()
 		asrv := g.httpServer(framing.Guard(admin, func(w http.ResponseWriter, r *http.Request, err error) {
 			translate.WriteError(w, err, nil, "")
 		}), cfg.Limits)
@@ -110,6 +121,34 @@ func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(List
 	}
 	g.Close()
 	return runErr
+}
+
+// listen binds addr, under TLS when tc is set. Plain listeners get the
+// framing guard: request heads are judged below net/http, which hides the
+// evidence of smuggling (a Content-Length beside Transfer-Encoding) from
+// handlers. Under TLS net/http must see the *tls.Conn itself (for ALPN
+// and r.TLS), so the guard cannot read the plaintext; the peer there is
+// the client itself or a proxy that terminated its own TLS, and HTTP/2,
+// which ALPN offers, has no such ambiguity.
+func (g *Gateway) listen(addr string, tc *config.ListenerTLS) (net.Listener, func(), error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if tc == nil {
+		return framing.Listener(lis), func() {}, nil
+	}
+	rl, err := tlsconf.Server(tlsOptions(*tc, g.log))
+	if err != nil {
+		lis.Close()
+		return nil, nil, fmt.Errorf("tls for %s: %w", addr, err)
+	}
+	return tls.NewListener(lis, rl.Config()), func() { _ = rl.Close() }, nil
+}
+
+func tlsOptions(tc config.ListenerTLS, log *slog.Logger) tlsconf.Options {
+	return tlsconf.Options{CertFile: tc.CertFile, KeyFile: tc.KeyFile, ClientCAFile: tc.ClientCAFile,
+		ClientAuth: tc.ClientAuth, MinVersion: tc.MinVersion, Log: log}
 }
 
 func (g *Gateway) httpServer(h http.Handler, l config.Limits) *http.Server {

@@ -23,6 +23,10 @@ type Info struct {
 	// endpoint is the upstream address of the last attempt; source says
 	// who made a failure: "application", "transport" or "gateway".
 	endpoint, source string
+	// What the policy stage learned: the client address it settled on,
+	// who the request proved to be, and the check that refused it.
+	client, principal      string
+	policy, check, refusal string
 }
 
 type infoKey struct{}
@@ -66,6 +70,29 @@ func (i *Info) SetUpstream(endpoint, source string) {
 	i.mu.Unlock()
 }
 
+// SetClient records the client address the policy stage settled on.
+func (i *Info) SetClient(addr string) {
+	i.mu.Lock()
+	i.client = addr
+	i.mu.Unlock()
+}
+
+// SetPrincipal records who the request authenticated as: a subject, an
+// API key's name.
+func (i *Info) SetPrincipal(p string) {
+	i.mu.Lock()
+	i.principal = p
+	i.mu.Unlock()
+}
+
+// SetRefusal records the policy, check and reason that refused the
+// request.
+func (i *Info) SetRefusal(policy, check, reason string) {
+	i.mu.Lock()
+	i.policy, i.check, i.refusal = policy, check, reason
+	i.mu.Unlock()
+}
+
 // AddRetry counts one retried backend attempt.
 func (i *Info) AddRetry() {
 	i.mu.Lock()
@@ -79,12 +106,16 @@ type outcome struct {
 	err                  error
 	retries              int
 	endpoint, source     string
+	client, principal    string
+	policy, check        string
+	refusal              string
 }
 
 func (i *Info) snapshot() outcome {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return outcome{i.route, i.backend, i.code, i.err, i.retries, i.endpoint, i.source}
+	return outcome{i.route, i.backend, i.code, i.err, i.retries, i.endpoint, i.source,
+		i.client, i.principal, i.policy, i.check, i.refusal}
 }
 
 // NewRequestID returns 16 random bytes in hex.

@@ -22,6 +22,9 @@ type Metrics struct {
 	backendDuration *prometheus.HistogramVec
 	breakerState    *prometheus.GaugeVec
 	schemaSwaps     *prometheus.CounterVec
+	policyRefusals  *prometheus.CounterVec
+	policyDecisions *prometheus.CounterVec
+	storeErrors     *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway metrics and the Go runtime collectors.
@@ -59,9 +62,21 @@ func NewMetrics() *Metrics {
 			Name: "switchboard_schema_changes_total",
 			Help: "Schema registrations, removals and rollbacks by outcome.",
 		}, []string{"op", "outcome"}),
+		policyRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_policy_refusals_total",
+			Help: "Requests refused by the policy stage, by policy, check and reason.",
+		}, []string{"policy", "check", "reason"}),
+		policyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_policy_authenticated_total",
+			Help: "Requests authenticated, by policy, method (jwt, api_key, ext_authz) and principal (API key name or JWT issuer).",
+		}, []string{"policy", "method", "principal"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_policy_store_errors_total",
+			Help: "Policy checks that could not reach their store or service, by store and the fail mode applied.",
+		}, []string{"store", "fail"}),
 	}
 	reg.MustRegister(m.requests, m.requestDuration, m.inFlight, m.backendCalls, m.backendDuration,
-		m.breakerState, m.schemaSwaps,
+		m.breakerState, m.schemaSwaps, m.policyRefusals, m.policyDecisions, m.storeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -102,4 +117,31 @@ func (m *Metrics) SchemaChange(op string, ok bool) {
 		outcome = "refused"
 	}
 	m.schemaSwaps.WithLabelValues(op, outcome).Inc()
+}
+
+// PolicyRefusal counts a request the policy stage refused.
+func (m *Metrics) PolicyRefusal(policy, check, reason string) {
+	if m == nil {
+		return
+	}
+	m.policyRefusals.WithLabelValues(policy, check, reason).Inc()
+}
+
+// Authenticated counts a request that proved who it is. principal must
+// come from the config (an API key's name, an issuer), never from the
+// request, or a client could grow the label set.
+func (m *Metrics) Authenticated(policy, method, principal string) {
+	if m == nil {
+		return
+	}
+	m.policyDecisions.WithLabelValues(policy, method, principal).Inc()
+}
+
+// StoreError counts a check that could not reach its store (Redis, an
+// external authorization service) and the fail mode it applied.
+func (m *Metrics) StoreError(store, fail string) {
+	if m == nil {
+		return
+	}
+	m.storeErrors.WithLabelValues(store, fail).Inc()
 }

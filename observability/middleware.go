@@ -63,6 +63,16 @@ func Middleware(log *slog.Logger, m *Metrics, tr *Tracing, next http.Handler) ht
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
 		}
+		if o.client != "" {
+			attrs = append(attrs, slog.String("client", o.client))
+		}
+		if o.principal != "" {
+			attrs = append(attrs, slog.String("principal", o.principal))
+		}
+		if o.refusal != "" {
+			attrs = append(attrs, slog.String("policy", o.policy), slog.String("policy_check", o.check),
+				slog.String("policy_reason", o.refusal))
+		}
 		if o.endpoint != "" {
 			attrs = append(attrs, slog.String("endpoint", o.endpoint))
 		}

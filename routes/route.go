@@ -1,6 +1,9 @@
 package routes
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // Param is one path variable bound by a match: the field path it fills
 // (dotted, e.g. "book.name") and its value, already percent-decoded as the
@@ -50,4 +53,34 @@ type Route struct {
 	// another's (see Shadowing).
 	Origin string
 	Target Target
+	// Policy says which policies the route's chain holds beside the
+	// global one; the gateway resolves it when it builds the table.
+	Policy PolicyRef
+}
+
+// PolicyRef names a route's policies: its service's (from the config's
+// service entry) and its own (a config route's policy:, or else the
+// switchboard.v1.policy option of its method).
+type PolicyRef struct {
+	Service string
+	Route   string
+	// Scopes and RateLimit come from the method's option, with no policy
+	// of the config's to name them; a config route's policy: replaces
+	// them.
+	Scopes    []string
+	RateLimit *RateSpec
+}
+
+// RateSpec is a rate limit a schema declares: Burst at once, then Rate
+// per Per, keyed by Key (client_ip, subject, api_key, header:NAME).
+type RateSpec struct {
+	Rate  float64
+	Per   time.Duration
+	Burst int64
+	Key   string
+}
+
+// IsZero reports a route with no policy of its own or its service's.
+func (p PolicyRef) IsZero() bool {
+	return p.Service == "" && p.Route == "" && len(p.Scopes) == 0 && p.RateLimit == nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-gw/switchboard/mock"
 	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/policy/idp"
 	"github.com/switchboard-gw/switchboard/translate/builtin"
 	grpcproto "github.com/switchboard-gw/switchboard/translate/grpc"
 	thriftproto "github.com/switchboard-gw/switchboard/translate/thrift"
@@ -45,10 +46,10 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"a route from the config file", `curl -s {gw}/v1/shelves/1/titles`, `"books":[`},
 	{"an error with details (404, google.rpc.ErrorInfo)", `curl -s -i {gw}/v1/shelves/1/books/404`, `"reason":"BOOK_NOT_FOUND"`},
 	{"a bad parameter (400 naming the field)", `curl -s '{gw}/v1/shelves/1/books?page_size=many'`, `for field \"page_size\"`},
-	{"the route table", `curl -s {admin}/admin/routes`, `"path": "/v1/{name=shelves/*/books/*}"`},
-	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' -H 'Content-Type: application/x-protobuf' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`, `{"message":"hi","repeat":0}`},
-	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' -H 'Content-Type: application/x-protobuf' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback`, `"version": 1`},
-	{"the registered sets", `curl -s {admin}/admin/descriptors`, `"name": "echo"`},
+	{"the route table", `curl -s {admin}/admin/routes -H 'Authorization: Bearer {admintoken}'`, `"path": "/v1/{name=shelves/*/books/*}"`},
+	{"register a descriptor set at run time, then call it", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' -H 'Authorization: Bearer {admintoken}' -H 'Content-Type: application/x-protobuf' --data-binary @testdata/echo.pb && curl -s {gw}/v1/echo/hi`, `{"message":"hi","repeat":0}`},
+	{"upload it again (version 2), roll back to version 1", `curl -s -X POST '{admin}/admin/descriptors?name=echo&backend=echo' -H 'Authorization: Bearer {admintoken}' -H 'Content-Type: application/x-protobuf' --data-binary @testdata/echo.pb && curl -s -X POST {admin}/admin/descriptors/echo/rollback -H 'Authorization: Bearer {admintoken}'`, `"version": 1`},
+	{"the registered sets", `curl -s {admin}/admin/descriptors -H 'Authorization: Bearer {admintoken}'`, `"name": "echo"`},
 	{"Thrift: a config route to Calculator.add", `curl -s {gw}/v1/sum/1/2`, `3`},
 	{"Thrift: an IDL-annotated route (api.post), a struct argument from path and body", `curl -s -X POST {gw}/v1/calculate/7 -H 'Content-Type: application/json' -d '{"w":{"num1":6,"num2":7,"op":"MULTIPLY"}}'`, `42`},
 	{"Thrift: a declared exception, its status from the IDL (422)", `curl -s -i -X POST {gw}/v1/calculate/7 -H 'Content-Type: application/json' -d '{"w":{"num1":1,"num2":0,"op":"DIVIDE"}}'`, `"@type":"thrift/calculator.InvalidOperation"`},
@@ -61,6 +62,13 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"NATS: JetStream publish, acknowledged; a retry with the same Idempotency-Key is stored once", `curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}' && curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}'`, `"duplicate":true`},
 	{"NATS: typed, JSON in, protobuf on the wire, JSON out", `curl -s -X POST {gw}/v1/orders:status -H 'Content-Type: application/json' -d '{"id":"42","items":[{"sku":"BOOK","quantity":1}]}'`, `"status":"STATUS_SHIPPED"`},
 	{"rehearse an outage: the library mock's control endpoint makes GetBook fail with UNAVAILABLE; the gateway retries, then answers 503 (run it twice and the breaker opens: see /admin/backends on the admin listener)", `curl -s -X POST {libctl}/faults -d '{"method":"library.v1.LibraryService/GetBook","error_rate":1,"error_code":"UNAVAILABLE"}' && curl -s -i {gw}/v1/shelves/1/books/1`, `503 Service Unavailable`},
+	{"the policy stage: a protected route answers 401 without credentials", `curl -s -i {gw}/v1/members/shelves/1/books`, `401 Unauthorized`},
+	{"200 with the demo's API key (kept in the config only as its SHA-256)", `curl -s {gw}/v1/members/shelves/1/books -H 'X-Api-Key: ` + demoAPIKey + `'`, `"books":[`},
+	{"200 with a JWT minted by the identity provider the demo runs in-process (the backend gets its subject as X-User-Id)", `curl -s {gw}/v1/members/shelves/1/books -H 'Authorization: Bearer {jwt}'`, `"books":[`},
+	{"403 with a JWT that lacks the library.read scope", `curl -s -i {gw}/v1/members/shelves/1/books -H 'Authorization: Bearer {jwt_noscope}'`, `403 Forbidden`},
+	{"a rate-limited route: 3 requests at once per client, then 429 with Retry-After and RateLimit headers", `for i in 1 2 3; do curl -s -o /dev/null {gw}/v1/limited/shelves/1/titles; done; curl -s -i {gw}/v1/limited/shelves/1/titles`, `429 Too Many Requests`},
+	{"a CORS preflight from an allowed origin, answered by the gateway", `curl -s -i -X OPTIONS {gw}/v1/members/shelves/1/books -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: GET' -H 'Access-Control-Request-Headers: authorization'`, `Access-Control-Allow-Origin: https://app.example.com`},
+	{"the admin API refuses a request without its token", `curl -s -i {admin}/admin/backends`, `401 Unauthorized`},
 	{"clear the mock's faults: the book is back (after the breaker's 10s cooldown, if it opened)", `curl -s -X DELETE {libctl}/faults && curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
 }
 
@@ -139,6 +147,23 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	// The identity provider whose tokens the members policy trusts.
+	provider, err := demoProvider()
+	if err != nil {
+		return fmt.Errorf("demo identity provider: %w", err)
+	}
+	if err := provider.Start("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("demo identity provider: %w", err)
+	}
+	defer provider.Close()
+	providerURL := provider.Issuer() // Start names its own address; the tokens keep the demo's issuer
+	provider.SetIssuer(demoIssuer)
+	pointAtProvider(cfg, providerURL+idp.JWKSPath)
+	if os.Getenv(demoAdminTokenEnv) == "" {
+		// The demo's admin API wants a token like any other; this one is
+		// printed in the curl lines.
+		_ = os.Setenv(demoAdminTokenEnv, demoAdminTokenDefault)
+	}
 	metrics := observability.NewMetrics()
 	g, err := gateway.New(ctx, cfg, log, metrics)
 	if err != nil {
@@ -154,12 +179,18 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	defer responder.stop()
 	var adminListener string
 	defer func() { demoControls.Delete(adminListener) }()
-	err = g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...)), func(l gateway.Listeners) {
+	adminOpts, err := adminOptions(g, cfg)
+	if err != nil {
+		g.Close()
+		return err
+	}
+	err = g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, adminOpts...), func(l gateway.Listeners) {
 		adminListener = l.Admin
 		demoControls.Store(l.Admin, libControl.Addr().String())
 		fmt.Fprintf(stdout, "Switchboard demo: gateway on http://%s, admin on http://%s\n", l.HTTP, l.Admin)
 		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s (fault control endpoint: %s/faults), echo on %s\n", addrs[0], libControl.URL(), addrs[1])
-		fmt.Fprintf(stdout, "mock Thrift backend (binary, framed): %s; embedded NATS with JetStream: %s\n\nTry:\n\n", thriftLis.Addr(), busURL)
+		fmt.Fprintf(stdout, "mock Thrift backend (binary, framed): %s; embedded NATS with JetStream: %s\n", thriftLis.Addr(), busURL)
+		fmt.Fprintf(stdout, "identity provider (OIDC discovery, JWKS): %s; admin token: %s; API key: %s\n\nTry:\n\n", providerURL, demoAdminToken(), demoAPIKey)
 		for _, c := range demoCurls {
 			fmt.Fprintf(stdout, "# %s\n%s\n\n", c.Say, expandCurl(c.Cmd, l))
 		}
@@ -182,7 +213,9 @@ func expandCurl(cmd string, l gateway.Listeners) string {
 	if !ok {
 		ctl = libControlAddr(l.Admin)
 	}
-	return strings.NewReplacer("{gw}", "http://"+l.HTTP, "{admin}", "http://"+l.Admin, "{libctl}", "http://"+ctl.(string)).Replace(cmd)
+	toks := demoTokens()
+	return strings.NewReplacer("{gw}", "http://"+l.HTTP, "{admin}", "http://"+l.Admin, "{libctl}", "http://"+ctl.(string),
+		"{jwt}", toks.member, "{jwt_noscope}", toks.guest, "{admintoken}", demoAdminToken()).Replace(cmd)
 }
 
 // demoControls maps a running demo's admin listener to its library mock's

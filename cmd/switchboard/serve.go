@@ -65,7 +65,23 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...)), nil)
+	opts, err := adminOptions(g, cfg)
+	if err != nil {
+		g.Close()
+		return err
+	}
+	return g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, opts...), nil)
+}
+
+// adminOptions are the admin API's settings from the config: the Host
+// names it answers to, its token, and the gateway's readiness detail.
+func adminOptions(g *gateway.Gateway, cfg *config.Config) ([]admin.Option, error) {
+	tok, err := admin.Token(cfg.Admin)
+	if err != nil {
+		return nil, err
+	}
+	return []admin.Option{admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...), admin.WithToken(tok),
+		admin.WithReadyDetail(g.ReadyDetail)}, nil
 }
 
 // loadOffline loads the gateway named by -c without listening, for the
@@ -101,6 +117,9 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var g *gateway.Gateway
 	if cfg != nil {
+		if _, err := admin.Token(cfg.Admin); err != nil {
+			lines = append(lines, err.Error())
+		}
 		var err error
 		g, err = gateway.New(ctx, cfg, slog.New(slog.DiscardHandler), observability.NewMetrics())
 		if err != nil {

@@ -56,6 +56,8 @@ type ServiceConfig struct {
 	// /pkg.Service/Method; off by default.
 	Unannotated *bool       `yaml:"unannotated"`
 	JSON        config.JSON `yaml:"json"`
+	// Policy is the service's policy, chained after the global one.
+	Policy string `yaml:"policy"`
 }
 
 const servicesKey = "services"
@@ -110,6 +112,9 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 			add(key+".backend", "unknown backend %q (have: %s)", s.Backend, have)
 		case b.Protocol != p.Name():
 			add(key+".backend", "backend %q is not a gRPC backend", s.Backend)
+		}
+		if msg := c.PolicyProblem(s.Policy); msg != "" {
+			add(key+".policy", "%s", msg)
 		}
 	}
 	return ps
@@ -184,6 +189,7 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 			}
 			backend := set.Backend
 			jsonOpts := cfg.JSON
+			svcPolicy := ""
 			// Methods without an HTTP rule stay internal unless a listed
 			// service opts in: an edge must not publish what nobody asked.
 			unannotated := false
@@ -193,6 +199,7 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 					backend = sc.Backend
 				}
 				jsonOpts = jsonOpts.Merge(sc.JSON)
+				svcPolicy = sc.Policy
 				if sc.Unannotated != nil {
 					unannotated = *sc.Unannotated
 				}
@@ -204,7 +211,7 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 				continue // the first config set defining a listed service wins
 			}
 			exposed[sd.FullName()] = set.Name
-			srs := p.serviceRoutes(b, set, sd, backend, jsonOpts, unannotated)
+			srs := p.serviceRoutes(b, set, sd, backend, jsonOpts, unannotated, svcPolicy)
 			if _, listed := cfgSvc[string(sd.FullName())]; listed && len(srs) == 0 && !unannotated && sd.Methods().Len() > 0 {
 				b.Warnf("service %s exposes no routes: none of its methods has a google.api.http rule (unannotated: true serves them at POST /%s/METHOD)",
 					sd.FullName(), sd.FullName())
@@ -255,7 +262,7 @@ func serviceNames(snap *descriptors.Snapshot) []string {
 }
 
 func (p Protocol) serviceRoutes(b *protocol.Build, set *descriptors.Set, sd protoreflect.ServiceDescriptor,
-	backend string, jsonOpts config.JSON, unannotated bool) []*routes.Route {
+	backend string, jsonOpts config.JSON, unannotated bool, svcPolicy string) []*routes.Route {
 	var rs []*routes.Route
 	methods := sd.Methods()
 	for i := 0; i < methods.Len(); i++ {
@@ -276,6 +283,10 @@ func (p Protocol) serviceRoutes(b *protocol.Build, set *descriptors.Set, sd prot
 			r, err := p.route(b, set, md, backend, rule, jsonOpts, source)
 			if err != nil {
 				b.Errorf("%s: %v", source, err)
+				continue
+			}
+			if r.Policy, err = methodPolicy(md, svcPolicy); err != nil {
+				b.Errorf("%v", err)
 				continue
 			}
 			rs = append(rs, r)
@@ -345,5 +356,27 @@ func (p Protocol) Route(b *protocol.Build, i int) *routes.Route {
 		b.Problem(cfg.RouteKey(i), "%v", err)
 		return nil
 	}
+	// The route's own policy: is the gateway's to apply; the service's
+	// comes from its services entry, as for the annotated routes.
+	for _, sc := range services(cfg) {
+		if sc.Name == string(md.Parent().FullName()) {
+			r.Policy.Service = sc.Policy
+		}
+	}
 	return r
+}
+
+// methodPolicy is the policy reference of a route built from md: its
+// service's policy, and its switchboard.v1.policy option.
+func methodPolicy(md protoreflect.MethodDescriptor, svcPolicy string) (routes.PolicyRef, error) {
+	ref := routes.PolicyRef{Service: svcPolicy}
+	opt, ok, err := descriptors.PolicyOption(md)
+	if err != nil || !ok {
+		return ref, err
+	}
+	ref.Route, ref.Scopes = opt.Policy, opt.Scopes
+	if rl := opt.RateLimit; rl != nil {
+		ref.RateLimit = &routes.RateSpec{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst, Key: rl.Key}
+	}
+	return ref, nil
 }

@@ -34,6 +34,7 @@ type Target struct {
 	fwd         *translate.Forwarding
 	resolver    translate.Resolver
 	checks      []Check
+	chain       *policy.Chain
 	opts        Options
 	// What the transcoder says of itself, asked once, not per request.
 	repliesJSON, idempotentCalls bool
@@ -70,12 +71,8 @@ const (
 var specialHeaders = []string{"authorization", "cookie", "proxy-authorization", "traceparent", "tracestate",
 	"x-request-id", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip"}
 
-// Check is one policy step of a route, run before the body is read: it
-// refuses the request with an error (its *translate.Error Header, such as
-// WWW-Authenticate or Retry-After, is sent with the error body), may set
-// response headers on w, and may return a request carrying what it
-// learned (an identity) in its context or headers. A nil request means r.
-type Check func(w http.ResponseWriter, r *http.Request) (*http.Request, error)
+// Check is one policy step of a route (policy.Check).
+type Check = policy.Check
 
 var _ routes.Target = (*Target)(nil)
 
@@ -134,6 +131,18 @@ func (t *Target) WithChecks(checks ...Check) *Target {
 	c.checks = append(append([]Check(nil), t.checks...), checks...)
 	return &c
 }
+
+// WithPolicy returns a copy of t that runs the route's policy chain
+// before anything else.
+func (t *Target) WithPolicy(c *policy.Chain) *Target {
+	n := t.WithChecks(c.Check)
+	n.chain = c
+	return n
+}
+
+// Policy is the route's policy chain, nil when it has none beyond the
+// global policy: the gateway answers CORS preflights from it.
+func (t *Target) Policy() *policy.Chain { return t.chain }
 
 // Transcoder is the route's protocol half, for tools that explain a route.
 func (t *Target) Transcoder() translate.Transcoder { return t.tc }
@@ -274,6 +283,14 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 		}
 		md[strings.ToLower(name)] = vs
 	}
+	// What the policy stage set for the backend (an identity, an
+	// authorization service's answer) goes as metadata whatever the
+	// route's header list says.
+	for _, name := range policy.Forwarded(r.Context()) {
+		if vs := r.Header.Values(name); len(vs) > 0 {
+			md[strings.ToLower(name)] = vs
+		}
+	}
 	if id := observability.FromContext(r.Context()).ID; id != "" {
 		md["x-request-id"] = []string{id}
 	}
@@ -292,12 +309,18 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	if f.ClientPrefix == "" {
 		return md, nil
 	}
+	reserved := policy.Reserved(r.Context())
 	for name, vs := range r.Header {
 		key, ok := strings.CutPrefix(name, f.ClientPrefix)
 		if !ok {
 			continue
 		}
 		key = strings.ToLower(key)
+		if isReserved(reserved, key) {
+			// A client's copy of an identity header, smuggled in as
+			// metadata: dropped, as the header itself was.
+			continue
+		}
 		if _, taken := md[key]; taken || t.alias(key) || !translate.ValidMetadataKey(key) || (f.Reserved != nil && f.Reserved(key)) || translate.HopByHop(key) {
 			return nil, translate.BadRequest("header "+name+" names metadata a client may not set",
 				translate.Violation(name, "reserved, hop-by-hop or already set by the gateway"))
@@ -338,6 +361,21 @@ func (t *Target) alias(key string) bool {
 	k := strings.TrimSuffix(strings.NewReplacer("_", "-", ".", "-").Replace(key), "-bin")
 	return t.aliases[k] || t.aliases[key] || strings.HasPrefix(k, "x-forwarded-") || strings.HasPrefix(k, "x-envoy-") ||
 		k == "forwarded" || k == "x-real-ip" || k == "x-client-ip" || k == "true-client-ip"
+}
+
+// isReserved: key names a header the policy stage sets, in any spelling
+// a backend might fold to it ('_' or '.' for '-', a "-bin" suffix).
+func isReserved(reserved []string, key string) bool {
+	if len(reserved) == 0 {
+		return false
+	}
+	k := strings.TrimSuffix(strings.NewReplacer("_", "-", ".", "-").Replace(key), "-bin")
+	for _, r := range reserved {
+		if r == k || r == key {
+			return true
+		}
+	}
+	return false
 }
 
 // checkShape refuses a JSON body that would expand past the route's

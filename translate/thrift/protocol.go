@@ -48,6 +48,8 @@ type ServiceConfig struct {
 	Backend     string         `yaml:"backend"`
 	Unannotated *bool          `yaml:"unannotated"`
 	Exceptions  map[string]int `yaml:"exceptions"`
+	// Policy is the service's policy, chained after the global one.
+	Policy string `yaml:"policy"`
 }
 
 const servicesKey = "thrift_services"
@@ -98,6 +100,9 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 			add(key+".backend", "backend %q is not a Thrift backend", s.Backend)
 		}
 		checkStatuses(add, key, s.Exceptions)
+		if msg := c.PolicyProblem(s.Policy); msg != "" {
+			add(key+".policy", "%s", msg)
+		}
 	}
 	for i, r := range c.Routes {
 		if r.Protocol != p.Name() {
@@ -198,7 +203,7 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 				continue
 			}
 			rs = append(rs, &routes.Route{Method: ar.Method, Pattern: ar.Path, Template: tmpl,
-				Source: svc.Name + "." + ar.Function.Name, Target: b.Target(be, tc, nil)})
+				Source: svc.Name + "." + ar.Function.Name, Target: b.Target(be, tc, nil), Policy: routes.PolicyRef{Service: ts.Policy}})
 		}
 	}
 	return rs

@@ -1,0 +1,104 @@
+package policy
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+)
+
+// Identity is who a request proved to be.
+type Identity struct {
+	// Method is how: jwt, api_key or ext_authz.
+	Method string
+	// Subject is the token's sub, or the API key's name.
+	Subject string
+	Issuer  string
+	// Claims are the token's claims, as decoded JSON.
+	Claims map[string]any
+	Scopes []string
+	// APIKey is the name of the key the request sent.
+	APIKey string
+	// ClientCert is the subject of the verified client certificate.
+	ClientCert string
+}
+
+// facts are what the policy stage learns about one request as it passes
+// the global policy and then its route's; one goroutine writes them.
+type facts struct {
+	addr     netip.Addr
+	identity *Identity
+	// set are the canonical header names the gateway itself set for the
+	// backend (identity, ext_authz answers); a later policy's strip must
+	// not remove them, and the pipeline forwards them as metadata.
+	set []string
+	// reserved are the lower-cased names of every header a policy of the
+	// request's chain sets; a client's copies, in any form, are dropped.
+	reserved []string
+}
+
+type factsKey struct{}
+
+func factsOf(r *http.Request) (*facts, *http.Request) {
+	if f, ok := r.Context().Value(factsKey{}).(*facts); ok {
+		return f, r
+	}
+	f := &facts{}
+	return f, r.WithContext(context.WithValue(r.Context(), factsKey{}, f))
+}
+
+// IdentityFrom returns the identity the request authenticated as, or nil.
+func IdentityFrom(ctx context.Context) *Identity {
+	if f, ok := ctx.Value(factsKey{}).(*facts); ok {
+		return f.identity
+	}
+	return nil
+}
+
+// ClientAddr returns the client address the policy stage settled on, or
+// the zero Addr when the request did not pass it.
+func ClientAddr(ctx context.Context) netip.Addr {
+	if f, ok := ctx.Value(factsKey{}).(*facts); ok {
+		return f.addr
+	}
+	return netip.Addr{}
+}
+
+// Forwarded returns the canonical names of the request headers the policy
+// stage set for the backend (identity, ext_authz answers): every protocol
+// forwards them, whatever its own header list, and a client may not set
+// them any other way.
+func Forwarded(ctx context.Context) []string {
+	if f, ok := ctx.Value(factsKey{}).(*facts); ok {
+		return f.set
+	}
+	return nil
+}
+
+func (f *facts) setHeader(r *http.Request, name, value string) {
+	r.Header.Set(name, value)
+	for _, n := range f.set {
+		if n == name {
+			return
+		}
+	}
+	f.set = append(f.set, name)
+}
+
+func (f *facts) wasSet(name string) bool {
+	for _, n := range f.set {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Reserved returns the lower-cased names of the headers the request's
+// policies set for the backend: a client's own copies, under any prefix
+// that would make them metadata, must be dropped.
+func Reserved(ctx context.Context) []string {
+	if f, ok := ctx.Value(factsKey{}).(*facts); ok {
+		return f.reserved
+	}
+	return nil
+}
