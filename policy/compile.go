@@ -40,10 +40,10 @@ func (e *Engine) compile(cfg *config.Config, name string, pc config.Policy) (*co
 	p := &compiled{name: name}
 	var err error
 	if p.allow, err = clientaddr.ParsePrefixes(pc.Allow); err != nil {
-		add("allow", "%v", err)
+		add(prefixKey("allow", err), "%v", err)
 	}
 	if p.deny, err = clientaddr.ParsePrefixes(pc.Deny); err != nil {
-		add("deny", "%v", err)
+		add(prefixKey("deny", err), "%v", err)
 	}
 	if pc.CORS != nil {
 		c, cps := compileCORS(name, pc.CORS)

@@ -84,7 +84,7 @@ func New(cfg *config.Config, o Options) (*Engine, config.Problems) {
 
 	trusted, err := clientaddr.ParsePrefixes(cfg.TrustedProxies)
 	if err != nil {
-		add("trusted_proxies", "%v", err)
+		add(prefixKey("trusted_proxies", err), "%v", err)
 	}
 	e.resolver = clientaddr.Resolver{Trusted: trusted}
 
@@ -275,16 +275,25 @@ func (e *Engine) Route(ref routes.PolicyRef, source string) (*Chain, error) {
 		}
 	}
 	switch {
-	case ref.Route != "" && ref.Route != config.PolicyNone:
-		if err := add(ref.Route); err != nil {
-			return nil, err
+	case ref.Route != "":
+		if ref.Route != config.PolicyNone {
+			if err := add(ref.Route); err != nil {
+				return nil, err
+			}
 		}
-	case len(ref.Scopes) > 0 || ref.RateLimit != nil:
-		p, err := e.fromSchema(ref, source)
-		if err != nil {
-			return nil, err
+	default:
+		if ref.Schema != "" && ref.Schema != config.PolicyNone {
+			if err := add(ref.Schema); err != nil {
+				return nil, fmt.Errorf("switchboard.v1.policy: %w", err)
+			}
 		}
-		c.steps = append(c.steps, p)
+		if len(ref.Scopes) > 0 || ref.RateLimit != nil {
+			p, err := e.fromSchema(ref, source)
+			if err != nil {
+				return nil, err
+			}
+			c.steps = append(c.steps, p)
+		}
 	}
 	authenticated := e.global != nil && e.global.auth != nil
 	for _, p := range c.steps {
@@ -488,4 +497,13 @@ func unavailable(format string, args ...any) *translate.Error {
 // service) by d and by the request.
 func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)
+}
+
+// prefixKey names the entry of a CIDR list that did not parse.
+func prefixKey(key string, err error) string {
+	var pe *clientaddr.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s[%d]", key, pe.Index)
+	}
+	return key
 }

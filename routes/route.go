@@ -63,10 +63,13 @@ type Route struct {
 // switchboard.v1.policy option of its method).
 type PolicyRef struct {
 	Service string
-	Route   string
-	// Scopes and RateLimit come from the method's option, with no policy
-	// of the config's to name them; a config route's policy: replaces
-	// them.
+	// Route is a config route's policy: it replaces the schema's, and
+	// "none" drops the service's.
+	Route string
+	// Schema, Scopes and RateLimit come from the method's option. The
+	// config wins where both speak: a schema cannot drop the service
+	// policy the config gives.
+	Schema    string
 	Scopes    []string
 	RateLimit *RateSpec
 }
@@ -82,5 +85,5 @@ type RateSpec struct {
 
 // IsZero reports a route with no policy of its own or its service's.
 func (p PolicyRef) IsZero() bool {
-	return p.Service == "" && p.Route == "" && len(p.Scopes) == 0 && p.RateLimit == nil
+	return p.Service == "" && p.Route == "" && p.Schema == "" && len(p.Scopes) == 0 && p.RateLimit == nil
 }

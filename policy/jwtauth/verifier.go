@@ -75,6 +75,9 @@ type Verifier struct {
 	issuers map[string]*issuerState // by exact "iss"; read-only after New
 	order   []*issuerState          // configuration order, for Status
 
+	// verified holds tokens already checked (cache.go).
+	verified tokenCache
+
 	cancel    context.CancelFunc
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -220,7 +223,13 @@ type Claims struct {
 //
 // Only a token whose kid is unknown (or an issuer with no keys yet) can make
 // it wait, for a key fetch, and never past ctx.
+//
+// Claims of a token verified earlier come from a cache (cache.go) and are
+// shared: callers must not change them.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if c, ok := v.verified.get(token, time.Now()); ok {
+		return c, nil
+	}
 	c, err := v.verify(ctx, token)
 	if err != nil {
 		return nil, err // not a typed nil in a non-nil interface
@@ -271,10 +280,16 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *Error) {
 			return nil, refuse(Invalid, ReasonUnsupportedHeader, "header %q present", name)
 		}
 	}
-	if e := v.checkSignature(ctx, s, tok, h.KeyID, jose.SignatureAlgorithm(h.Algorithm)); e != nil {
+	set, e := v.checkSignature(ctx, s, tok, h.KeyID, jose.SignatureAlgorithm(h.Algorithm))
+	if e != nil {
 		return nil, e
 	}
-	return s.checkClaims(iss, raw, time.Now())
+	now := time.Now()
+	c, e := s.checkClaims(iss, raw, now)
+	if e == nil {
+		v.verified.put(token, c, s, set, now)
+	}
+	return c, e
 }
 
 // checkShape checks size, three segments, header size and that every
@@ -359,7 +374,7 @@ func decodeClaims(payload []byte) (map[string]any, error) {
 	return m, nil
 }
 
-func (v *Verifier) checkSignature(ctx context.Context, s *issuerState, tok *jwt.JSONWebToken, kid string, alg jose.SignatureAlgorithm) *Error {
+func (v *Verifier) checkSignature(ctx context.Context, s *issuerState, tok *jwt.JSONWebToken, kid string, alg jose.SignatureAlgorithm) (*keySet, *Error) {
 	set := s.keys.Load()
 	if set == nil || (kid != "" && len(set.byKID[kid]) == 0) {
 		// Kid-less tokens do not trigger a refresh once keys are held:
@@ -371,14 +386,14 @@ func (v *Verifier) checkSignature(ctx context.Context, s *issuerState, tok *jwt.
 			if last := s.lastError(); last != "" {
 				detail += "; last error: " + last
 			}
-			return refuse(Unavailable, ReasonKeysUnavailable, "issuer %s: %s", s.cfg.Issuer, detail)
+			return nil, refuse(Unavailable, ReasonKeysUnavailable, "issuer %s: %s", s.cfg.Issuer, detail)
 		}
 	}
 	candidates := set.all
 	if kid != "" {
 		candidates = set.byKID[kid]
 		if len(candidates) == 0 {
-			return refuse(Invalid, ReasonUnknownKID, "issuer %s has no key with kid %s", s.cfg.Issuer, quoted(kid))
+			return nil, refuse(Invalid, ReasonUnknownKID, "issuer %s has no key with kid %s", s.cfg.Issuer, quoted(kid))
 		}
 	}
 	fitting := false
@@ -388,13 +403,13 @@ func (v *Verifier) checkSignature(ctx context.Context, s *issuerState, tok *jwt.
 		}
 		fitting = true
 		if err := tok.Claims(k.key); err == nil {
-			return nil
+			return set, nil
 		}
 	}
 	if !fitting {
-		return refuse(Invalid, ReasonAlgKeyMismatch, "issuer %s: no key with kid %s fits alg %s", s.cfg.Issuer, quoted(kid), alg)
+		return nil, refuse(Invalid, ReasonAlgKeyMismatch, "issuer %s: no key with kid %s fits alg %s", s.cfg.Issuer, quoted(kid), alg)
 	}
-	return refuse(Invalid, ReasonBadSignature, "issuer %s, kid %s, alg %s", s.cfg.Issuer, quoted(kid), alg)
+	return nil, refuse(Invalid, ReasonBadSignature, "issuer %s, kid %s, alg %s", s.cfg.Issuer, quoted(kid), alg)
 }
 
 // maxNumericDate keeps absurd dates (1e300) inside time.Time's range.

@@ -358,10 +358,15 @@ func (p Protocol) Route(b *protocol.Build, i int) *routes.Route {
 	}
 	// The route's own policy: is the gateway's to apply; the service's
 	// comes from its services entry, as for the annotated routes.
+	svcPolicy := ""
 	for _, sc := range services(cfg) {
 		if sc.Name == string(md.Parent().FullName()) {
-			r.Policy.Service = sc.Policy
+			svcPolicy = sc.Policy
 		}
+	}
+	if r.Policy, err = methodPolicy(md, svcPolicy); err != nil {
+		b.Problem(fmt.Sprintf("routes[%d].grpc", i), "%v", err)
+		return nil
 	}
 	return r
 }
@@ -374,7 +379,7 @@ func methodPolicy(md protoreflect.MethodDescriptor, svcPolicy string) (routes.Po
 	if err != nil || !ok {
 		return ref, err
 	}
-	ref.Route, ref.Scopes = opt.Policy, opt.Scopes
+	ref.Schema, ref.Scopes = opt.Policy, opt.Scopes
 	if rl := opt.RateLimit; rl != nil {
 		ref.RateLimit = &routes.RateSpec{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst, Key: rl.Key}
 	}

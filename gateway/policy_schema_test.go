@@ -1,0 +1,150 @@
+package gateway_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+)
+
+// shopProto declares its policy in the schema: a route built from Get
+// requires shop.read and is rate limited with no config saying so.
+const shopProto = `syntax = "proto3";
+package shop.v1;
+import "google/api/annotations.proto";
+import "switchboard/v1/options.proto";
+message Req { string id = 1; }
+service Shop {
+  rpc Get(Req) returns (Req) {
+    option (google.api.http) = {get: "/v1/items/{id}"};
+    option (switchboard.v1.policy) = {scopes: ["shop.read"], rate_limit: {rate: 1, per: "1m", burst: 2, key: "api_key"}};
+  }
+  rpc Open(Req) returns (Req) {
+    option (google.api.http) = {get: "/v1/open/{id}"};
+    option (switchboard.v1.policy) = {policy: "none"};
+  }
+  rpc Named(Req) returns (Req) {
+    option (google.api.http) = {get: "/v1/named/{id}"};
+    option (switchboard.v1.policy) = {policy: "auditors"};
+  }
+}
+`
+
+func TestPolicyFromSchema(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "shop.proto"), []byte(shopProto), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startRecorder(t)
+	tg := startGatewayWith(t, fmt.Sprintf(`
+descriptors:
+  - {proto: [shop.proto], import_paths: ["%s"]}
+backends:
+  rec: {grpc: {endpoints: ["%s"]}, timeout: 2s}
+services:
+  - {name: shop.v1.Shop, backend: rec, policy: members}
+policies:
+  members:
+    authenticate:
+      api_keys:
+        keys:
+          - {name: reader, sha256: %s, scopes: [shop.read]}
+          - {name: other, sha256: %s, scopes: [shop.write]}
+  auditors:
+    require: {scopes: [shop.audit]}
+routes:
+  # The config's policy: replaces what the method's option says.
+  - {get: "/v1/config/items/{id}", backend: rec, grpc: shop.v1.Shop/Get, policy: none}
+  # Without policy:, a config route takes the method's option.
+  - {get: "/v1/config/named/{id}", backend: rec, grpc: shop.v1.Shop/Named}
+`, dir, addr, sha(readerKey), sha(ciKey)))
+	reader := map[string]string{"X-Api-Key": readerKey}
+	other := map[string]string{"X-Api-Key": ciKey}
+	steps := []struct {
+		name   string
+		path   string
+		header map[string]string
+		want   int
+	}{
+		{"the service policy applies", "/v1/items/1", nil, 401},
+		{"the option's scope is required", "/v1/items/1", other, 403},
+		{"with the scope", "/v1/items/1", reader, 200},
+		{"the option's burst of 2", "/v1/items/1", reader, 200},
+		{"then its rate limit", "/v1/items/1", reader, 429},
+		// The config wins where both speak: a schema cannot drop the
+		// service policy the operator set.
+		{"policy none in the option keeps the service's", "/v1/open/1", nil, 401},
+		{"policy none in the option, with credentials", "/v1/open/1", other, 200},
+		{"a named policy in the option", "/v1/named/1", reader, 403},
+		{"a config route replaces the option", "/v1/config/items/1", nil, 200},
+		{"a config route without policy: takes the option", "/v1/config/named/1", reader, 403},
+	}
+	for _, s := range steps {
+		r := do(t, "GET", tg.http.URL+s.path, nil, s.header)
+		if r.status != s.want {
+			t.Errorf("%s: %s answered %d, want %d: %s", s.name, s.path, r.status, s.want, r.body)
+		}
+	}
+}
+
+// TestIdentityToNATS: a NATS backend gets the identity as message
+// headers, and a client's copies are gone.
+func TestIdentityToNATS(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	defer ns.Shutdown()
+	nc, err := natsgo.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	got := make(chan natsgo.Header, 4)
+	sub, err := nc.Subscribe("who", func(m *natsgo.Msg) {
+		got <- m.Header
+		_ = m.Respond([]byte(`{}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	_ = nc.Flush()
+	tg := startGatewayWith(t, fmt.Sprintf(`
+backends:
+  bus: {nats: {url: %q}, timeout: 2s}
+policies:
+  members:
+    authenticate: {api_keys: {keys: [{name: reader, sha256: %s}]}}
+    forward: {api_key: X-Key-Name, subject: X-User-Id}
+routes:
+  - {get: /v1/who, backend: bus, nats: {subject: who}, policy: members}
+`, ns.ClientURL(), sha(readerKey)))
+	r := do(t, "GET", tg.http.URL+"/v1/who", nil, map[string]string{"X-Api-Key": readerKey,
+		"X-User-Id": "root", "X-Key-Name": "admin"})
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	select {
+	case h := <-got:
+		if h.Get("X-User-Id") != "reader" || h.Get("X-Key-Name") != "reader" || len(h.Values("X-User-Id")) != 1 {
+			t.Errorf("NATS headers %v: want the key's name in X-User-Id and X-Key-Name, once", h)
+		}
+		for k := range h {
+			if strings.EqualFold(k, "x-user-id") && k != "X-User-Id" {
+				t.Errorf("a client copy reached NATS as %s", k)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message reached the subscriber")
+	}
+}
