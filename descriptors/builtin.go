@@ -1,6 +1,7 @@
 package descriptors
 
 import (
+	"sort"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -65,4 +66,18 @@ func hasBuiltinPrefix(path string) bool {
 		}
 	}
 	return false
+}
+
+// BuiltinFiles lists the paths sets and sources may import without
+// shipping them, sorted.
+func BuiltinFiles() []string {
+	var out []string
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if hasBuiltinPrefix(fd.Path()) {
+			out = append(out, fd.Path())
+		}
+		return true
+	})
+	sort.Strings(out)
+	return out
 }

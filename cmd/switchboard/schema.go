@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/switchboard-gw/switchboard/descriptors"
@@ -57,8 +58,16 @@ func cmdSchema(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var importPaths stringList
 	fs.Var(&importPaths, "I", "import path for .proto files, include directory for .thrift files (repeatable)")
+	builtins := fs.Bool("builtins", false, "list the .proto files every schema may import without shipping them")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if *builtins {
+		fmt.Fprintln(stdout, "built-in files (import them; sets and sources need not include them):")
+		for _, f := range descriptors.BuiltinFiles() {
+			fmt.Fprintf(stdout, "  %s\n", f)
+		}
+		return nil
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "switchboard schema: name at least one .proto, .pb or .thrift file")
@@ -129,7 +138,33 @@ func printSchema(w io.Writer, path string, set *descriptors.Set) {
 				}
 				fmt.Fprintf(w, "      %s %s%s\n", r.Method, r.Path, extra)
 			}
+			printPolicyOption(w, md)
 		}
+	}
+}
+
+// printPolicyOption shows a method's switchboard.v1.policy option.
+func printPolicyOption(w io.Writer, md protoreflect.MethodDescriptor) {
+	p, ok, err := descriptors.PolicyOption(md)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "      policy option: %v\n", err)
+	case ok:
+		var parts []string
+		if p.Policy != "" {
+			parts = append(parts, "policy "+p.Policy)
+		}
+		if len(p.Scopes) > 0 {
+			parts = append(parts, "scopes "+strings.Join(p.Scopes, " "))
+		}
+		if rl := p.RateLimit; rl != nil {
+			key := rl.Key
+			if key == "" {
+				key = "client_ip"
+			}
+			parts = append(parts, fmt.Sprintf("rate limit %g per %s, burst %d, by %s", rl.Rate, rl.Per, rl.Burst, key))
+		}
+		fmt.Fprintf(w, "      (switchboard.v1.policy) %s\n", strings.Join(parts, "; "))
 	}
 }
 
