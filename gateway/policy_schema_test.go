@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,10 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
+
+	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
+	"github.com/switchboard-gw/switchboard/mock"
+	"github.com/switchboard-gw/switchboard/mock/thriftmock"
 )
 
 // shopProto declares its policy in the schema: a route built from Get
@@ -146,5 +151,110 @@ routes:
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no message reached the subscriber")
+	}
+}
+
+// TestPolicyAccessLog: the access log names who a request was and which
+// check refused it, never the credential.
+func TestPolicyAccessLog(t *testing.T) {
+	_, addr := startRecorder(t)
+	logs := new(logWatch)
+	tg := startGatewayLog(t, logs.logger(), fmt.Sprintf(`
+descriptors:
+  - file: {root}/library.pb
+backends:
+  rec: {grpc: {endpoints: ["%s"]}, timeout: 2s}
+services:
+  - {name: library.v1.LibraryService, backend: rec, unannotated: true, policy: members}
+policies:
+  members:
+    authenticate: {api_keys: {keys: [{name: reader, sha256: %s}]}}
+`, addr, sha(readerKey)))
+	cases := []struct {
+		name  string
+		key   string
+		parts []string
+	}{
+		{"refused", "wrong-key-0123456789", []string{"msg=request", "status=401", "policy=members", "policy_check=authenticate", "policy_reason=unknown_api_key", "client=127.0.0.1"}},
+		{"allowed", readerKey, []string{"msg=request", "status=200", "principal=api_key:reader", "client=127.0.0.1"}},
+	}
+	for _, c := range cases {
+		seen := logs.next(c.parts...)
+		r := do(t, "POST", tg.http.URL+"/library.v1.LibraryService/Ping", []byte(`{}`),
+			map[string]string{"Content-Type": "application/json", "X-Api-Key": c.key})
+		select {
+		case <-seen:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s (%d): no access log line with %v", c.name, r.status, c.parts)
+		}
+	}
+	secret := logs.next("wrong-key-0123456789")
+	do(t, "POST", tg.http.URL+"/library.v1.LibraryService/Ping", []byte(`{}`),
+		map[string]string{"Content-Type": "application/json", "X-Api-Key": "wrong-key-0123456789"})
+	select {
+	case <-secret:
+		t.Error("a credential reached the log")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestIdentityToThrift: a Thrift backend gets the identity through the
+// header its IDL maps into an argument (api.header), never the client's.
+func TestIdentityToThrift(t *testing.T) {
+	prog, err := idl.ParseFile(root+"/thrift/calculator.thrift", idl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := mock.ParseStubs([]byte(`
+stubs:
+  - method: Calculator.calculate
+    match: {req.trace: reader}
+    response: 7
+  - method: Calculator.calculate
+    response: 42
+`), "stubs.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := thriftmock.New(prog, "Calculator", st, thriftmock.Options{Protocol: "binary", Transport: "framed"}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	t.Cleanup(func() { srv.Stop(); <-done })
+	tg := startGatewayWith(t, fmt.Sprintf(`
+backends:
+  calc:
+    thrift: {endpoints: ["%s"], idl: {root}/thrift/calculator.thrift, protocol: binary, transport: framed}
+    timeout: 2s
+thrift_services:
+  - {name: Calculator, backend: calc, policy: members}
+policies:
+  members:
+    authenticate: {api_keys: {keys: [{name: reader, sha256: %s}, {name: ci, sha256: %s}]}}
+    forward: {subject: X-Trace}
+`, lis.Addr(), sha(readerKey), sha(ciKey)))
+	body := []byte(`{"w":{"num1":6,"num2":7,"op":"MULTIPLY"}}`)
+	for _, c := range []struct {
+		name   string
+		header map[string]string
+		want   string
+	}{
+		{"the identity reaches the argument", map[string]string{"X-Api-Key": readerKey}, "7"},
+		{"a spoofed header is replaced", map[string]string{"X-Api-Key": ciKey, "X-Trace": "reader"}, "42"},
+		{"no credentials", map[string]string{"X-Trace": "reader"}, ""},
+	} {
+		r := do(t, "POST", tg.http.URL+"/v1/calculate/1", body, mergeHeaders(map[string]string{"Content-Type": "application/json"}, c.header))
+		switch {
+		case c.want == "" && r.status != 401:
+			t.Errorf("%s: %d %s, want 401", c.name, r.status, r.body)
+		case c.want != "" && (r.status != 200 || strings.TrimSpace(string(r.body)) != c.want):
+			t.Errorf("%s: %d %s, want %s", c.name, r.status, r.body, c.want)
+		}
 	}
 }

@@ -336,6 +336,7 @@ func TestPolicyAttacks(t *testing.T) {
 		{name: "Forwarded from a trusted peer names a denied client", gw: w.proxied, path: "/library.v1.LibraryService/Ping", header: map[string]string{"X-Api-Key": ciKey, "Forwarded": `for="203.0.113.9:4711";proto=https`}},
 		{name: "garbage in X-Forwarded-For from a trusted peer", gw: w.proxied, path: "/library.v1.LibraryService/Ping", header: map[string]string{"X-Api-Key": ciKey, "X-Forwarded-For": "203.0.113.5, not-an-ip"}},
 		{name: "a denied client is refused before authentication", gw: w.proxied, path: "/library.v1.LibraryService/Ping", header: map[string]string{"X-Forwarded-For": "203.0.113.5"}},
+		{name: "a denied client is refused before route matching", gw: w.proxied, path: "/no/such/route", header: map[string]string{"X-Forwarded-For": "203.0.113.5"}},
 		// Rate limits: 2 at once per client address, then one a minute.
 		{name: "rate limit 1", path: "/v1/limited", header: map[string]string{"X-Api-Key": ciKey}},
 		{name: "rate limit 2", path: "/v1/limited", header: map[string]string{"X-Api-Key": ciKey}},
@@ -362,7 +363,36 @@ func TestPolicyAttacks(t *testing.T) {
 		if c.gw == nil {
 			c.gw = w.gw
 		}
+		w.rec.mu.Lock()
+		before := w.rec.calls
+		w.rec.mu.Unlock()
 		got[c.name] = c.run(t)
+		w.rec.mu.Lock()
+		calls := w.rec.calls - before
+		w.rec.mu.Unlock()
+		// A refused request costs the backend nothing.
+		if st := got[c.name].Status; st >= 400 && calls != 0 {
+			t.Errorf("%s: refused with %d, but the backend was called %d times", c.name, st, calls)
+		}
+	}
+	// Refusals are counted by policy, check and reason.
+	metrics := string(do(t, "GET", w.gw.admin.URL+"/metrics", nil, nil).body)
+	for _, want := range []string{
+		`switchboard_policy_refusals_total{check="authenticate",policy="members",reason="bad_signature"} 1`,
+		`switchboard_policy_refusals_total{check="authenticate",policy="members",reason="unknown_api_key"}`,
+		`switchboard_policy_refusals_total{check="authorize",policy="members",reason="missing_scope"} 2`,
+		`switchboard_policy_refusals_total{check="rate_limit",policy="limited",reason="exceeded"} 2`,
+		`switchboard_policy_refusals_total{check="cors",policy="browser",reason="origin_not_allowed"}`,
+		`switchboard_policy_refusals_total{check="ext_authz",policy="external",reason="denied_403"} 1`,
+		`switchboard_policy_authenticated_total{method="api_key",policy="members",principal="ci"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	proxiedMetrics := string(do(t, "GET", w.proxied.admin.URL+"/metrics", nil, nil).body)
+	if want := `switchboard_policy_refusals_total{check="address",policy="edge",reason="denied"} 4`; !strings.Contains(proxiedMetrics, want) {
+		t.Errorf("metrics lack %s", want)
 	}
 	if len(cases) < 50 {
 		t.Errorf("the table has %d cases; keep at least 50", len(cases))
