@@ -529,6 +529,16 @@ func (g *Gateway) Handler() http.Handler {
 	return observability.Middleware(g.log, g.metrics, g.tracing, guarded)
 }
 
+// PolicySummary is what a route asks of its callers: the policies of its
+// chain and the credentials, scopes and limits they need.
+func (g *Gateway) PolicySummary(r *routes.Route) policy.Summary {
+	var c *policy.Chain
+	if p, ok := r.Target.(interface{ Policy() *policy.Chain }); ok {
+		c = p.Policy()
+	}
+	return g.policies.Summary(c)
+}
+
 // Close closes every backend connection and flushes traces.
 func (g *Gateway) Close() {
 	if g.policies != nil {

@@ -507,3 +507,65 @@ func prefixKey(key string, err error) string {
 	}
 	return key
 }
+
+// Summary is what a route's policy chain asks of a caller, for tools that
+// describe the API (OpenAPI's security schemes, explain).
+type Summary struct {
+	// Policies are the chain's policy names, global first.
+	Policies []string `json:"policies,omitempty"`
+	// JWTIssuers are the issuers whose bearer tokens authenticate.
+	JWTIssuers []string `json:"jwt_issuers,omitempty"`
+	// APIKeyHeader is the header an API key travels in, "" for none.
+	APIKeyHeader string `json:"api_key_header,omitempty"`
+	// ExtAuthz is the URL of an external authorization service.
+	ExtAuthz string `json:"ext_authz,omitempty"`
+	// Scopes must all be held; Claims must match.
+	Scopes []string          `json:"scopes,omitempty"`
+	Claims map[string]string `json:"claims,omitempty"`
+	// RateLimited names the policies with a rate limit.
+	RateLimited []string `json:"rate_limited,omitempty"`
+	CORS        bool     `json:"cors,omitempty"`
+}
+
+// Summary describes the whole chain of a route: the global policy, then
+// c's (c may be nil: the global policy alone).
+func (e *Engine) Summary(c *Chain) Summary {
+	var steps []*compiled
+	if e.global != nil {
+		steps = append(steps, e.global)
+	}
+	if c != nil {
+		steps = append(steps, c.steps...)
+	}
+	var s Summary
+	for _, p := range steps {
+		s.Policies = append(s.Policies, p.name)
+		if p.auth != nil {
+			if p.auth.jwt != nil {
+				s.JWTIssuers = append(s.JWTIssuers, p.auth.jwt.issuers...)
+			}
+			if p.auth.apiKeys != nil {
+				s.APIKeyHeader = p.auth.apiKeys.header
+			}
+			if p.auth.ext != nil {
+				s.ExtAuthz = p.auth.ext.url
+			}
+		}
+		if p.require != nil {
+			s.Scopes = append(s.Scopes, p.require.scopes...)
+			for k, v := range p.require.claims {
+				if s.Claims == nil {
+					s.Claims = map[string]string{}
+				}
+				s.Claims[k] = v
+			}
+		}
+		if p.rate != nil {
+			s.RateLimited = append(s.RateLimited, p.name)
+		}
+		if p.cors != nil {
+			s.CORS = true
+		}
+	}
+	return s
+}
