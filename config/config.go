@@ -35,6 +35,10 @@ type Config struct {
 	File      string         `yaml:"-"`
 	pos       map[string]int // key path -> line
 	protocols Protocols
+	// doc is the document as read, includes joined and the environment
+	// substituted; exp says where its parts came from.
+	doc *yaml.Node
+	exp *expansion
 }
 
 // Protocols are the backend protocols the config was read with.

@@ -93,7 +93,8 @@ func ParseAll(b []byte, name string, protocols Protocols) (*Config, Problems) {
 		return nil, Problems{{File: name, Msg: "empty configuration"}}
 	}
 	doc := root.Content[0]
-	var ps Problems
+	exp, ps := expand(doc, name)
+	c.doc, c.exp = doc, exp
 	c.walk(doc, reflect.TypeOf(Config{}), "", &ps)
 	if err := doc.Decode(c); err != nil {
 		var te *yaml.TypeError
@@ -159,7 +160,11 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			c.pos[p] = k.Line
 			ft, ok := fields[k.Value]
 			if !ok {
-				*ps = append(*ps, Problem{File: c.File, Line: k.Line, Key: p,
+				file := c.File
+				if f := c.exp.fileFor(p); f != "" {
+					file = f
+				}
+				*ps = append(*ps, Problem{File: file, Line: k.Line, Key: p,
 					Msg: "unknown key (known: " + strings.Join(sortedKeys(fields), ", ") + ")"})
 				continue
 			}
@@ -176,6 +181,14 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			c.walk(v, t.Elem(), p, ps)
 		}
 	case reflect.Slice:
+		if n.Kind == yaml.ScalarNode && n.Tag != "!!null" && t.Elem().Kind() != reflect.Struct && t.Elem().Kind() != reflect.Slice {
+			// One value where a list is expected (proto: a.proto): a list
+			// of one.
+			item := *n
+			*n = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: n.Line, Column: n.Column, Content: []*yaml.Node{&item}}
+			c.walk(&item, t.Elem(), path+"[0]", ps)
+			return
+		}
 		if n.Kind == yaml.MappingNode && t.Elem().Kind() == reflect.Struct {
 			c.walk(n, t.Elem(), path, ps) // one item where a list may stand (jwt:)
 			return
@@ -257,5 +270,9 @@ func (c *Config) Line(p string) int {
 
 // Problem builds a Problem positioned at key path p.
 func (c *Config) Problem(p, format string, args ...any) Problem {
-	return Problem{File: c.File, Line: c.Line(p), Key: p, Msg: fmt.Sprintf(format, args...)}
+	file := c.File
+	if f := c.exp.fileFor(p); f != "" {
+		file = f // declared in an included file
+	}
+	return Problem{File: file, Line: c.Line(p), Key: p, Msg: fmt.Sprintf(format, args...)}
 }

@@ -40,6 +40,7 @@ func TestCLI(t *testing.T) {
 		{"schema_builtins", []string{"schema", "--builtins"}, 0},
 		{"schema_policy_option", []string{"schema", "-I", "testdata/proto", "testdata/proto/guarded/v1/guarded.proto"}, 0},
 		{"validate_policies", []string{"validate", "-c", "testdata/bad-policies.yaml"}, 1},
+		{"validate_print", []string{"validate", "--print", "-c", "testdata/gateway-split.yaml"}, 0},
 		{"unknown_command", []string{"frobnicate"}, 2},
 		{"validate_everything", []string{"validate", "-c", "testdata/bad-everything.yaml"}, 1},
 		{"validate_hidden", []string{"validate", "-c", "testdata/hidden.yaml"}, 0},

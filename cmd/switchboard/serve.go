@@ -100,6 +100,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	path := fs.String("c", "gateway.yaml", "configuration file")
 	dial := fs.Bool("dial", false, "also connect to each backend endpoint (2s each) and warn about those that do not answer")
+	printConfig := fs.Bool("print", false, "print the effective config (includes joined, ${ENV} substituted, secret-looking variables hidden)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -139,6 +140,13 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	st := g.State()
+	if *printConfig {
+		b, err := cfg.Print()
+		if err != nil {
+			return err
+		}
+		_, _ = stdout.Write(b)
+	}
 	fmt.Fprintf(stdout, "%s: ok: %d descriptor sets, %d routes\n", *path, len(st.Schemas.Sets()), st.Table.Len())
 	return nil
 }
