@@ -471,18 +471,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // requested method would reach; a path without one gets what any OPTIONS
 // gets, which a browser takes as a refusal.
 func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, st *State, path string) {
-	var methods []string
-	_, _, err := st.Table.Match(http.MethodOptions, path)
-	var mna *routes.MethodNotAllowedError
-	switch {
-	case errors.As(err, &mna):
-		methods = allowedMethods(mna.Allowed)
-	case err == nil:
-		methods = []string{http.MethodOptions}
-	default:
+	methods := st.Table.Methods(path)
+	if len(methods) == 0 {
 		translate.Fail(w, r, &translate.Error{Code: codes.NotFound, Message: "no route for OPTIONS " + path}, nil)
 		return
 	}
+	methods = allowedMethods(methods)
 	want := r.Header.Get("Access-Control-Request-Method")
 	route, _, err := st.Table.Match(want, path)
 	if err != nil && want == http.MethodHead {

@@ -234,6 +234,9 @@ backends:
     timeout: 2s
 thrift_services:
   - {name: Calculator, backend: calc, policy: members}
+routes:
+  # A config route to a function of a listed service takes its policy too.
+  - {get: "/v1/sum/{num1}/{num2}", backend: calc, thrift: Calculator.add}
 policies:
   members:
     authenticate: {api_keys: {keys: [{name: reader, sha256: %s}, {name: ci, sha256: %s}]}}
@@ -250,11 +253,45 @@ policies:
 		{"no credentials", map[string]string{"X-Trace": "reader"}, ""},
 	} {
 		r := do(t, "POST", tg.http.URL+"/v1/calculate/1", body, mergeHeaders(map[string]string{"Content-Type": "application/json"}, c.header))
+		if sum := do(t, "GET", tg.http.URL+"/v1/sum/1/2", nil, c.header); (c.want == "") != (sum.status == 401) {
+			t.Errorf("%s: the config route answered %d %s", c.name, sum.status, sum.body)
+		}
 		switch {
 		case c.want == "" && r.status != 401:
 			t.Errorf("%s: %d %s, want 401", c.name, r.status, r.body)
 		case c.want != "" && (r.status != 200 || strings.TrimSpace(string(r.body)) != c.want):
 			t.Errorf("%s: %d %s, want %s", c.name, r.status, r.body, c.want)
 		}
+	}
+}
+
+// TestPolicyOncePerChain: a policy named by the service and again by the
+// route runs once, so its rate limit counts each request once.
+func TestPolicyOncePerChain(t *testing.T) {
+	_, addr := startRecorder(t)
+	tg := startGatewayWith(t, fmt.Sprintf(`
+descriptors:
+  - file: {root}/library.pb
+backends:
+  rec: {grpc: {endpoints: ["%s"]}, timeout: 2s}
+services:
+  - {name: library.v1.LibraryService, backend: rec, unannotated: true, policy: limited}
+policy: limited
+policies:
+  limited:
+    rate_limit: {rate: 1, per: 1m, burst: 4}
+routes:
+  - {post: /v1/ping, backend: rec, grpc: library.v1.LibraryService/Ping, policy: limited}
+`, addr))
+	var statuses []int
+	for range 5 {
+		r := do(t, "POST", tg.http.URL+"/v1/ping", []byte(`{}`), map[string]string{"Content-Type": "application/json"})
+		statuses = append(statuses, r.status)
+		if n := len(r.header.Values("RateLimit")); r.status == 200 && n != 1 {
+			t.Errorf("%d RateLimit headers, want 1", n)
+		}
+	}
+	if fmt.Sprint(statuses) != "[200 200 200 200 429]" {
+		t.Errorf("statuses %v: a burst of 4 counted once per request allows 4", statuses)
 	}
 }

@@ -127,12 +127,12 @@ func (c *corsPolicy) actual(w http.ResponseWriter, r *http.Request) error {
 
 // preflight answers an OPTIONS preflight: the path's methods, the
 // configured headers, credentials and how long a browser may cache it.
-func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request, methods []string) error {
+func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request, methods []string) (reason string, err error) {
 	h := w.Header()
 	h.Add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	origins := r.Header.Values("Origin")
 	if len(origins) != 1 || !c.allows(origins[0]) {
-		return originRefused(strings.Join(origins, ", "))
+		return "origin_not_allowed", originRefused(strings.Join(origins, ", "))
 	}
 	for _, line := range r.Header.Values("Access-Control-Request-Headers") {
 		for _, name := range strings.Split(line, ",") {
@@ -140,7 +140,7 @@ func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request, methods [
 			if name == "" || safelisted[name] || contains(c.headers, name) {
 				continue
 			}
-			return translate.Errorf(codes.PermissionDenied, "header %s is not allowed in cross-origin requests to this route", strconv.Quote(truncateOrigin(name)))
+			return "header_not_allowed", translate.Errorf(codes.PermissionDenied, "header %s is not allowed in cross-origin requests to this route", strconv.Quote(truncateOrigin(name)))
 		}
 	}
 	c.allowOrigin(h, origins[0])
@@ -149,5 +149,5 @@ func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request, methods [
 		h.Set("Access-Control-Allow-Headers", c.headersText)
 	}
 	h.Set("Access-Control-Max-Age", c.maxAge)
-	return nil
+	return "", nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,7 @@ type Engine struct {
 	// allow requests (and say so in logs and metrics) rather than refuse.
 	redisFailOpen bool
 	redisDown     atomic.Bool
+	lastProbe     atomic.Int64 // unix nanoseconds of the last readiness probe
 	client        *http.Client
 	// broken: the config's policies did not compile; routes get none, and
 	// the problems were already reported.
@@ -197,6 +199,15 @@ func (e *Engine) Close() {
 // fail mode refuses requests makes the gateway unready.
 func (e *Engine) Ready() (detail []string, err error) {
 	if e.redis != nil {
+		if e.redis.Ready() != nil {
+			// Only a failing store is probed, and at most once a second:
+			// probes and scrapers may ask often.
+			if last := e.lastProbe.Load(); time.Since(time.Unix(0, last)) >= time.Second && e.lastProbe.CompareAndSwap(last, time.Now().UnixNano()) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_ = e.redis.Probe(ctx)
+				cancel()
+			}
+		}
 		if rerr := e.redis.Ready(); rerr != nil {
 			mode := "open"
 			if !e.redisFailOpen {
@@ -265,6 +276,12 @@ func (e *Engine) Route(ref routes.PolicyRef, source string) (*Chain, error) {
 		p, ok := e.named[name]
 		if !ok {
 			return fmt.Errorf("unknown policy %q", name)
+		}
+		// A policy named twice in one chain (the service's and the
+		// route's, or the global one again) runs once: twice would count
+		// each request twice against its rate limit.
+		if p == e.global || slices.Contains(c.steps, p) {
+			return nil
 		}
 		c.steps = append(c.steps, p)
 		return nil
@@ -338,8 +355,8 @@ func (c *Chain) CORS() bool { return c != nil && c.cors != nil }
 // Preflight answers a CORS preflight for a path whose routes take
 // methods; the caller found the route the requested method matches.
 func (c *Chain) Preflight(w http.ResponseWriter, r *http.Request, methods []string) {
-	if err := c.cors.preflight(w, r, methods); err != nil {
-		translate.Fail(w, r, c.e.refused(r, c.cors.policy, "cors", "origin_not_allowed", err), nil)
+	if reason, err := c.cors.preflight(w, r, methods); err != nil {
+		translate.Fail(w, r, c.e.refused(r, c.cors.policy, "cors", reason, err), nil)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

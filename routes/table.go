@@ -287,6 +287,16 @@ func (t *Table) Match(method, escapedPath string) (*Route, Params, error) {
 	return nil, nil, &MethodNotAllowedError{Allowed: t.allowed(p)}
 }
 
+// Methods lists the methods of every route matching escapedPath, sorted;
+// none for a path no route matches.
+func (t *Table) Methods(escapedPath string) []string {
+	p, ok := strings.CutPrefix(escapedPath, "/")
+	if !ok || strings.IndexByte(p, '%') >= 0 && !validEscapes(p) {
+		return nil
+	}
+	return t.allowed(p)
+}
+
 // allowed lists the methods of every route matching path; it repeats the
 // walk rather than collecting during Match so that a successful match never
 // allocates for it.

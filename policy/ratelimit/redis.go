@@ -176,6 +176,21 @@ func (r *Redis) Ready() error {
 	return nil
 }
 
+// Probe asks Redis whether it answers (PING) and updates Ready: an
+// instance whose limits fail closed receives no traffic once unready, so
+// no Take would ever clear the error.
+func (r *Redis) Probe(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		err = fmt.Errorf("%s: %w", r.name, err)
+		if ctx.Err() == nil {
+			r.lastErr.Store(&err)
+		}
+		return err
+	}
+	r.lastErr.Store(nil)
+	return nil
+}
+
 // Close closes the connections to Redis.
 func (r *Redis) Close() error {
 	if err := r.client.Close(); err != nil {

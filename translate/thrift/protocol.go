@@ -221,6 +221,13 @@ func (p Protocol) Route(b *protocol.Build, i int) *routes.Route {
 		b.Problem(fmt.Sprintf("routes[%d].thrift", i), "%v", err)
 		return nil
 	}
+	// Its service's policy, as for the service's annotated routes.
+	svc, _, _ := strings.Cut(tr.Thrift, ".")
+	for _, ts := range services(cfg) {
+		if ts.Name == svc && ts.Backend == rc.Backend {
+			r.Policy.Service = ts.Policy
+		}
+	}
 	return r
 }
 
