@@ -96,8 +96,10 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	if metrics != nil {
 		r.Handle("/metrics", metrics).Methods(http.MethodGet)
 	}
-	r.HandleFunc("/", index).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/", home).Methods(http.MethodGet, http.MethodHead)
+	a.dashboardRoutes(r)
 	r.HandleFunc("/admin/routes", a.routes).Methods(http.MethodGet)
+	r.HandleFunc("/admin/explain", a.explain).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/admin/backends", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, a.reg.Backends())
 	}).Methods(http.MethodGet)
@@ -107,6 +109,7 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	r.HandleFunc("/admin/descriptors/{name}", a.remove).Methods(http.MethodDelete)
 	r.HandleFunc("/admin/descriptors/{name}/rollback", a.rollback).Methods(http.MethodPost)
 	r.HandleFunc("/admin/descriptors/{name}/refresh", a.refresh).Methods(http.MethodPost)
+	r.HandleFunc("/admin/descriptors/{name}/diff", a.diffVersions).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, translate.Errorf(codes.NotFound, "no admin endpoint %s %s (GET / lists them)", r.Method, r.URL.Path))
 	})
@@ -138,6 +141,8 @@ type api struct {
 	// uploads bounds the bytes all uploads hold at once, charged as they
 	// arrive: a slow upload holds only what it has sent.
 	uploads *policy.Budget
+	// recent holds the failed requests GET /admin/errors lists (nil: not recorded).
+	recent *RecentErrors
 }
 
 // DefaultHosts are the Host names the admin API answers to when none are
@@ -338,6 +343,11 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, translate.BadRequest("query parameter backend is required", translate.Violation("backend", "missing")))
 		return
 	}
+	allow, aerr := allowBreaking(r.URL.Query())
+	if aerr != nil {
+		fail(w, r, aerr)
+		return
+	}
 	// A binary type: a browser cannot send one cross-origin without a
 	// preflight, which the admin API never approves.
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-protobuf" && ct != "application/octet-stream" {
@@ -381,12 +391,12 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, translate.Errorf(codes.InvalidArgument, "%s", msg))
 		return
 	}
-	set, err := a.reg.Register(name, backend, fds)
+	set, changes, err := a.registerSet(name, backend, fds, allow)
 	if err != nil {
-		fail(w, r, schemaError(err, name))
+		fail(w, r, registerError(err, name))
 		return
 	}
-	writeJSON(w, http.StatusCreated, info(a.reg.State().Schemas, set))
+	writeJSON(w, http.StatusCreated, newRegistered(info(a.reg.State().Schemas, set), changes))
 }
 
 func (a *api) remove(w http.ResponseWriter, r *http.Request) {
@@ -470,11 +480,14 @@ var Endpoints = []Endpoint{
 	{"GET", "/healthz", "the process is up"},
 	{"GET", "/readyz", "ready for traffic: a route table, backends connected, not draining"},
 	{"GET", "/metrics", "Prometheus metrics"},
+	{"GET", "/", "this list; a browser (Accept: text/html) gets the dashboard"},
 	{"GET", "/admin/routes", "the route table as JSON"},
 	{"GET", "/admin/backends", "each backend: endpoints, readiness, breaker state, calls in flight, retry budget"},
+	{"GET", "/admin/errors", "the last 100 failed requests, when the gateway records them"},
 	{"GET", "/admin/descriptors", "registered descriptor sets with versions"},
 	{"GET", "/admin/descriptors/{name}", "one set: version, digest, services, methods without HTTP rules"},
-	{"POST", "/admin/descriptors?name=NAME&backend=B", "register or replace NAME from a binary FileDescriptorSet (Content-Type: application/x-protobuf)"},
+	{"POST", "/admin/descriptors?name=NAME&backend=B[&allow_breaking=true]", "register or replace NAME from a binary FileDescriptorSet (Content-Type: application/x-protobuf); changes that break clients of the version replaced are refused with 409 unless allow_breaking=true"},
+	{"GET", "/admin/descriptors/{name}/diff[?from=N&to=M]", "the changes between two versions NAME's history holds (default: previous to current), breaking ones first"},
 	{"POST", "/admin/descriptors/{name}/rollback", "back to the previous version of NAME"},
 	{"POST", "/admin/descriptors/{name}/refresh", "ask the backend's server reflection again (reflection sets)"},
 	{"DELETE", "/admin/descriptors/{name}", "remove NAME and its routes"},

@@ -403,7 +403,8 @@ func TestUploadCannotReplaceConfigSchemas(t *testing.T) {
 	if r := upload("s1", echoPB); r.status != 201 {
 		t.Fatalf("s1 v1: %d %s", r.status, r.body)
 	}
-	if r := upload("s1", compiledSet(t, "takeover/v1/own.proto")); r.status != 201 {
+	// A different service under the same name is a breaking change.
+	if r := do(t, "POST", tg.admin.URL+"/admin/descriptors?name=s1&backend=echo&allow_breaking=true", compiledSet(t, "takeover/v1/own.proto"), protobufType); r.status != 201 {
 		t.Fatalf("s1 v2: %d %s", r.status, r.body)
 	}
 	if r := upload("s2", echoPB); r.status != 201 {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/descriptors"
+	"github.com/switchboard-gw/switchboard/descriptors/diff"
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/policy/framing"
@@ -258,17 +259,30 @@ func (g *Gateway) change(op, changed string, fn func(*descriptors.Snapshot) (*de
 }
 
 // Register adds or replaces the set name, exposing its services through
-// backend. Nothing changes if the set does not link or its routes conflict.
+// backend. Nothing changes if the set does not link, its routes conflict,
+// or it breaks clients of the version it replaces (RegisterWith says which
+// changes, and can allow them).
 func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescriptorSet) (*descriptors.Set, error) {
+	set, _, err := g.RegisterWith(name, backendName, fds, RegisterOptions{})
+	return set, err
+}
+
+// RegisterWith is Register with options. It returns the registered set
+// and how it differs from the version it replaced (everything added for
+// a first version); a refusal for breaking changes is a *BreakingError,
+// which wraps ErrConflict.
+func (g *Gateway) RegisterWith(name, backendName string, fds *descriptorpb.FileDescriptorSet, opts RegisterOptions) (*descriptors.Set, []diff.Change, error) {
 	if _, ok := g.backends[backendName]; !ok {
-		return nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(g.cfg.BackendNames(), ", "))
+		return nil, nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(g.cfg.BackendNames(), ", "))
 	}
 	set, err := descriptors.NewSet(name, backendName, descriptors.Source{Kind: descriptors.SourceUpload}, fds)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
+	var changes []diff.Change
 	st, err := g.change("register", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
-		if cur, ok := s.Set(name); ok && cur.Source.Kind != descriptors.SourceUpload {
+		cur, ok := s.Set(name)
+		if ok && cur.Source.Kind != descriptors.SourceUpload {
 			// The config's sets are the operator's: an upload replacing one
 			// would move its services to the upload's backend.
 			return nil, fmt.Errorf("%w: set %q was loaded from %s, not uploaded; an upload may not replace it", ErrConflict, name, cur.Source)
@@ -276,13 +290,20 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 		if err := redefined(s, set); err != nil {
 			return nil, err
 		}
+		// Under the lock: the version compared is the one replaced.
+		if changes, err = checkBreaking(cur, set, opts); err != nil {
+			return nil, err
+		}
 		return s.With(set), nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cur, _ := st.Schemas.Set(name)
-	return cur, nil
+	now, _ := st.Schemas.Set(name)
+	if b := diff.Breaking(changes); len(b) > 0 {
+		g.log.Warn("descriptor set registered with breaking changes", "set", name, "version", now.Version, "breaking", len(b), "changes", diff.Join(b, maxChangesListed))
+	}
+	return now, changes, nil
 }
 
 // redefined refuses a set that defines a service another set already

@@ -39,6 +39,8 @@ func init() {
 			}},
 		{"compile", "-o OUT.pb [-I DIR]... FILE.proto...", "compile .proto sources to a FileDescriptorSet, imports included (no protoc needed)",
 			"switchboard compile -o library.pb -I testdata/proto testdata/proto/library/v1/library.proto", cmdCompile},
+		{"diff", "[-I DIR]... [--json] OLD NEW", "compare two versions of a schema (.pb or .proto) as the admin API checks an upload; exits 1 if a change breaks clients",
+			"switchboard diff testdata/library.pb descriptors/diff/testdata/library/v1/library.proto", cmdDiff},
 		{"demo", "[--listen ADDR] [--admin ADDR] [--dir DIR]", "the gateway with mock gRPC, Thrift and NATS backends, and curl lines to try",
 			"switchboard demo --listen 127.0.0.1:8080", cmdDemo},
 		{"mock grpc", "--descriptors FILE --stubs FILE [--listen ADDR] [--control ADDR] [-I DIR]...", "serve a mock gRPC backend from descriptors and a stub file",
@@ -49,6 +51,8 @@ func init() {
 		{"mock nats", "--url URL --stubs FILE [--control ADDR] [--descriptors FILE [-I DIR]... --typed SUBJECT=REQUEST:REPLY]...",
 			"answer NATS requests on a server's subjects from a stub file",
 			"switchboard mock nats --url nats://127.0.0.1:4222 --stubs testdata/stubs/orders.yaml", cmdMockNATS},
+		{"explain", "-c FILE [--json] 'curl ...'", "show what the gateway would do with a request: the route and near misses, bindings, the backend message, policies and backend; calls nothing",
+			"switchboard explain -c examples/demo.yaml 'curl -s http://127.0.0.1:8080/v1/shelves/1/books/2'", cmdExplain},
 		{"version", "", "print the module version, commit and Go version", "switchboard version", cmdVersion},
 	}
 }

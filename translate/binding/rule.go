@@ -225,6 +225,10 @@ func NewRule(md protoreflect.MethodDescriptor, pathFields []string, body, respon
 // Method is the method the rule binds.
 func (r *Rule) Method() protoreflect.MethodDescriptor { return r.method }
 
+// Resolver finds the message and extension types the rule's messages
+// refer to (Any contents, well-known types).
+func (r *Rule) Resolver() translate.Resolver { return r.res }
+
 // Input is the request message descriptor.
 func (r *Rule) Input() protoreflect.MessageDescriptor { return r.in.Descriptor() }
 

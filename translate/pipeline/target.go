@@ -342,6 +342,10 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	return md, nil
 }
 
+// Idempotent reports whether a call of the route with this HTTP method may
+// be sent twice (for tools that explain a route).
+func (t *Target) Idempotent(method string) bool { return t.idempotent(method) }
+
 // idempotent: the route says so, the HTTP method is one whose repetition
 // has no further effect (RFC 9110 §9.2.2), or the transcoder knows the
 // call is (a gRPC method's idempotency_level).
