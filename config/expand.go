@@ -317,3 +317,16 @@ func dedupeSorted(ss []string) []string {
 	}
 	return out
 }
+
+// Included lists the files the config includes, for watchers.
+func (c *Config) Included() []string {
+	if c.exp == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range c.exp.files {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return dedupeSorted(out)
+}

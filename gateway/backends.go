@@ -30,8 +30,8 @@ func registry(cfg *config.Config) (protocol.Registry, error) {
 
 // newBackend builds one backend with its protocol and wraps it in the
 // shared resilience policy.
-func (g *Gateway) newBackend(ctx context.Context, name string) (*protocol.Backend, error) {
-	bc := g.cfg.Backends[name]
+func (g *Gateway) newBackend(ctx context.Context, cfg *config.Config, name string) (*protocol.Backend, error) {
+	bc := cfg.Backends[name]
 	p, ok := g.protocols.Get(bc.Protocol)
 	if !ok {
 		return nil, fmt.Errorf("no protocol section")
@@ -82,18 +82,19 @@ func (e *buildError) Is(target error) bool { return target == ErrConflict && e.c
 // that routes of another origin serve. Without one (at start, in
 // validate), the config's routes may not take requests from the
 // descriptor sets' annotations, nor the reverse.
-func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set) (*routes.Table, error) {
-	b := &protocol.Build{Config: g.cfg, Schemas: snap, Backends: g.backends, Broken: g.broken}
+func (g *Gateway) buildTable(rt *runtime, snap *descriptors.Snapshot, upload *descriptors.Set) (*routes.Table, error) {
+	cfg := rt.cfg
+	b := &protocol.Build{Config: cfg, Schemas: snap, Backends: rt.backends, Broken: rt.broken}
 	var rs []*routes.Route
 	for _, p := range g.protocols {
 		for _, r := range p.ServiceRoutes(b) {
 			if r.Origin == "" {
-				r.Origin = g.cfg.File
+				r.Origin = cfg.File
 			}
 			rs = append(rs, r)
 		}
 	}
-	for i, rc := range g.cfg.Routes {
+	for i, rc := range cfg.Routes {
 		p, ok := g.protocols.Get(rc.Protocol)
 		if !ok {
 			continue // config validation named it
@@ -108,7 +109,7 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Idempotent {
 			r.Target = tg.WithIdempotent()
 		}
-		r.Origin = g.cfg.File
+		r.Origin = cfg.File
 		if rc.Policy != "" {
 			// The config's policy: replaces what the method's option says.
 			r.Policy = routes.PolicyRef{Service: r.Policy.Service, Route: rc.Policy}
@@ -116,7 +117,7 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 		rs = append(rs, r)
 	}
 	for _, r := range rs {
-		g.attachPolicy(b, r)
+		g.attachPolicy(rt, b, r)
 	}
 	if g.state.Load() == nil {
 		g.warnings = append(g.warnings, b.Warnings...)
@@ -129,8 +130,8 @@ func (g *Gateway) buildTable(snap *descriptors.Snapshot, upload *descriptors.Set
 	if len(b.Problems) > 0 {
 		return nil, &buildError{problems: b.Problems, conflict: errors.As(err, &conflicts)}
 	}
-	if shadows := shadowing(rs, g.cfg.File, upload); len(shadows) > 0 {
-		return nil, &overlapError{origin: shadowOrigin(g.cfg.File, upload), shadows: shadows}
+	if shadows := shadowing(rs, cfg.File, upload); len(shadows) > 0 {
+		return nil, &overlapError{origin: shadowOrigin(cfg.File, upload), shadows: shadows}
 	}
 	return table, nil
 }
@@ -187,11 +188,11 @@ func (e *overlapError) Error() string {
 func (e *overlapError) Is(target error) bool { return target == ErrConflict }
 
 // attachPolicy gives r's target its policy chain.
-func (g *Gateway) attachPolicy(b *protocol.Build, r *routes.Route) {
-	if r.Policy.IsZero() && !g.policies.HasGlobalCORS() {
+func (g *Gateway) attachPolicy(rt *runtime, b *protocol.Build, r *routes.Route) {
+	if r.Policy.IsZero() && !rt.policies.HasGlobalCORS() {
 		return
 	}
-	chain, err := g.policies.Route(r.Policy, r.Source)
+	chain, err := rt.policies.Route(r.Policy, r.Source)
 	if err != nil {
 		b.Errorf("%s: %v", r.Source, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -45,17 +46,18 @@ type Gateway struct {
 	tracing *observability.Tracing
 	// protocols are the config's, as the gateway calls them.
 	protocols protocol.Registry
-	backends  map[string]*protocol.Backend
-	// broken are backends that could not be built; their routes are
-	// skipped, the backend's problem already said why.
-	broken map[string]bool
 	// warnings from the first build, for validate and the start-up log.
 	warnings []string
 	// budget bounds the memory request bodies hold, gateway-wide.
 	budget *policy.Budget
-	// policies are the config's compiled policies: the global one runs
-	// before route matching, each route's chain after it.
-	policies *policy.Engine
+	// reloadMu serialises reloads; retired are runtimes replaced by a
+	// reload whose backends and policies close once requests on them
+	// have had time to finish.
+	reloadMu sync.Mutex
+	retired  []*runtime
+	// transform adjusts every config read from the file (the demo points
+	// it at its mocks).
+	transform func(*config.Config) error
 
 	jwtOptions jwtauth.Options
 
@@ -91,7 +93,7 @@ var ErrChanged = errors.New("concurrent change")
 // New dials the backends, loads the descriptor sets the config names and
 // builds the first route table. It fails with every problem found.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics, opts ...Option) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, metrics: metrics, backends: map[string]*protocol.Backend{}}
+	g := &Gateway{cfg: cfg, log: log, metrics: metrics}
 	reg, err := registry(cfg)
 	if err != nil {
 		return nil, err
@@ -111,15 +113,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		g.tracing = tr
 	}
 	var problems []string
-	engine, ps := policy.New(cfg, policy.Options{Log: log, Metrics: metrics, JWT: g.jwtOptions})
-	for _, p := range ps {
-		problems = append(problems, p.String())
-	}
-	if engine == nil {
-		// Routes still build, so that one run reports every problem.
-		engine = policy.Empty()
-	}
-	g.policies = engine
 	for _, l := range []struct {
 		key string
 		tc  *config.ListenerTLS
@@ -131,52 +124,95 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 		// with them; Run loads them again and watches them.
 		rl, err := tlsconf.Server(tlsOptions(*l.tc, log))
 		if err != nil {
-			problems = append(problems, cfg.Problem(l.key, "%v", err).String())
+			problems = append(problems, cfg.Problem(l.key, "%s", strings.TrimPrefix(err.Error(), "tls: ")).String())
 			continue
 		}
 		_ = rl.Close()
 	}
-	g.broken = map[string]bool{}
+	st, bproblems := g.build(ctx, cfg, nil)
+	problems = append(problems, bproblems...)
+	if st.Table != nil && st.Table.Len() == 0 {
+		g.warnings = append(g.warnings, cfg.File+": the config exposes no routes")
+	}
+	if len(problems) > 0 {
+		g.closeRuntime(st.rt, nil)
+		g.closeTracing()
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	g.state.Store(st)
+	return g, nil
+}
+
+// build makes what cfg describes: its policies, its backends (those of
+// prev whose settings are unchanged are kept, with their connections),
+// its descriptor sets and the route table. It returns every problem found;
+// the State is complete only without problems.
+func (g *Gateway) build(ctx context.Context, cfg *config.Config, prev *State) (*State, []string) {
+	var problems []string
+	engine, ps := policy.New(cfg, policy.Options{Log: g.log, Metrics: g.metrics, JWT: g.jwtOptions})
+	for _, p := range ps {
+		problems = append(problems, p.String())
+	}
+	if engine == nil {
+		// Routes still build, so that one run reports every problem.
+		engine = policy.Empty()
+	}
+	rt := &runtime{cfg: cfg, backends: map[string]*protocol.Backend{}, broken: map[string]bool{}, policies: engine}
 	for _, name := range cfg.BackendNames() {
 		if cfg.Backends[name].Protocol == "" {
-			g.broken[name] = true // the config's own problem, reported by config
+			rt.broken[name] = true // the config's own problem, reported by config
 			continue
 		}
-		b, err := g.newBackend(ctx, name)
+		if prev != nil {
+			if old, ok := prev.rt.backends[name]; ok && reflect.DeepEqual(*old.Config, cfg.Backends[name]) {
+				rt.backends[name] = old // unchanged: keep its connections
+				continue
+			}
+		}
+		b, err := g.newBackend(ctx, cfg, name)
 		if err != nil {
 			// Go on: validate names every problem in one run, and the
 			// routes of a backend that could not be built are skipped.
 			problems = append(problems, cfg.Problem("backends."+name, "%v", err).String())
-			g.broken[name] = true
+			rt.broken[name] = true
 			continue
 		}
-		g.backends[name] = b
+		rt.backends[name] = b
 	}
 	snap := descriptors.NewSnapshot()
 	for i, dc := range cfg.Descriptors {
-		set, err := g.loadDescriptor(ctx, dc)
+		set, err := g.loadDescriptor(ctx, rt, dc)
 		if err != nil {
 			problems = append(problems, cfg.Problem(fmt.Sprintf("descriptors[%d]", i), "%v", err).String())
 			continue
 		}
 		snap = snap.With(set)
 	}
+	if prev != nil {
+		// Sets registered through the admin API outlive a reload, as long
+		// as their backend does.
+		for _, set := range prev.Schemas.Sets() {
+			if set.Source.Kind != descriptors.SourceUpload {
+				continue
+			}
+			if _, ok := rt.backends[set.Backend]; !ok {
+				problems = append(problems, fmt.Sprintf("%s: registered set %q uses backend %q, which the new config lacks; remove the set first", cfg.File, set.Name, set.Backend))
+				continue
+			}
+			snap = snap.With(set)
+		}
+	}
+	st := &State{Schemas: snap, rt: rt}
 	// Build the routes of what did load, so that one run reports every problem.
-	table, err := g.buildTable(snap, nil)
+	table, err := g.buildTable(rt, snap, nil)
 	if err != nil {
 		problems = append(problems, err.Error())
-	} else if table.Len() == 0 {
-		g.warnings = append(g.warnings, cfg.File+": the config exposes no routes")
 	}
-	if len(problems) > 0 {
-		g.Close()
-		return nil, errors.New(strings.Join(problems, "\n"))
-	}
-	g.state.Store(&State{Schemas: snap, Table: table})
-	return g, nil
+	st.Table = table
+	return st, problems
 }
 
-func (g *Gateway) loadDescriptor(ctx context.Context, dc config.Descriptor) (*descriptors.Set, error) {
+func (g *Gateway) loadDescriptor(ctx context.Context, rt *runtime, dc config.Descriptor) (*descriptors.Set, error) {
 	switch {
 	case dc.File != "":
 		fds, err := descriptors.ReadSetFile(dc.File)
@@ -191,7 +227,7 @@ func (g *Gateway) loadDescriptor(ctx context.Context, dc config.Descriptor) (*de
 		}
 		return descriptors.NewSet(dc.Name, "", descriptors.Source{Kind: descriptors.SourceProto, Ref: strings.Join(dc.Proto, ",")}, fds)
 	default:
-		fds, err := g.fetchReflection(ctx, dc.Reflection)
+		fds, err := g.fetchReflection(ctx, rt, dc.Reflection)
 		if err != nil {
 			return nil, err
 		}
@@ -199,8 +235,8 @@ func (g *Gateway) loadDescriptor(ctx context.Context, dc config.Descriptor) (*de
 	}
 }
 
-func (g *Gateway) fetchReflection(ctx context.Context, backendName string) (*descriptorpb.FileDescriptorSet, error) {
-	b, ok := g.backends[backendName]
+func (g *Gateway) fetchReflection(ctx context.Context, rt *runtime, backendName string) (*descriptorpb.FileDescriptorSet, error) {
+	b, ok := rt.backends[backendName]
 	var r reflector
 	if ok {
 		r, ok = b.Client.(reflector)
@@ -244,8 +280,8 @@ func (g *Gateway) change(op, changed string, fn func(*descriptors.Snapshot) (*de
 		if changed != "" {
 			upload, _ = snap.Set(changed)
 		}
-		if table, err = g.buildTable(snap, upload); err == nil {
-			st := &State{Schemas: snap, Table: table}
+		if table, err = g.buildTable(cur.rt, snap, upload); err == nil {
+			st := &State{Schemas: snap, Table: table, rt: cur.rt}
 			g.state.Store(st)
 			g.metrics.SchemaChange(op, true)
 			g.log.Info("schemas changed", "op", op, "generation", snap.Generation(), "routes", table.Len())
@@ -272,8 +308,8 @@ func (g *Gateway) Register(name, backendName string, fds *descriptorpb.FileDescr
 // a first version); a refusal for breaking changes is a *BreakingError,
 // which wraps ErrConflict.
 func (g *Gateway) RegisterWith(name, backendName string, fds *descriptorpb.FileDescriptorSet, opts RegisterOptions) (*descriptors.Set, []diff.Change, error) {
-	if _, ok := g.backends[backendName]; !ok {
-		return nil, nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(g.cfg.BackendNames(), ", "))
+	if rt := g.state.Load().rt; rt.backends[backendName] == nil {
+		return nil, nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(rt.cfg.BackendNames(), ", "))
 	}
 	set, err := descriptors.NewSet(name, backendName, descriptors.Source{Kind: descriptors.SourceUpload}, fds)
 	if err != nil {
@@ -420,7 +456,7 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 	if !isReflection {
 		return nil, fmt.Errorf("%w: set %q was not loaded by reflection (source %s)", ErrInvalidSchema, name, cur.Source)
 	}
-	fds, err := g.fetchReflection(ctx, backendName)
+	fds, err := g.fetchReflection(ctx, g.state.Load().rt, backendName)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
@@ -449,7 +485,7 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 // ServeHTTP matches the request against the current route table and hands it
 // to the route's target.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := g.state.Load()
+	st := g.stateOf(r)
 	path := r.URL.EscapedPath()
 	if policy.IsPreflight(r) {
 		// A preflight never reaches a backend, even on a path with an
@@ -537,7 +573,7 @@ func (g *Gateway) Handler() http.Handler {
 	// shed request costs a log line, a metric and nothing else.
 	// The global policy runs before route matching: a request it refuses
 	// costs no route lookup and reaches no backend.
-	shed := policy.Shed(g.cfg.Limits.MaxInflightRequests, g.policies.Global(compress(limits)))
+	shed := policy.Shed(g.cfg.Limits.MaxInflightRequests, g.global(compress(limits)))
 	guarded := framing.Guard(shed, func(w http.ResponseWriter, r *http.Request, err error) {
 		translate.Fail(w, r, err, nil)
 	})
@@ -551,17 +587,66 @@ func (g *Gateway) PolicySummary(r *routes.Route) policy.Summary {
 	if p, ok := r.Target.(interface{ Policy() *policy.Chain }); ok {
 		c = p.Policy()
 	}
-	return g.policies.Summary(c)
+	return g.State().rt.policies.Summary(c)
 }
 
-// Close closes every backend connection and flushes traces.
-func (g *Gateway) Close() {
-	if g.policies != nil {
-		g.policies.Close()
+// global runs the global policy of the state a request is served from,
+// which it pins for the rest of the request: a reload in between cannot
+// give it one config's policies and another's routes.
+func (g *Gateway) global(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := g.state.Load()
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		r, err := st.rt.policies.CheckGlobal(w, r)
+		if err != nil {
+			translate.Fail(w, r, err, nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type stateKey struct{}
+
+// stateOf is the state the request was pinned to, or the current one.
+func (g *Gateway) stateOf(r *http.Request) *State {
+	if st, ok := r.Context().Value(stateKey{}).(*State); ok {
+		return st
 	}
-	for _, b := range g.backends {
+	return g.state.Load()
+}
+
+// Close closes every backend connection, the policies' key refreshers
+// and stores, and flushes traces.
+func (g *Gateway) Close() {
+	g.reloadMu.Lock()
+	retired := g.retired
+	g.retired = nil
+	g.reloadMu.Unlock()
+	for _, rt := range retired {
+		g.closeRuntime(rt, rt.keep)
+	}
+	if st := g.state.Load(); st != nil {
+		g.closeRuntime(st.rt, nil)
+	}
+	g.closeTracing()
+}
+
+// closeRuntime closes rt's policies and the backends keep does not hold.
+func (g *Gateway) closeRuntime(rt *runtime, keep map[string]*protocol.Backend) {
+	if rt == nil {
+		return
+	}
+	rt.policies.Close()
+	for name, b := range rt.backends {
+		if keep != nil && keep[name] == b {
+			continue
+		}
 		_ = b.Guarded.Close()
 	}
+}
+
+func (g *Gateway) closeTracing() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := g.tracing.Shutdown(ctx); err != nil {
@@ -573,7 +658,7 @@ func (g *Gateway) Close() {
 // embedded server, say), for tools that talk to the same upstream, like
 // the demo's mock responder.
 func (g *Gateway) ClientURL(backendName string) (string, bool) {
-	b, ok := g.backends[backendName]
+	b, ok := g.State().rt.backends[backendName]
 	if !ok {
 		return "", false
 	}
@@ -601,7 +686,7 @@ func compress(h http.Handler) http.Handler {
 // dials (none for an embedded server), for checks such as validate --dial.
 func (g *Gateway) Endpoints() map[string][]string {
 	out := map[string][]string{}
-	for name, b := range g.backends {
+	for name, b := range g.State().rt.backends {
 		if eps := endpointsOf(b); eps != nil {
 			out[name] = eps
 		}
@@ -628,8 +713,9 @@ type BackendStatus struct {
 // retry budget, by name.
 func (g *Gateway) Backends() []BackendStatus {
 	var out []BackendStatus
-	for _, name := range g.cfg.BackendNames() {
-		b, ok := g.backends[name]
+	rt := g.State().rt
+	for _, name := range rt.cfg.BackendNames() {
+		b, ok := rt.backends[name]
 		if !ok {
 			continue
 		}

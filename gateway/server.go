@@ -30,11 +30,12 @@ func (g *Gateway) Ready() error {
 	if g.state.Load() == nil {
 		return errors.New("no route table")
 	}
-	if _, err := g.policies.Ready(); err != nil {
+	rt := g.State().rt
+	if _, err := rt.policies.Ready(); err != nil {
 		return err
 	}
-	for _, name := range g.cfg.BackendNames() {
-		b, ok := g.backends[name]
+	for _, name := range rt.cfg.BackendNames() {
+		b, ok := rt.backends[name]
 		if !ok {
 			continue
 		}
@@ -49,7 +50,7 @@ func (g *Gateway) Ready() error {
 // whose fail mode lets requests through, an identity provider whose keys
 // cannot be fetched.
 func (g *Gateway) ReadyDetail() []string {
-	d, _ := g.policies.Ready()
+	d, _ := g.State().rt.policies.Ready()
 	return d
 }
 

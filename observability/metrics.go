@@ -25,6 +25,7 @@ type Metrics struct {
 	policyRefusals  *prometheus.CounterVec
 	policyDecisions *prometheus.CounterVec
 	storeErrors     *prometheus.CounterVec
+	configReloads   *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway metrics and the Go runtime collectors.
@@ -74,7 +75,12 @@ func NewMetrics() *Metrics {
 			Name: "switchboard_policy_store_errors_total",
 			Help: "Policy checks that could not reach their store or service, by store and the fail mode applied.",
 		}, []string{"store", "fail"}),
+		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_config_reloads_total",
+			Help: "Config reloads (SIGHUP, a changed file, POST /admin/reload) by outcome: ok or refused.",
+		}, []string{"outcome"}),
 	}
+	reg.MustRegister(m.configReloads)
 	reg.MustRegister(m.requests, m.requestDuration, m.inFlight, m.backendCalls, m.backendDuration,
 		m.breakerState, m.schemaSwaps, m.policyRefusals, m.policyDecisions, m.storeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -144,4 +150,16 @@ func (m *Metrics) StoreError(store, fail string) {
 		return
 	}
 	m.storeErrors.WithLabelValues(store, fail).Inc()
+}
+
+// ConfigReload counts a config reload and whether it took effect.
+func (m *Metrics) ConfigReload(ok bool) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if !ok {
+		outcome = "refused"
+	}
+	m.configReloads.WithLabelValues(outcome).Inc()
 }

@@ -232,24 +232,35 @@ func (e *Engine) Ready() (detail []string, err error) {
 // run before the route table is consulted.
 func (e *Engine) Global(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, r := factsOf(r)
-		f.addr = e.resolver.ClientAddr(r)
-		info := observability.FromContext(r.Context())
-		if f.addr.IsValid() {
-			info.SetClient(f.addr.String())
-		}
-		if e.global != nil {
-			if err := e.global.strip(r, f); err != nil {
-				translate.Fail(w, r, err, nil)
-				return
-			}
-			if err := e.run(w, r, f, e.global, isPreflight(r)); err != nil {
-				translate.Fail(w, r, err, nil)
-				return
-			}
+		r, err := e.CheckGlobal(w, r)
+		if err != nil {
+			translate.Fail(w, r, err, nil)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// CheckGlobal settles the client address and runs the global policy; the
+// request it returns carries what they learned. For a server whose engine
+// changes (a config reload), it is Global with the engine chosen per
+// request.
+func (e *Engine) CheckGlobal(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	f, r := factsOf(r)
+	f.addr = e.resolver.ClientAddr(r)
+	info := observability.FromContext(r.Context())
+	if f.addr.IsValid() {
+		info.SetClient(f.addr.String())
+	}
+	if e.global != nil {
+		if err := e.global.strip(r, f); err != nil {
+			return r, err
+		}
+		if err := e.run(w, r, f, e.global, isPreflight(r)); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
 }
 
 // Chain is the route-level part of a route's policy chain: its service's

@@ -80,6 +80,11 @@ func addrKey(f *facts) string {
 func (e *Engine) limit(w http.ResponseWriter, r *http.Request, f *facts, p *compiled) error {
 	rl := p.rate
 	d, err := rl.store.Take(r.Context(), rl.keyOf(r, f), rl.limit)
+	if err != nil && r.Context().Err() != nil {
+		// The client went away while the store answered: nothing is
+		// wrong with the store, and nobody is waiting for an answer.
+		return translate.FromError(r.Context().Err())
+	}
 	if err != nil {
 		mode := "open"
 		if !e.redisFailOpen {

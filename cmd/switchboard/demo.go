@@ -165,10 +165,14 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		_ = os.Setenv(demoAdminTokenEnv, demoAdminTokenDefault)
 	}
 	metrics := observability.NewMetrics()
-	g, err := gateway.New(ctx, cfg, log, metrics)
+	// An edit of examples/demo.yaml (or SIGHUP, or POST /admin/reload)
+	// reloads it, pointed at the same mocks.
+	g, err := gateway.New(ctx, cfg, log, metrics, gateway.WithConfigTransform(demoTransform(dir, listen, adminAddr, map[string]string{
+		"library": addrs[0], "echo": addrs[1], "calc": thriftLis.Addr().String()}, providerURL+idp.JWKSPath)))
 	if err != nil {
 		return err
 	}
+	go func() { _ = g.WatchConfig(ctx) }()
 	// The NATS responder answers on the gateway's embedded server.
 	busURL, _ := g.ClientURL("bus")
 	responder, err := startNATSMock(ctx, busURL, filepath.Join(td, "stubs", "orders.yaml"), filepath.Join(td, "proto"), log.With("mock", "orders.yaml"))
@@ -243,22 +247,38 @@ func demoConfig(dir, listen, adminAddr string, endpoints map[string]string) (*co
 	if err != nil {
 		return nil, err
 	}
-	cfg.Listen, cfg.Admin.Listen = listen, adminAddr
-	for i := range cfg.Descriptors {
-		for j, p := range cfg.Descriptors[i].ImportPaths {
-			cfg.Descriptors[i].ImportPaths[j] = filepath.Join(dir, p)
+	return cfg, demoTransform(dir, listen, adminAddr, endpoints, "")(cfg)
+}
+
+// demoTransform points a config read from examples/demo.yaml at the demo's
+// listeners, mock backends and identity provider: at start, and again on
+// every reload of the edited file.
+func demoTransform(dir, listen, adminAddr string, endpoints map[string]string, jwksURL string) func(*config.Config) error {
+	return func(cfg *config.Config) error {
+		cfg.Listen, cfg.Admin.Listen = listen, adminAddr
+		for i := range cfg.Descriptors {
+			for j, p := range cfg.Descriptors[i].ImportPaths {
+				cfg.Descriptors[i].ImportPaths[j] = filepath.Join(dir, p)
+			}
 		}
-	}
-	for name, addr := range endpoints {
-		switch sec := cfg.Backends[name].Section.(type) {
-		case *grpcproto.BackendConfig:
-			sec.Endpoints = []string{addr}
-		case *thriftproto.BackendConfig:
-			sec.Endpoints = []string{addr}
-			sec.IDL = filepath.Join(dir, sec.IDL)
-		default:
-			return nil, fmt.Errorf("%s: backend %s is not the gRPC or Thrift backend the demo mocks", demoConfigFile, name)
+		for name, addr := range endpoints {
+			b, ok := cfg.Backends[name]
+			if !ok {
+				continue // removed by an edit: the reload says what changed
+			}
+			switch sec := b.Section.(type) {
+			case *grpcproto.BackendConfig:
+				sec.Endpoints = []string{addr}
+			case *thriftproto.BackendConfig:
+				sec.Endpoints = []string{addr}
+				sec.IDL = filepath.Join(dir, sec.IDL)
+			default:
+				return fmt.Errorf("%s: backend %s is not the gRPC or Thrift backend the demo mocks", demoConfigFile, name)
+			}
 		}
+		if jwksURL != "" {
+			pointAtProvider(cfg, jwksURL)
+		}
+		return nil
 	}
-	return cfg, nil
 }

@@ -70,6 +70,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		g.Close()
 		return err
 	}
+	// SIGHUP and an edited config file reload it; POST /admin/reload too.
+	go func() {
+		if err := g.WatchConfig(ctx); err != nil {
+			fmt.Fprintf(stderr, "switchboard: %v (reload with SIGHUP or POST /admin/reload)\n", err)
+		}
+	}()
 	return g.Run(ctx, admin.Handler(g, metrics.Handler(), g.Ready, opts...), nil)
 }
 
