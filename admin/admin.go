@@ -101,6 +101,7 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	r.HandleFunc("/admin/routes", a.routes).Methods(http.MethodGet)
 	r.HandleFunc("/admin/explain", a.explain).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/admin/reload", a.reload).Methods(http.MethodPost)
+	r.HandleFunc("/admin/descriptors/{name}/proto", a.proto).Methods(http.MethodGet)
 	r.HandleFunc("/admin/backends", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, a.reg.Backends())
 	}).Methods(http.MethodGet)
@@ -493,6 +494,7 @@ var Endpoints = []Endpoint{
 	{"POST", "/admin/descriptors/{name}/refresh", "ask the backend's server reflection again (reflection sets)"},
 	{"DELETE", "/admin/descriptors/{name}", "remove NAME and its routes"},
 	{"GET", "/admin/explain?method=M&url=/PATH", "what the gateway would do with a request (route, near misses, bindings, backend message, policies), without calling the backend; POST takes {method, url, headers, body}"},
+	{"GET", "/admin/descriptors/{name}/proto", "the set's files as .proto source"},
 	{"POST", "/admin/reload", "read the config file again and swap routes, policies and backends; a config with problems changes nothing (422)"},
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"google.golang.org/grpc/codes"
 
+	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -166,20 +167,24 @@ const recentFieldBytes = 1024
 type RecentError struct {
 	Time   time.Time `json:"time"`
 	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	Status int       `json:"status"`
+	// Path is the request's escaped path without the query, which can
+	// carry credentials (an API key in ?key=).
+	Path   string `json:"path"`
+	Status int    `json:"status"`
 	// Code is the gRPC code name of the outcome ("UNAVAILABLE"), if any.
-	Code      string `json:"code,omitempty"`
-	Route     string `json:"route,omitempty"`
-	Backend   string `json:"backend,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Route   string `json:"route,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	// Message is why, as the access log says it (the cause, which the
+	// client may not have been sent).
 	Message   string `json:"message,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 }
 
 // RecentErrors keeps the last RecentErrorsSize failed requests for
 // GET /admin/errors and the dashboard. It is safe for concurrent use, and
-// its zero value is ready. The gateway's request path feeds it with Add
-// (see WithRecentErrors).
+// its zero value is ready. Whatever sees the gateway's failed requests
+// (an access-log hook) calls Add; WithRecentErrors serves it.
 type RecentErrors struct {
 	mu   sync.Mutex
 	ring [RecentErrorsSize]RecentError
@@ -242,4 +247,11 @@ func (a *api) recentErrors(w http.ResponseWriter, _ *http.Request) {
 		list = a.recent.List()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recording": a.recent != nil, "capacity": RecentErrorsSize, "errors": list})
+}
+
+// RecordFailure adds a failed request the gateway reports
+// (gateway.WithFailures) to the ring.
+func (e *RecentErrors) RecordFailure(f observability.Failure) {
+	e.Add(RecentError{Time: f.Time, Method: f.Method, Path: f.Path, Status: f.Status, Code: f.Code,
+		Route: f.Route, Backend: f.Backend, Message: f.Err, RequestID: f.RequestID})
 }

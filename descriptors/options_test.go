@@ -65,3 +65,31 @@ func TestPolicyOption(t *testing.T) {
 		t.Errorf("%s is not built in", OptionsFile)
 	}
 }
+
+func TestPrintProto(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "shop.proto"), []byte(policyProto), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := Compile(context.Background(), []string{"shop.proto"}, []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := NewSet("shop", "", Source{Kind: SourceUpload}, fds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := set.PrintProto(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"// file: shop.proto", "service Shop", `get: "/v1/items/{id}"`, "(switchboard.v1.policy)", `scopes: [`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("printed proto lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "// file: google/") {
+		t.Errorf("built-in files were printed:\n%s", out)
+	}
+}

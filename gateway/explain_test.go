@@ -72,3 +72,22 @@ services:
 		}
 	}
 }
+
+// TestAdminSetAsProto: a set's files as .proto source, for people.
+func TestAdminSetAsProto(t *testing.T) {
+	tg := startGateway(t, `
+descriptors:
+  - {name: library, file: "{root}/library.pb"}
+backends:
+  library: {grpc: {endpoints: ["127.0.0.1:1"]}}
+services:
+  - {name: library.v1.LibraryService, backend: library}
+`)
+	r := do(t, "GET", tg.admin.URL+"/admin/descriptors/library/proto", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), "service LibraryService") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+		t.Errorf("GET proto: %d %s %.300s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if r := do(t, "GET", tg.admin.URL+"/admin/descriptors/%3Cscript%3E/proto", nil, nil); r.status != 404 {
+		t.Errorf("unknown set: %d", r.status)
+	}
+}

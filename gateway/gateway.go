@@ -60,6 +60,7 @@ type Gateway struct {
 	transform func(*config.Config) error
 
 	jwtOptions jwtauth.Options
+	onFailure  func(observability.Failure)
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
@@ -74,6 +75,10 @@ type Option func(*Gateway)
 
 // WithTracing traces requests with tr instead of what the config says.
 func WithTracing(tr *observability.Tracing) Option { return func(g *Gateway) { g.tracing = tr } }
+
+// WithFailures hands every failed request (status 400 and above) to fn,
+// after its access log line: the admin API keeps the recent ones.
+func WithFailures(fn func(observability.Failure)) Option { return func(g *Gateway) { g.onFailure = fn } }
 
 // WithJWTOptions sets how identity providers' keys are fetched (tests
 // shorten the refresh gaps).
@@ -577,7 +582,7 @@ func (g *Gateway) Handler() http.Handler {
 	guarded := framing.Guard(shed, func(w http.ResponseWriter, r *http.Request, err error) {
 		translate.Fail(w, r, err, nil)
 	})
-	return observability.Middleware(g.log, g.metrics, g.tracing, guarded)
+	return observability.MiddlewareWith(g.log, g.metrics, g.tracing, g.onFailure, guarded)
 }
 
 // PolicySummary is what a route asks of its callers: the policies of its

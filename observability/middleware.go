@@ -14,6 +14,26 @@ import (
 // cannot blow up the metrics' cardinality with arbitrary paths. m and tr
 // may be nil.
 func Middleware(log *slog.Logger, m *Metrics, tr *Tracing, next http.Handler) http.Handler {
+	return MiddlewareWith(log, m, tr, nil, next)
+}
+
+// Failure is a request answered with 400 or above, for the admin API's
+// list of recent errors.
+type Failure struct {
+	Time      time.Time
+	Method    string
+	Path      string // escaped, without the query, which may carry credentials
+	Status    int
+	Code      string
+	Route     string
+	Backend   string
+	Err       string
+	RequestID string
+}
+
+// MiddlewareWith is Middleware that also hands every failed request to
+// onFailure (when not nil), after the access log line.
+func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Failure), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -92,6 +112,14 @@ func Middleware(log *slog.Logger, m *Metrics, tr *Tracing, next http.Handler) ht
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
 		log.LogAttrs(r.Context(), level, "request", attrs...)
+		if onFailure != nil && rec.status >= 400 {
+			f := Failure{Time: start, Method: r.Method, Path: r.URL.EscapedPath(), Status: rec.status, Code: code,
+				Route: route, Backend: backend, RequestID: id}
+			if err != nil {
+				f.Err = err.Error()
+			}
+			onFailure(f)
+		}
 	})
 }
 

@@ -85,6 +85,7 @@
   async function load(note) {
     const mine = ++loadSeq;
     status('Loading…');
+    document.body.dataset.state = 'loading';
     const results = await Promise.allSettled([
       api('GET', 'admin/routes'), api('GET', 'admin/descriptors'),
       api('GET', 'admin/backends'), api('GET', 'admin/errors'),
@@ -182,8 +183,11 @@
     for (const s of sets) box.append(setCard(s));
   }
 
-  function versionSelect(history, selected) {
+  // versionSelect offers the versions held; a first option, if given, is
+  // [value, label].
+  function versionSelect(history, selected, first) {
     const sel = h('select');
+    if (first) sel.append(h('option', { value: first[0] }, first[1]));
     for (const v of history) sel.append(h('option', { value: v }, 'v' + v));
     sel.value = String(selected);
     return sel;
@@ -214,16 +218,18 @@
     for (const v of history) versions.append(h('span', { class: v === s.version ? 'badge current' : 'badge' }, 'v' + v), ' ');
     dl.append(h('dt', null, 'Versions held'), versions);
 
-    // Diff between two versions held; by default the one before the
-    // current against the current, as the endpoint does.
+    // Diff between two versions held. "previous" leaves from out, so the
+    // endpoint takes the version before to (for the oldest: none, and
+    // everything shows as added).
     const prev = history.length > 1 ? history[history.length - 2] : null;
-    const from = versionSelect(history, prev !== null ? prev : s.version);
+    const from = versionSelect(history, '', ['', 'previous']);
     const to = versionSelect(history, s.version);
-    const diffBtn = h('button', { type: 'button' }, 'Diff');
+    const diffBtn = h('button', { type: 'button', class: 'diff' }, 'Diff');
     diffBtn.addEventListener('click', async () => {
       out.replaceChildren(h('p', { class: 'muted' }, 'Loading the diff…'));
       try {
-        const q = new URLSearchParams({ from: from.value, to: to.value });
+        const q = new URLSearchParams({ to: to.value });
+        if (from.value) q.set('from', from.value);
         out.replaceChildren(renderDiff(await api('GET', `${path}/diff?${q}`)));
       } catch (e) {
         if (notThere(e)) out.replaceChildren(h('p', { class: 'muted' }, 'This gateway cannot diff versions yet (no diff endpoint).'));
@@ -258,7 +264,7 @@
       }
     });
 
-    const details = h('button', { type: 'button' }, 'Details');
+    const details = h('button', { type: 'button', class: 'details' }, 'Details');
     details.addEventListener('click', async () => {
       try {
         out.replaceChildren(h('pre', null, pretty(await api('GET', path))));

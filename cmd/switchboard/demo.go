@@ -167,7 +167,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	metrics := observability.NewMetrics()
 	// An edit of examples/demo.yaml (or SIGHUP, or POST /admin/reload)
 	// reloads it, pointed at the same mocks.
-	g, err := gateway.New(ctx, cfg, log, metrics, gateway.WithConfigTransform(demoTransform(dir, listen, adminAddr, map[string]string{
+	g, err := gateway.New(ctx, cfg, log, metrics, gateway.WithFailures(recentErrors.RecordFailure), gateway.WithConfigTransform(demoTransform(dir, listen, adminAddr, map[string]string{
 		"library": addrs[0], "echo": addrs[1], "calc": thriftLis.Addr().String()}, providerURL+idp.JWKSPath)))
 	if err != nil {
 		return err

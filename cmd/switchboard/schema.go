@@ -59,6 +59,7 @@ func cmdSchema(args []string, stdout, stderr io.Writer) error {
 	var importPaths stringList
 	fs.Var(&importPaths, "I", "import path for .proto files, include directory for .thrift files (repeatable)")
 	builtins := fs.Bool("builtins", false, "list the .proto files every schema may import without shipping them")
+	asProto := fs.Bool("proto", false, "print .proto and .pb schemas as .proto source (a .pb's comments only if it kept them)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -89,8 +90,14 @@ func cmdSchema(args []string, stdout, stderr io.Writer) error {
 		if err == nil {
 			var set *descriptors.Set
 			if set, err = descriptors.NewSet(filepath.Base(path), "", schemaSource(path), fds); err == nil {
-				printSchema(stdout, path, set)
-				continue
+				if *asProto {
+					err = set.PrintProto(stdout)
+				} else {
+					printSchema(stdout, path, set)
+				}
+				if err == nil {
+					continue
+				}
 			}
 		}
 		fmt.Fprintln(stderr, err)

@@ -49,7 +49,7 @@ func load(ctx context.Context, path string, logOut io.Writer) (*gateway.Gateway,
 		return nil, nil, nil, err
 	}
 	metrics := observability.NewMetrics()
-	g, err := gateway.New(ctx, cfg, log, metrics)
+	g, err := gateway.New(ctx, cfg, log, metrics, gateway.WithFailures(recentErrors.RecordFailure))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -87,8 +87,12 @@ func adminOptions(g *gateway.Gateway, cfg *config.Config) ([]admin.Option, error
 		return nil, err
 	}
 	return []admin.Option{admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...), admin.WithToken(tok),
-		admin.WithReadyDetail(g.ReadyDetail)}, nil
+		admin.WithReadyDetail(g.ReadyDetail), admin.WithRecentErrors(recentErrors)}, nil
 }
+
+// recentErrors are the failed requests the dashboard lists: one process
+// serves one gateway.
+var recentErrors = admin.NewRecentErrors()
 
 // loadOffline loads the gateway named by -c without listening, for the
 // commands that only inspect it.
