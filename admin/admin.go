@@ -98,6 +98,7 @@ func Handler(reg Registry, metrics http.Handler, ready func() error, opts ...Opt
 	}
 	r.HandleFunc("/", home).Methods(http.MethodGet, http.MethodHead)
 	a.dashboardRoutes(r)
+	a.openAPIRoutes(r)
 	r.HandleFunc("/admin/routes", a.routes).Methods(http.MethodGet)
 	r.HandleFunc("/admin/explain", a.explain).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/admin/reload", a.reload).Methods(http.MethodPost)

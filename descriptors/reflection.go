@@ -41,6 +41,11 @@ const maxReflectionFiles = 10000
 //
 // Use a ctx with a deadline: a server that never answers blocks until ctx
 // ends. All streams are closed before FetchReflection returns.
+//
+// It is hand-written rather than built on grpcreflect.Client from
+// github.com/jhump/protoreflect/v2, which returns re-rendered descriptors
+// instead of the server's files and takes UNAVAILABLE for "no v1";
+// reflection_v2_test.go compares the two and fails when that changes.
 func FetchReflection(ctx context.Context, cc grpc.ClientConnInterface) (*descriptorpb.FileDescriptorSet, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream (and its goroutines) on every path

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/switchboard-gw/switchboard/openapi/jsonschema"
 	"github.com/switchboard-gw/switchboard/routes"
 )
 
@@ -98,4 +99,80 @@ type Forwarding struct {
 // raw payloads) may reply in any media type and is not checked.
 type JSONReplies interface {
 	RepliesJSON() bool
+}
+
+// Documented is a transcoder that can describe its route for API documents
+// (OpenAPI): what the request takes and the reply holds, as JSON Schema in
+// the JSON mapping the route actually uses. Types shared between routes go
+// into defs, so that each is written once and recursion is a reference.
+// The openapi package documents a transcoder without it as taking and
+// returning any JSON.
+type Documented interface {
+	Operation(defs *jsonschema.Definitions) OperationDoc
+}
+
+// OperationDoc describes one route in protocol-neutral terms.
+type OperationDoc struct {
+	// Summary and Description come from the schema's comments (proto
+	// source info, Thrift doc comments); Summary is their first paragraph.
+	Summary, Description string
+	// Tag groups operations: the service the route calls.
+	Tag, TagDescription string
+	Deprecated          bool
+	// PathParams are named by the template's field paths ("book.name");
+	// the openapi package adds the patterns of multi-segment variables.
+	PathParams []ParamDoc
+	// Query are the query parameters the route reads.
+	Query []ParamDoc
+	// Headers are request headers the route reads into the call.
+	Headers []ParamDoc
+	// Request is the body, nil when the route reads none.
+	Request *BodyDoc
+	// Status is the status of a success: 200, or 202 for a call that
+	// waits for no reply.
+	Status   int
+	Response BodyDoc
+	// Errors are the application errors the schema declares (a Thrift
+	// exception), beside the ones every route may answer.
+	Errors []ErrorDoc
+	// Streaming calls are not served as REST yet; the flags say what the
+	// method is, for documents that list it.
+	ClientStreaming, ServerStreaming bool
+}
+
+// ParamDoc is one parameter.
+type ParamDoc struct {
+	Name        string
+	Description string
+	Required    bool
+	Deprecated  bool
+	Schema      *jsonschema.Schema
+	// JSONText says the value is JSON text (a google.protobuf.Struct in
+	// the query), which documents describe as application/json content.
+	JSONText bool
+	// Map says the parameter is a map, each entry sent as name[key]=value.
+	Map bool
+}
+
+// AnyMediaType marks a body that may be of any media type: raw bytes that
+// pass through (a google.api.HttpBody, a raw NATS payload).
+const AnyMediaType = "*/*"
+
+// BodyDoc is a request or reply body.
+type BodyDoc struct {
+	Description string
+	// MediaType is "application/json" or AnyMediaType; "" means JSON.
+	MediaType string
+	// Schema is the JSON's; nil for raw bytes or any JSON.
+	Schema   *jsonschema.Schema
+	Required bool
+}
+
+// ErrorDoc is an error the schema declares.
+type ErrorDoc struct {
+	Status      int
+	Description string
+	// Detail is the schema of the detail the error body carries beside
+	// the others (the exception's fields, with its "@type").
+	Detail *jsonschema.Schema
 }

@@ -33,6 +33,8 @@ func init() {
 		{"validate", "-c FILE [--dial]", "check config and schemas, every problem at once as file:line: key: problem; --dial also tries each backend endpoint",
 			"switchboard validate -c examples/grpc.yaml --dial", cmdValidate},
 		{"routes", "-c FILE", "print the route table: METHOD PATH -> backend target", "switchboard routes -c examples/grpc.yaml", cmdRoutes},
+		{"openapi", "-c FILE [-o OUT] [--yaml] [--server URL]...", "write the OpenAPI 3.1 document of every route, the one the admin listener serves at /openapi.json",
+			"switchboard openapi -c examples/demo.yaml -o openapi.json", cmdOpenAPI},
 		{"schema", "[-I DIR]... FILE...", "list the services, methods and HTTP rules in .proto, .pb or .thrift files; errors name file:line:column",
 			"switchboard schema testdata/thrift/calculator.thrift", func(_ context.Context, args []string, stdout, stderr io.Writer) error {
 				return cmdSchema(args, stdout, stderr)
