@@ -21,11 +21,14 @@ type Config struct {
 
 	// The policy stage: TLS on the listener, who may set forwarding
 	// headers, shared stores, the global policy and the named ones.
-	TLS            *ListenerTLS      `yaml:"tls"`
-	TrustedProxies []string          `yaml:"trusted_proxies"`
-	Stores         Stores            `yaml:"stores"`
-	Policy         string            `yaml:"policy"`
-	Policies       map[string]Policy `yaml:"policies"`
+	TLS            *ListenerTLS `yaml:"tls"`
+	TrustedProxies []string     `yaml:"trusted_proxies"`
+	// ForwardedHeader is the header the trusted proxies maintain:
+	// X-Forwarded-For (default) or Forwarded. The other is ignored.
+	ForwardedHeader string            `yaml:"forwarded_header"`
+	Stores          Stores            `yaml:"stores"`
+	Policy          string            `yaml:"policy"`
+	Policies        map[string]Policy `yaml:"policies"`
 
 	// Sections are the top-level keys the protocols own (a gRPC
 	// "services" list, say), decoded into each protocol's own types.

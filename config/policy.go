@@ -107,20 +107,19 @@ type JWTIssuers []JWTIssuer
 
 // UnmarshalYAML accepts a single mapping as well as a list.
 func (js *JWTIssuers) UnmarshalYAML(n *yaml.Node) error {
+	// What decoded is kept beside an error, so that the issuer's other
+	// problems are reported too and the policy is not taken for one
+	// without jwt.
 	if n.Kind == yaml.MappingNode {
 		var one JWTIssuer
-		if err := n.Decode(&one); err != nil {
-			return err
-		}
+		err := n.Decode(&one)
 		*js = JWTIssuers{one}
-		return nil
-	}
-	var many []JWTIssuer
-	if err := n.Decode(&many); err != nil {
 		return err
 	}
+	var many []JWTIssuer
+	err := n.Decode(&many)
 	*js = many
-	return nil
+	return err
 }
 
 // APIKeys authenticates a request by a key in a header. Keys are kept as

@@ -78,7 +78,9 @@ func WithTracing(tr *observability.Tracing) Option { return func(g *Gateway) { g
 
 // WithFailures hands every failed request (status 400 and above) to fn,
 // after its access log line: the admin API keeps the recent ones.
-func WithFailures(fn func(observability.Failure)) Option { return func(g *Gateway) { g.onFailure = fn } }
+func WithFailures(fn func(observability.Failure)) Option {
+	return func(g *Gateway) { g.onFailure = fn }
+}
 
 // WithJWTOptions sets how identity providers' keys are fetched (tests
 // shorten the refresh gaps).

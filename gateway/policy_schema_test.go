@@ -141,8 +141,8 @@ routes:
 	}
 	select {
 	case h := <-got:
-		if h.Get("X-User-Id") != "reader" || h.Get("X-Key-Name") != "reader" || len(h.Values("X-User-Id")) != 1 {
-			t.Errorf("NATS headers %v: want the key's name in X-User-Id and X-Key-Name, once", h)
+		if h.Get("X-User-Id") != "api_key:reader" || h.Get("X-Key-Name") != "reader" || len(h.Values("X-User-Id")) != 1 {
+			t.Errorf("NATS headers %v: want the key's subject in X-User-Id and its name in X-Key-Name, once", h)
 		}
 		for k := range h {
 			if strings.EqualFold(k, "x-user-id") && k != "X-User-Id" {
@@ -208,7 +208,7 @@ func TestIdentityToThrift(t *testing.T) {
 	st, err := mock.ParseStubs([]byte(`
 stubs:
   - method: Calculator.calculate
-    match: {req.trace: reader}
+    match: {req.trace: "api_key:reader"}
     response: 7
   - method: Calculator.calculate
     response: 42
@@ -243,13 +243,25 @@ policies:
     forward: {subject: X-Trace}
 `, lis.Addr(), sha(readerKey), sha(ciKey)))
 	body := []byte(`{"w":{"num1":6,"num2":7,"op":"MULTIPLY"}}`)
+	// The argument the identity header fills cannot be set another way.
+	for _, q := range []string{"/v1/calculate/1?req.trace=api_key:reader", "/v1/calculate/1?req.trace="} {
+		r := do(t, "POST", tg.http.URL+q, body, map[string]string{"Content-Type": "application/json", "X-Api-Key": ciKey})
+		if r.status != 400 {
+			t.Errorf("%s: %d %s, want 400 (set by both)", q, r.status, r.body)
+		}
+	}
+	r := do(t, "POST", tg.http.URL+"/v1/calculate/1", []byte(`{"w":{"num1":6,"num2":7,"op":"MULTIPLY"},"trace":"api_key:reader"}`),
+		map[string]string{"Content-Type": "application/json", "X-Api-Key": ciKey})
+	if r.status == 200 && strings.TrimSpace(string(r.body)) == "7" {
+		t.Errorf("the body set the identity argument: %d %s", r.status, r.body)
+	}
 	for _, c := range []struct {
 		name   string
 		header map[string]string
 		want   string
 	}{
 		{"the identity reaches the argument", map[string]string{"X-Api-Key": readerKey}, "7"},
-		{"a spoofed header is replaced", map[string]string{"X-Api-Key": ciKey, "X-Trace": "reader"}, "42"},
+		{"a spoofed header is replaced", map[string]string{"X-Api-Key": ciKey, "X-Trace": "api_key:reader"}, "42"},
 		{"no credentials", map[string]string{"X-Trace": "reader"}, ""},
 	} {
 		r := do(t, "POST", tg.http.URL+"/v1/calculate/1", body, mergeHeaders(map[string]string{"Content-Type": "application/json"}, c.header))
@@ -293,5 +305,39 @@ routes:
 	}
 	if fmt.Sprint(statuses) != "[200 200 200 200 429]" {
 		t.Errorf("statuses %v: a burst of 4 counted once per request allows 4", statuses)
+	}
+}
+
+// TestIdentityHeadersReservedEverywhere: the headers any policy forwards
+// are removed from every request, also on routes whose own chain does not
+// set them, so a backend reached by an open route and a guarded one alike
+// never takes a client's word for an identity.
+func TestIdentityHeadersReservedEverywhere(t *testing.T) {
+	rs, addr := startRecorder(t)
+	tg := startGatewayWith(t, fmt.Sprintf(`
+descriptors:
+  - file: {root}/library.pb
+backends:
+  rec: {grpc: {endpoints: ["%s"]}, timeout: 2s}
+policies:
+  members:
+    authenticate: {api_keys: {keys: [{name: reader, sha256: %s}]}}
+    forward: {subject: X-User-Id}
+routes:
+  - {post: /v1/guarded, backend: rec, grpc: library.v1.LibraryService/Ping, policy: members}
+  - {post: /v1/open, backend: rec, grpc: library.v1.LibraryService/Ping}
+`, addr, sha(readerKey)))
+	r := do(t, "POST", tg.http.URL+"/v1/open", []byte(`{}`), map[string]string{"Content-Type": "application/json",
+		"X-User-Id": "admin", "Grpc-Metadata-X-User-Id": "admin", "Grpc-Metadata-X_user_id": "admin"})
+	if r.status != 200 {
+		t.Fatalf("open route: %d %s", r.status, r.body)
+	}
+	rs.mu.Lock()
+	md := rs.md
+	rs.mu.Unlock()
+	for _, k := range []string{"x-user-id", "x_user_id"} {
+		if v := md.Get(k); len(v) > 0 {
+			t.Errorf("the open route passed the client's %s = %q", k, v)
+		}
 	}
 }

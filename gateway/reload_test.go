@@ -22,8 +22,8 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/observability"
-	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
 	"github.com/switchboard-gw/switchboard/translate/builtin"
+	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
 )
 
 // countingListener counts the connections a backend accepts: a backend
@@ -294,7 +294,9 @@ func TestReloadTriggers(t *testing.T) {
 	waitFor("a reload on SIGHUP", func() bool { return strings.Contains(reloads(), `switchboard_config_reloads_total{outcome="ok"} 2`) })
 
 	w.write(t, "routes: {not: a list}\n")
-	waitFor("the refused edit", func() bool { return strings.Contains(reloads(), `switchboard_config_reloads_total{outcome="refused"} 1`) })
+	waitFor("the refused edit", func() bool {
+		return strings.Contains(reloads(), `switchboard_config_reloads_total{outcome="refused"} 1`)
+	})
 	r := do(t, "POST", w.admin.URL+"/admin/reload", nil, nil)
 	if r.status != 422 || !strings.Contains(string(r.body), "routes") {
 		t.Errorf("POST /admin/reload of a bad config: %d %s", r.status, r.body)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -258,7 +259,9 @@ func (m *apiKeyMethod) check(vs []string) (*Identity, *authError) {
 	if found == nil {
 		return nil, refused("unknown_api_key")
 	}
-	return &Identity{Method: "api_key", Subject: found.name, APIKey: found.name, Scopes: found.scopes}, nil
+	// The subject says it is a key, so that no identity provider's user
+	// named like a key can pass for it at a backend or share its bucket.
+	return &Identity{Method: "api_key", Subject: "api_key:" + found.name, APIKey: found.name, Scopes: found.scopes}, nil
 }
 
 // extAuthz asks an HTTP service, in the forward-auth style of Traefik,
@@ -290,7 +293,7 @@ func (x *extAuthz) check(ctx context.Context, r *http.Request, f *facts) (*Ident
 		}
 	}
 	req.Header.Set("X-Forwarded-Method", r.Method)
-	req.Header.Set("X-Forwarded-Uri", r.URL.RequestURI())
+	req.Header.Set("X-Forwarded-Uri", normalizedURI(r.URL))
 	req.Header.Set("X-Forwarded-Host", r.Host)
 	proto := "http"
 	if r.TLS != nil {
@@ -448,7 +451,7 @@ func claimText(v any) string {
 func (id *Identity) principal() string {
 	switch id.Method {
 	case "api_key":
-		return "api_key:" + id.APIKey
+		return id.Subject
 	case "jwt":
 		return id.Subject
 	}
@@ -464,4 +467,52 @@ func (id *Identity) metricPrincipal() string {
 		return id.Issuer
 	}
 	return ""
+}
+
+// normalizedURI is the request's path and query for an authorization
+// service, with percent-encoded unreserved characters decoded and the
+// remaining escapes upper-cased (RFC 3986 §6.2.2): "/v1/%61dmin" is the
+// path "/v1/admin" to the router, and must be to the service too, or a
+// rule on "/v1/admin" could be walked around.
+func normalizedURI(u *url.URL) string {
+	p := u.EscapedPath()
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '%' && i+2 < len(p) && ishex(p[i+1]) && ishex(p[i+2]) {
+			v := unhex(p[i+1])<<4 | unhex(p[i+2])
+			if unreserved(v) {
+				b.WriteByte(v)
+			} else {
+				b.WriteByte('%')
+				b.WriteString(strings.ToUpper(p[i+1 : i+3]))
+			}
+			i += 2
+			continue
+		}
+		b.WriteByte(c)
+	}
+	if u.RawQuery != "" {
+		b.WriteByte('?')
+		b.WriteString(u.RawQuery)
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }

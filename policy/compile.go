@@ -36,7 +36,13 @@ var reservedHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie",
 func (e *Engine) compile(cfg *config.Config, name string, pc config.Policy) (*compiled, config.Problems) {
 	var ps config.Problems
 	key := "policies." + name
-	add := func(k, format string, args ...any) { ps = append(ps, cfg.Problem(key+"."+k, format, args...)) }
+	add := func(k, format string, args ...any) {
+		if k == "" {
+			ps = append(ps, cfg.Problem(key, format, args...))
+			return
+		}
+		ps = append(ps, cfg.Problem(key+"."+k, format, args...))
+	}
 	p := &compiled{name: name}
 	var err error
 	if p.allow, err = clientaddr.ParsePrefixes(pc.Allow); err != nil {
@@ -63,7 +69,7 @@ func (e *Engine) compile(cfg *config.Config, name string, pc config.Policy) (*co
 	if a := pc.Authenticate; a != nil {
 		auth, aps := e.compileAuth(name, a)
 		for _, m := range aps {
-			add("authenticate."+m.key, "%s", m.msg)
+			add(strings.TrimSuffix("authenticate."+m.key, "."), "%s", m.msg)
 		}
 		p.auth = auth
 	}

@@ -54,6 +54,11 @@ type Engine struct {
 	// broken: the config's policies did not compile; routes get none, and
 	// the problems were already reported.
 	broken bool
+	// reserved are the headers any policy sets for a backend (identity,
+	// ext_authz answers): a client's copies are removed from every request,
+	// whatever its route, so that a backend reached by an open route and
+	// a guarded one alike never takes a client's word for an identity.
+	reserved *compiled
 }
 
 // Options are what an Engine needs beyond the config.
@@ -89,6 +94,13 @@ func New(cfg *config.Config, o Options) (*Engine, config.Problems) {
 		add(prefixKey("trusted_proxies", err), "%v", err)
 	}
 	e.resolver = clientaddr.Resolver{Trusted: trusted}
+	switch strings.ToLower(cfg.ForwardedHeader) {
+	case "", "x-forwarded-for":
+	case "forwarded":
+		e.resolver.Header = clientaddr.HeaderForwarded
+	default:
+		add("forwarded_header", "unknown header %q (want X-Forwarded-For or Forwarded: the one your proxies maintain)", cfg.ForwardedHeader)
+	}
 
 	if rs := cfg.Stores.Redis; rs != nil {
 		switch rs.Fail {
@@ -140,6 +152,18 @@ func New(cfg *config.Config, o Options) (*Engine, config.Problems) {
 			}
 			seenIssuer[iss.Issuer] = jkey
 			issuers = append(issuers, iss)
+		}
+	}
+	e.reserved = &compiled{name: "(reserved headers)"}
+	for _, name := range names {
+		p, ok := e.named[name]
+		if !ok {
+			continue
+		}
+		for _, h := range p.stripped {
+			if !slices.Contains(e.reserved.stripped, h) {
+				e.reserved.stripped = append(e.reserved.stripped, h)
+			}
 		}
 	}
 	if cfg.Policy != "" {
@@ -251,6 +275,11 @@ func (e *Engine) CheckGlobal(w http.ResponseWriter, r *http.Request) (*http.Requ
 	info := observability.FromContext(r.Context())
 	if f.addr.IsValid() {
 		info.SetClient(f.addr.String())
+	}
+	if e.reserved != nil {
+		if err := e.reserved.strip(r, f); err != nil {
+			return r, err
+		}
 	}
 	if e.global != nil {
 		if err := e.global.strip(r, f); err != nil {
@@ -416,9 +445,11 @@ func (e *Engine) run(w http.ResponseWriter, r *http.Request, f *facts, p *compil
 		}
 	}
 	for _, fw := range p.forward {
-		if v := fw.value(f.identity, r); v != "" {
-			f.setHeader(r, fw.header, v)
-		}
+		// A fact the identity lacks (no such claim, a value a header cannot
+		// carry) is forwarded empty, not left out: a backend argument bound
+		// to the header (Thrift's api.header) must not be left for the
+		// client to fill through the query or the body.
+		f.setHeader(r, fw.header, fw.value(f.identity, r))
 	}
 	return nil
 }

@@ -48,8 +48,10 @@ func (rl *rateLimit) keyOf(r *http.Request, f *facts) string {
 	var v string
 	switch rl.key {
 	case keySubject:
-		if f.identity != nil {
-			v = f.identity.Subject
+		if f.identity != nil && f.identity.Subject != "" {
+			// Two issuers' users may share a sub: the bucket is the
+			// issuer's and the subject's.
+			v = f.identity.Issuer + "\x00" + f.identity.Subject
 		}
 	case keyAPIKey:
 		if f.identity != nil {
@@ -68,9 +70,17 @@ func (rl *rateLimit) keyOf(r *http.Request, f *facts) string {
 	return rl.policy + "\x00" + kind + "\x00" + v
 }
 
+// addrKey is the bucket of a client address: the address itself for IPv4,
+// its /64 for IPv6, where one subscriber holds a whole /64 and could
+// otherwise take a fresh bucket per address.
 func addrKey(f *facts) string {
 	if !f.addr.IsValid() {
 		return "unknown"
+	}
+	if f.addr.Is6() {
+		if p, err := f.addr.Prefix(64); err == nil {
+			return p.String()
+		}
 	}
 	return f.addr.String()
 }

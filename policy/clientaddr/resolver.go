@@ -32,15 +32,25 @@ const (
 //     past either the rest is garbage, as above.
 //   - Several X-Forwarded-For (or Forwarded) lines are one comma list in
 //     order (RFC 9110 §5.3); empty list elements are skipped.
-//   - Forwarded (RFC 7239) is used when present, X-Forwarded-For otherwise;
-//     a request with both trusts neither and resolves to the peer. A proxy
-//     that maintains one of them passes the other on from the client
-//     unchanged, so preferring either would let a client choose its own
-//     address by sending the header its proxies do not touch. Proxies
-//     should remove the header they do not maintain.
+//   - One header is read: the one Header names (X-Forwarded-For unless
+//     set to Forwarded), the one the trusted proxies maintain. The other
+//     is ignored: a proxy passes on from the client the header it does not
+//     maintain, so reading it, or letting its presence change anything,
+//     would let a client choose its own address.
 //
 // The result is unmapped (::ffff:10.0.0.1 is 10.0.0.1) and without zone.
-type Resolver struct{ Trusted Prefixes }
+type Resolver struct {
+	Trusted Prefixes
+	// Header is the header the trusted proxies maintain: HeaderXFF (the
+	// default when empty) or HeaderForwarded.
+	Header string
+}
+
+// The headers a Resolver can read.
+const (
+	HeaderXFF       = "X-Forwarded-For"
+	HeaderForwarded = "Forwarded"
+)
 
 // ClientAddr is the client address of req. It is the zero netip.Addr when
 // req.RemoteAddr does not parse (a Unix socket's "@", say); callers treat an
@@ -52,25 +62,10 @@ func (r Resolver) ClientAddr(req *http.Request) netip.Addr {
 	}
 	// Indexing the map with canonical keys skips canonicalizing them again;
 	// net/http canonicalizes received headers.
-	fwd, xff := req.Header["Forwarded"], req.Header["X-Forwarded-For"]
-	switch {
-	case hasValue(fwd) && hasValue(xff):
-		return peer
-	case hasValue(fwd):
-		return r.walk(peer, fwd, forwardedFor)
-	default:
-		return r.walk(peer, xff, xffNode)
+	if r.Header == HeaderForwarded {
+		return r.walk(peer, req.Header["Forwarded"], forwardedFor)
 	}
-}
-
-// hasValue reports whether a header is present with some value.
-func hasValue(lines []string) bool {
-	for _, l := range lines {
-		if l != "" {
-			return true
-		}
-	}
-	return false
+	return r.walk(peer, req.Header["X-Forwarded-For"], xffNode)
 }
 
 // walk goes right to left through the list elements of lines. node picks the

@@ -128,13 +128,18 @@ func TestClientAddr(t *testing.T) {
 		{"Forwarded escaped quote in a trusted hop", "10.0.0.1:1", nil, lines(`for=198.51.100.1, by="a\",b";for=10.0.0.2`), "198.51.100.1"},
 
 		// Both headers.
-		{"both headers: neither is trusted", "10.0.0.1:1", lines("198.51.100.1"), lines("for=198.51.100.2"), "10.0.0.1"},
+		{"both headers: only X-Forwarded-For is read", "10.0.0.1:1", lines("198.51.100.1"), lines("for=198.51.100.2"), "198.51.100.1"},
+		{"both headers: a client's Forwarded cannot turn a denied address into the proxy's", "10.0.0.1:1", lines("203.0.113.5"), lines("by=x"), "203.0.113.5"},
 		{"both headers from an untrusted peer", "203.0.113.9:1", lines("198.51.100.1"), lines("for=198.51.100.2"), "203.0.113.9"},
 		{"empty Forwarded line is absent", "10.0.0.1:1", lines("198.51.100.1"), lines(""), "198.51.100.1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := testTrusted.ClientAddr(request(tc.remote, tc.xff, tc.fwd))
+			r := testTrusted
+			if tc.xff == nil && tc.fwd != nil {
+				r.Header = HeaderForwarded // the proxies maintain Forwarded
+			}
+			got := r.ClientAddr(request(tc.remote, tc.xff, tc.fwd))
 			var want netip.Addr
 			if tc.want != "" {
 				want = netip.MustParseAddr(tc.want)
@@ -169,6 +174,7 @@ func BenchmarkClientAddr(b *testing.B) {
 		}
 	})
 	b.Run("Forwarded 3 hops", func(b *testing.B) {
+		testTrusted := Resolver{Trusted: testTrusted.Trusted, Header: HeaderForwarded}
 		req := request("10.0.0.1:4711", nil, lines(`for=203.0.113.5, for="[2001:db8:2::7]:4711";proto=https, for=10.0.0.3;by=10.0.0.1`))
 		want := netip.MustParseAddr("2001:db8:2::7")
 		b.ReportAllocs()
@@ -185,4 +191,16 @@ func BenchmarkClientAddr(b *testing.B) {
 			testTrusted.ClientAddr(req)
 		}
 	})
+}
+
+// With Header: Forwarded, X-Forwarded-For is the header a client may have
+// sent through the proxies untouched: ignored.
+func TestForwardedOnly(t *testing.T) {
+	r := Resolver{Trusted: testTrusted.Trusted, Header: HeaderForwarded}
+	if got := r.ClientAddr(request("10.0.0.1:1", lines("203.0.113.5"), lines("for=198.51.100.2"))); got != netip.MustParseAddr("198.51.100.2") {
+		t.Errorf("both headers: %v, want the Forwarded client", got)
+	}
+	if got := r.ClientAddr(request("10.0.0.1:1", lines("198.51.100.9"), nil)); got != netip.MustParseAddr("10.0.0.1") {
+		t.Errorf("X-Forwarded-For alone: %v, want the proxy", got)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,6 +106,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	// Nothing here would act on maintenance notices, and the extra
 	// handshake command only adds to every new connection.
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	quietOnce.Do(func() { redis.SetLogger(quietRedis{}) })
 	return &Redis{
 		client: redis.NewClient(opts),
 		prefix: o.Prefix,
@@ -175,6 +177,16 @@ func (r *Redis) Ready() error {
 	}
 	return nil
 }
+
+// quietRedis keeps go-redis from printing a line per failed dial to
+// stderr: the engine logs an outage once, through the gateway's logger,
+// and counts every failure in a metric. go-redis' logger is process-wide;
+// this package is the binary's only user of it.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
 
 // Probe asks Redis whether it answers (PING) and updates Ready: an
 // instance whose limits fail closed receives no traffic once unready, so

@@ -271,3 +271,22 @@ func isIdent(s string) bool {
 	}
 	return true
 }
+
+// HeaderBindings are the api.header annotations of fn's request struct, by
+// argument path: a config route to fn honours them as the annotated route
+// does, so that a header a policy sets (an identity) reaches the argument
+// on every route to the function, and a client cannot set it through the
+// query or the body instead.
+func HeaderBindings(fn *idl.Function) map[string]string {
+	arg, req := requestStruct(fn)
+	if req == nil {
+		return nil
+	}
+	var out map[string]string
+	for _, f := range req.Fields {
+		if h, ok := f.Annotations.Get("api.header"); ok && h != "" {
+			setMap(&out, arg.Name+"."+f.Name, h)
+		}
+	}
+	return out
+}

@@ -250,7 +250,7 @@ func (p Protocol) route(b *protocol.Build, backend string, tr *RouteConfig, meth
 		body = "*" // an object keyed by argument name
 	}
 	bind := Binding{PathFields: tmpl.FieldPaths(), Body: body, ExceptionStatus: tr.Exceptions,
-		MaxDepth: depth(b.Config.Limits.MaxJSONDepth), Protocol: c.protocol}
+		MaxDepth: depth(b.Config.Limits.MaxJSONDepth), Protocol: c.protocol, Headers: HeaderBindings(fn)}
 	if c.multiplexed {
 		bind.ServiceName = svc.Name
 	}
