@@ -140,6 +140,8 @@ type api struct {
 	// for none; comparing sums keeps the comparison constant-time
 	// whatever the length of what a client sends.
 	tokenSum *[32]byte
+	// openAPIServers are the URLs the OpenAPI document names.
+	openAPIServers []string
 	detail   func() []string
 	// uploads bounds the bytes all uploads hold at once, charged as they
 	// arrive: a slow upload holds only what it has sent.

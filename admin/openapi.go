@@ -30,16 +30,28 @@ func init() {
 
 // openAPIRoutes serves the document of the registry's current state.
 func (a *api) openAPIRoutes(r *mux.Router) {
-	docs := &openAPIDocs{reg: a.reg}
+	docs := &openAPIDocs{reg: a.reg, opts: openapi.Options{Servers: a.openAPIServers}}
 	r.HandleFunc("/openapi.json", docs.serve(false)).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/openapi.yaml", docs.serve(true)).Methods(http.MethodGet, http.MethodHead)
+}
+
+// WithOpenAPIServers sets the URLs the OpenAPI document tells clients to
+// call (the gateway's public URL, which the admin listener cannot know).
+func WithOpenAPIServers(urls ...string) Option { return func(a *api) { a.openAPIServers = urls } }
+
+// OpenAPIHandlers serve GET /openapi.json and /openapi.yaml of reg's
+// current state, for the gateway's public listener (openapi.public).
+func OpenAPIHandlers(reg Registry, servers ...string) (jsonDoc, yamlDoc http.Handler) {
+	docs := &openAPIDocs{reg: reg, opts: openapi.Options{Servers: servers}}
+	return docs.serve(false), docs.serve(true)
 }
 
 // openAPIDocs builds the document once per state: a State never changes,
 // and every schema change or reload swaps in a new one, so the pointer
 // says when the document is stale.
 type openAPIDocs struct {
-	reg Registry
+	reg  Registry
+	opts openapi.Options
 
 	mu    sync.Mutex
 	state *gateway.State
@@ -60,7 +72,7 @@ func (d *openAPIDocs) current() ([]byte, []byte, [2]string, error) {
 		}); ok {
 			summary = s.PolicySummary
 		}
-		doc := openapi.Build(st, summary, openapi.Options{})
+		doc := openapi.Build(st, summary, d.opts)
 		d.state = st
 		d.json, d.err = doc.JSON()
 		if d.err == nil {

@@ -29,6 +29,8 @@ type Config struct {
 	Stores          Stores            `yaml:"stores"`
 	Policy          string            `yaml:"policy"`
 	Policies        map[string]Policy `yaml:"policies"`
+	// OpenAPI configures the OpenAPI document of the routes.
+	OpenAPI OpenAPI `yaml:"openapi"`
 
 	// Sections are the top-level keys the protocols own (a gRPC
 	// "services" list, say), decoded into each protocol's own types.
@@ -97,6 +99,16 @@ type Limits struct {
 	// ShutdownDelay is how long /readyz fails before the listener closes,
 	// so that a load balancer stops sending new requests first.
 	ShutdownDelay Duration `yaml:"shutdown_delay"`
+}
+
+// OpenAPI configures the OpenAPI 3.1 document of the routes.
+type OpenAPI struct {
+	// Public serves /openapi.json and /openapi.yaml on the gateway's
+	// listener too, for API users who cannot reach the admin listener.
+	Public bool `yaml:"public"`
+	// Servers are the URLs the document tells clients to call, e.g. the
+	// gateway's public URL.
+	Servers []string `yaml:"servers"`
 }
 
 // Log configures the process log.

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,23 @@ services:
 	}
 	if r := do(t, "GET", tg.admin.URL+"/admin/descriptors/%3Cscript%3E/proto", nil, nil); r.status != 404 {
 		t.Errorf("unknown set: %d", r.status)
+	}
+}
+
+// TestMount: a mounted path answers GET and HEAD before the routes; other
+// methods fall through to the table.
+func TestMount(t *testing.T) {
+	g := startGateway(t, `
+descriptors:
+  - file: {root}/library.pb
+backends:
+  library: {grpc: {endpoints: ["127.0.0.1:1"]}}
+`)
+	g.g.Mount("/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"openapi":"3.1.0"}`)) }))
+	if r := do(t, "GET", g.http.URL+"/openapi.json", nil, nil); r.status != 200 || string(r.body) != `{"openapi":"3.1.0"}` {
+		t.Errorf("GET: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.http.URL+"/openapi.json", nil, nil); r.status != 404 {
+		t.Errorf("POST: %d", r.status)
 	}
 }

@@ -60,6 +60,9 @@ type Gateway struct {
 	transform func(*config.Config) error
 
 	jwtOptions jwtauth.Options
+	// mounts are fixed paths the gateway answers before its routes
+	// (Mount), read-only once it serves.
+	mounts map[string]http.Handler
 	onFailure  func(observability.Failure)
 
 	state    atomic.Pointer[State]
@@ -494,6 +497,10 @@ func (g *Gateway) Refresh(ctx context.Context, name string) (*descriptors.Set, e
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.stateOf(r)
 	path := r.URL.EscapedPath()
+	if h, ok := g.mounts[path]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if policy.IsPreflight(r) {
 		// A preflight never reaches a backend, even on a path with an
 		// OPTIONS route: it carries no credentials, and the global
@@ -555,6 +562,15 @@ func (g *Gateway) preflight(w http.ResponseWriter, r *http.Request, st *State, p
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Mount answers GET and HEAD on path with h, before the route table: the
+// OpenAPI document on the public listener, say. Call it before serving.
+func (g *Gateway) Mount(path string, h http.Handler) {
+	if g.mounts == nil {
+		g.mounts = map[string]http.Handler{}
+	}
+	g.mounts[path] = h
 }
 
 // allowedMethods adds what the gateway answers itself to a path's

@@ -69,6 +69,7 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"a rate-limited route: 3 requests at once per client, then 429 with Retry-After and RateLimit headers", `for i in 1 2 3; do curl -s -o /dev/null {gw}/v1/limited/shelves/1/titles; done; curl -s -i {gw}/v1/limited/shelves/1/titles`, `429 Too Many Requests`},
 	{"a CORS preflight from an allowed origin, answered by the gateway", `curl -s -i -X OPTIONS {gw}/v1/members/shelves/1/books -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: GET' -H 'Access-Control-Request-Headers: authorization'`, `Access-Control-Allow-Origin: https://app.example.com`},
 	{"the admin API refuses a request without its token", `curl -s -i {admin}/admin/backends`, `401 Unauthorized`},
+	{"the live OpenAPI 3.1 document of every route (no token needed); a browser at the admin address gets the dashboard", `curl -s {admin}/openapi.json | head -c 300`, `"openapi": "3.1.0"`},
 	{"clear the mock's faults: the book is back (after the breaker's 10s cooldown, if it opened)", `curl -s -X DELETE {libctl}/faults && curl -s {gw}/v1/shelves/1/books/1`, `"title":"The Dispossessed"`},
 }
 

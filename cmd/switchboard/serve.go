@@ -86,8 +86,14 @@ func adminOptions(g *gateway.Gateway, cfg *config.Config) ([]admin.Option, error
 	if err != nil {
 		return nil, err
 	}
+	if cfg.OpenAPI.Public {
+		jsonDoc, yamlDoc := admin.OpenAPIHandlers(g, cfg.OpenAPI.Servers...)
+		g.Mount("/openapi.json", jsonDoc)
+		g.Mount("/openapi.yaml", yamlDoc)
+	}
 	return []admin.Option{admin.WithHosts(admin.ConfiguredHosts(cfg.Admin)...), admin.WithToken(tok),
-		admin.WithReadyDetail(g.ReadyDetail), admin.WithRecentErrors(recentErrors)}, nil
+		admin.WithReadyDetail(g.ReadyDetail), admin.WithRecentErrors(recentErrors),
+		admin.WithOpenAPIServers(cfg.OpenAPI.Servers...)}, nil
 }
 
 // recentErrors are the failed requests the dashboard lists: one process
