@@ -25,7 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -1049,15 +1048,7 @@ func TestHardeningReplyDepth(t *testing.T) {
 // while the server is gone is accepted (202) but is no success for the
 // breaker: failure, buffered publish, failure opens a breaker of two.
 func TestHardeningNATSPublishUnconfirmed(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	ns := startNATSServer(t)
 
 	watch := new(logWatch)
 	tg := startGatewayLog(t, watch.logger(), fmt.Sprintf(`

@@ -22,15 +22,7 @@ import (
 // TestNATSReadiness: /readyz follows a NATS backend's connection, and a
 // request routed to it works through the whole gateway.
 func TestNATSReadiness(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	defer ns.Shutdown()
+	ns := startNATSServer(t)
 	nc, err := natsgo.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -94,4 +86,20 @@ func startGatewayLog(t testing.TB, log *slog.Logger, yaml string) *testGateway {
 		g.Close()
 	})
 	return tg
+}
+
+// startNATSServer runs a NATS server on a random loopback port until the
+// test ends (a test may shut it down earlier).
+func startNATSServer(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
 }

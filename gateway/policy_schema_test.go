@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
@@ -100,15 +99,7 @@ routes:
 // TestIdentityToNATS: a NATS backend gets the identity as message
 // headers, and a client's copies are gone.
 func TestIdentityToNATS(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	defer ns.Shutdown()
+	ns := startNATSServer(t)
 	nc, err := natsgo.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)

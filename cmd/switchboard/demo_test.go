@@ -41,27 +41,7 @@ func TestDemoCurlLines(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed to run the README's curl lines (.ci/run installs it)")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan gateway.Listeners, 1)
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runDemo(ctx, "../..", "127.0.0.1:0", "127.0.0.1:0", &stdout, &stderr, func(l gateway.Listeners) { started <- l })
-	}()
-	var l gateway.Listeners
-	select {
-	case l = <-started:
-	case err := <-done:
-		t.Fatalf("demo did not start: %v\n%s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not start in 30s")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo stopped with %v", err)
-		}
-	}()
+	l, stdout := startDemo(t)
 	for _, c := range demoCurls {
 		cmdline := expandCurl(c.Cmd, l)
 		if !strings.Contains(stdout.String(), cmdline) {
@@ -93,4 +73,34 @@ func TestREADMECurlLines(t *testing.T) {
 			t.Errorf("README lacks the demo's curl line:\n%s", line)
 		}
 	}
+}
+
+// startDemo runs the demo on random ports until the test ends and returns
+// its listeners and what it prints.
+func startDemo(t *testing.T) (gateway.Listeners, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan gateway.Listeners, 1)
+	stdout, stderr := new(syncBuffer), new(syncBuffer)
+	done := make(chan error, 1)
+	go func() {
+		done <- runDemo(ctx, "../..", "127.0.0.1:0", "127.0.0.1:0", stdout, stderr, func(l gateway.Listeners) { started <- l })
+	}()
+	var l gateway.Listeners
+	select {
+	case l = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("demo did not start: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("demo did not start in 30s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo stopped with %v", err)
+		}
+	})
+	return l, stdout
 }

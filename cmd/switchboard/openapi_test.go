@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/openapi"
 	"github.com/switchboard-gw/switchboard/openapi/jsonschema"
 )
@@ -80,27 +79,7 @@ func TestOpenAPICommand(t *testing.T) {
 // status is documented, and each JSON body (replies and errors alike)
 // matches its documented schema.
 func TestOpenAPIDemoResponses(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan gateway.Listeners, 1)
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runDemo(ctx, "../..", "127.0.0.1:0", "127.0.0.1:0", &stdout, &stderr, func(l gateway.Listeners) { started <- l })
-	}()
-	var l gateway.Listeners
-	select {
-	case l = <-started:
-	case err := <-done:
-		t.Fatalf("demo did not start: %v\n%s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not start in 30s")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo stopped with %v", err)
-		}
-	}()
+	l, _ := startDemo(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	doc := fetchOpenAPI(t, client, "http://"+l.Admin)
