@@ -142,7 +142,7 @@ type api struct {
 	tokenSum *[32]byte
 	// openAPIServers are the URLs the OpenAPI document names.
 	openAPIServers []string
-	detail   func() []string
+	detail         func() []string
 	// uploads bounds the bytes all uploads hold at once, charged as they
 	// arrive: a slow upload holds only what it has sent.
 	uploads *policy.Budget

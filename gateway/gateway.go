@@ -62,8 +62,8 @@ type Gateway struct {
 	jwtOptions jwtauth.Options
 	// mounts are fixed paths the gateway answers before its routes
 	// (Mount), read-only once it serves.
-	mounts map[string]http.Handler
-	onFailure  func(observability.Failure)
+	mounts    map[string]http.Handler
+	onFailure func(observability.Failure)
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
