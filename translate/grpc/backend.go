@@ -2,6 +2,7 @@ package grpc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,9 +11,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/balancer/leastrequest"
+	"google.golang.org/grpc/balancer/roundrobin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // registers the client-side health checker
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -33,13 +37,64 @@ type Options struct {
 	KeepaliveTimeout time.Duration
 	// MaxMessageBytes bounds replies; 0 means 4 MiB, grpc-go's default.
 	MaxMessageBytes int
+	// Balancing is "round_robin" (also "") or "least_request".
+	Balancing string
+	// Health, when set, watches each endpoint's grpc.health.v1 status and
+	// takes an endpoint out of rotation while it is not SERVING.
+	Health *HealthCheck
+}
+
+// HealthCheck configures client-side health checking (gRFC A17).
+type HealthCheck struct {
+	// Service is the name asked of grpc.health.v1.Health/Watch; "" asks
+	// about the server as a whole.
+	Service string
+}
+
+// balancers maps the balancing: values to grpc-go's balancer names.
+var balancers = map[string]string{
+	"":              roundrobin.Name,
+	"round_robin":   roundrobin.Name,
+	"least_request": leastrequest.Name, // power of two choices, grpc-go's default choiceCount 2
+}
+
+func balancerNames() string { return "round_robin or least_request" }
+
+// healthServiceProblem says what is wrong with a health service name, or "".
+func healthServiceProblem(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '/' || r == 0x7f }) {
+		return fmt.Sprintf("%q is not a service name (want e.g. library.v1.LibraryService, or \"\" for the server as a whole)", s)
+	}
+	return ""
+}
+
+// serviceConfig is the JSON service config for opts: the balancer, and
+// healthCheckConfig when health checking is on. Without either it is
+// {"loadBalancingConfig":[{"round_robin":{}}]}, as before both existed.
+func serviceConfig(opts Options) (string, error) {
+	lb, ok := balancers[opts.Balancing]
+	if !ok {
+		return "", fmt.Errorf("unknown balancing %q (want %s)", opts.Balancing, balancerNames())
+	}
+	sc := map[string]any{"loadBalancingConfig": []map[string]any{{lb: map[string]any{}}}}
+	if opts.Health != nil {
+		if msg := healthServiceProblem(opts.Health.Service); msg != "" {
+			return "", fmt.Errorf("health service: %s", msg)
+		}
+		sc["healthCheckConfig"] = map[string]string{"serviceName": opts.Health.Service}
+	}
+	b, err := json.Marshal(sc)
+	return string(b), err
 }
 
 // TLS configures a TLS connection; see translate.TLS.
 type TLS = translate.TLS
 
 // Backend is a gRPC backend: one grpc.ClientConn over all endpoints, balanced
-// round robin, reused by every request.
+// round robin (or least request), reused by every request. With health
+// checking on, grpc-go watches each endpoint's grpc.health.v1 status on its
+// connection and the balancer passes over endpoints that are not SERVING;
+// when none is left, calls fail UNAVAILABLE at once.
 type Backend struct {
 	name      string
 	conn      *grpc.ClientConn
@@ -59,6 +114,10 @@ var schemeSeq atomic.Uint64
 func Dial(name string, opts Options) (*Backend, error) {
 	if len(opts.Endpoints) == 0 {
 		return nil, fmt.Errorf("backend %s: no endpoints", name)
+	}
+	sc, err := serviceConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", name, err)
 	}
 	creds := insecure.NewCredentials()
 	if opts.TLS != nil {
@@ -93,7 +152,7 @@ func Dial(name string, opts Options) (*Backend, error) {
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithResolvers(r),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.ForceCodecV2(Codec{})),
 		grpc.WithUserAgent("switchboard"),
 	}
@@ -205,9 +264,10 @@ func isReservedMetadata(k string) bool {
 
 // neverSent recognises grpc-go's messages for a call that found no
 // connection to send on: a dial that failed, an address that resolved to
-// nothing.
+// nothing, endpoints all out of rotation by their health checks.
 func neverSent(msg string) bool {
-	for _, m := range []string{"Error while dialing", "connection refused", "produced zero addresses", "no such host"} {
+	for _, m := range []string{"Error while dialing", "connection refused", "produced zero addresses", "no such host",
+		"health check failed"} {
 		if strings.Contains(msg, m) {
 			return true
 		}

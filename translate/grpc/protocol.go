@@ -35,6 +35,19 @@ type BackendConfig struct {
 	TLS             *config.TLS      `yaml:"tls"`
 	Keepalive       config.Keepalive `yaml:"keepalive"`
 	MaxMessageBytes int              `yaml:"max_message_bytes"`
+	// Balancing picks the endpoint of each call: round_robin (default) or
+	// least_request.
+	Balancing string `yaml:"balancing"`
+	// Health, when present, asks each endpoint's grpc.health.v1 service and
+	// takes an endpoint that answers NOT_SERVING out of rotation.
+	Health *HealthConfig `yaml:"health"`
+}
+
+// HealthConfig is backends.B.grpc.health.
+type HealthConfig struct {
+	// Service is the name asked of grpc.health.v1.Health/Watch; "" asks
+	// about the server as a whole.
+	Service string `yaml:"service"`
 }
 
 // RouteConfig are the keys of a route with a gRPC target.
@@ -83,6 +96,14 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 		key := "backends." + name + ".grpc"
 		ps = append(ps, c.CheckEndpoints(key+".endpoints", bc.Endpoints)...)
 		ps = append(ps, bc.TLS.Check(c, key+".tls")...)
+		if _, ok := balancers[bc.Balancing]; !ok {
+			add(key+".balancing", "unknown balancing %q (want %s)", bc.Balancing, balancerNames())
+		}
+		if bc.Health != nil {
+			if msg := healthServiceProblem(bc.Health.Service); msg != "" {
+				add(key+".health.service", "%s", msg)
+			}
+		}
 		for j, h := range c.Backends[name].Headers {
 			if reservedForClients(strings.ToLower(h)) {
 				add(fmt.Sprintf("backends.%s.headers[%d]", name, j), "%s is gRPC transport metadata and cannot be forwarded", h)
@@ -128,6 +149,10 @@ func (Protocol) NewBackend(_ context.Context, name string, bc *config.Backend, _
 		KeepaliveTime:    gc.Keepalive.Time.D(0),
 		KeepaliveTimeout: gc.Keepalive.Timeout.D(20 * time.Second),
 		MaxMessageBytes:  gc.MaxMessageBytes,
+		Balancing:        gc.Balancing,
+	}
+	if gc.Health != nil {
+		opts.Health = &HealthCheck{Service: gc.Health.Service}
 	}
 	if t := gc.TLS; t != nil {
 		opts.TLS = &TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
