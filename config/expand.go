@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,8 +40,10 @@ type expansion struct {
 func expand(doc *yaml.Node, file string) (*expansion, Problems) {
 	x := &expansion{files: map[string]string{}, fromEnv: map[*yaml.Node][]string{}}
 	var ps Problems
-	x.include(doc, file, []string{file}, &ps)
+	// Each file's values are substituted before its keys join, so that a
+	// problem names the file that holds the reference.
 	x.substitute(doc, file, &ps)
+	x.include(doc, file, []string{file}, &ps)
 	return x, ps
 }
 
@@ -90,7 +94,7 @@ func (x *expansion) include(doc *yaml.Node, file string, chain []string, ps *Pro
 			problem("%s includes itself (through %s)", path, strings.Join(chain, " -> "))
 			continue
 		}
-		b, err := os.ReadFile(path)
+		b, err := readIncluded(path)
 		if err != nil {
 			problem("%v", err)
 			continue
@@ -108,9 +112,49 @@ func (x *expansion) include(doc *yaml.Node, file string, chain []string, ps *Pro
 			*ps = append(*ps, Problem{File: path, Line: sub.Line, Msg: "an included file must be a mapping of config keys"})
 			continue
 		}
+		x.substitute(sub, path, ps)
 		x.include(sub, path, append(chain, path), ps)
 		x.merge(doc, sub, file, path, ps)
 	}
+}
+
+// maxIncludeBytes bounds an included file: configs are small, and a
+// device or a huge file must not take the gateway's memory.
+const maxIncludeBytes = 4 << 20
+
+// readIncluded reads an included config: a regular .yaml, .yml or .json
+// file of at most maxIncludeBytes. Anything else (/etc/shadow, a FIFO,
+// /dev/zero) is refused before it is opened for reading, so that its
+// content can neither hang the gateway nor reach a problem message.
+func readIncluded(path string) ([]byte, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".json":
+	default:
+		return nil, fmt.Errorf("%s: an included config must be a .yaml, .yml or .json file", path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > maxIncludeBytes {
+		return nil, fmt.Errorf("%s: %d bytes; an included config is at most %d", path, st.Size(), maxIncludeBytes)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxIncludeBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxIncludeBytes {
+		return nil, fmt.Errorf("%s: an included config is at most %d bytes", path, maxIncludeBytes)
+	}
+	return b, nil
 }
 
 // same reports two names of one file.
@@ -257,17 +301,40 @@ func (x *expansion) substitute(n *yaml.Node, file string, ps *Problems) {
 		}
 		if out != n.Value {
 			n.Value = out
-			// A substituted value is text; let YAML type it again only
-			// where it was plain (a port number stays a number).
+			// A substituted value is text; YAML may type it again where
+			// it was plain (a port number stays a number), but never as
+			// null: NAME=null (or ~, or empty) must not erase a value,
+			// such as a token, that the config writes as set.
 			if n.Style == 0 {
 				n.Tag = ""
+				if resolvesNull(out) {
+					n.Tag = "!!str"
+				}
 			}
 		}
 	}
 }
 
-// secretName: a variable whose value --print hides.
-var secretName = regexp.MustCompile(`(?i)token|secret|password|passwd|credential|key`)
+// notSecret are keys secretName matches whose values are not secrets.
+func notSecret(key string) bool {
+	switch key {
+	case "client_auth", "allow_credentials", "key", "api_keys", "authenticate", "ext_authz":
+		return true
+	}
+	return strings.HasSuffix(key, "_env") || strings.HasSuffix(key, "_file")
+}
+
+// resolvesNull: text YAML reads as null in a plain scalar.
+func resolvesNull(s string) bool {
+	switch s {
+	case "", "~", "null", "Null", "NULL":
+		return true
+	}
+	return false
+}
+
+// secretName: a variable name or a config key whose value --print hides.
+var secretName = regexp.MustCompile(`(?i)token|secret|passw|pwd|auth|credential|key|sha256`)
 
 // Print writes the effective config: includes joined and the environment
 // substituted, with values from variables whose names suggest secrets
@@ -276,20 +343,55 @@ func (c *Config) Print() ([]byte, error) {
 	if c.doc == nil {
 		return nil, fmt.Errorf("config %s: nothing to print", c.File)
 	}
-	var masked []*yaml.Node
-	var saved []string
+	masked := map[*yaml.Node]string{}
+	hide := func(n *yaml.Node, why string) {
+		if _, done := masked[n]; !done {
+			masked[n] = n.Value
+			n.Value = "<hidden: " + why + ">"
+		}
+	}
 	for n, names := range c.exp.fromEnv {
 		for _, name := range names {
 			if secretName.MatchString(name) {
-				masked, saved = append(masked, n), append(saved, n.Value)
-				n.Value = "<hidden: from $" + name + ">"
+				hide(n, "from $"+name)
 				break
 			}
 		}
 	}
+	// Secrets written in the file or in URLs are hidden too: keys named
+	// like secrets, and the password of any URL.
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, k := range n.Content {
+				walk(k)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Kind == yaml.ScalarNode && secretName.MatchString(k.Value) && !notSecret(k.Value) {
+					hide(v, "secret")
+					continue
+				}
+				walk(v)
+			}
+		case yaml.ScalarNode:
+			if u, err := url.Parse(n.Value); err == nil && u.User != nil {
+				if _, hasPass := u.User.Password(); hasPass {
+					if _, done := masked[n]; !done {
+						masked[n] = n.Value
+						u.User = url.UserPassword(u.User.Username(), "hidden")
+						n.Value = u.String()
+					}
+				}
+			}
+		}
+	}
+	walk(c.doc)
 	defer func() {
-		for i, n := range masked {
-			n.Value = saved[i]
+		for n, v := range masked {
+			n.Value = v
 		}
 	}()
 	b, err := yaml.Marshal(c.doc)

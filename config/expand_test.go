@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/config"
@@ -163,5 +164,69 @@ routes:
 	}
 	if strings.Contains(string(out), "hunter2") || !strings.Contains(string(out), "<hidden: from $SB_API_TOKEN>") || !strings.Contains(string(out), `url: "embedded"`) {
 		t.Errorf("print:\n%s", out)
+	}
+}
+
+// TestPrintHidesSecrets: --print hides values from secret-looking
+// variables, under secret-looking keys, and the passwords of URLs.
+func TestPrintHidesSecrets(t *testing.T) {
+	t.Setenv("SB_NATS_PASS", "s3cr3t-nats")
+	cfg, err := config.Parse([]byte(`
+stores:
+  redis: {url: "redis://:redispw@127.0.0.1:6379/0", fail: open}
+tls: {cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem, client_auth: require}
+backends:
+  bus: {nats: {url: embedded, token: "${SB_NATS_PASS}"}}
+  bus2: {nats: {url: "nats://u:pw-in-url@127.0.0.1:4222", token: literal-token-123}}
+`), "t.yaml", builtin.Protocols().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.Print()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"s3cr3t-nats", "redispw", "pw-in-url", "literal-token-123"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("--print shows %q:\n%s", secret, out)
+		}
+	}
+	for _, kept := range []string{"client_auth: require", "cert_file: c.pem"} {
+		if !strings.Contains(string(out), kept) {
+			t.Errorf("--print hides %q:\n%s", kept, out)
+		}
+	}
+}
+
+// TestEnvironmentNeverNull: a variable set to null, ~ or nothing is a
+// string, not a way to erase a value.
+func TestEnvironmentNeverNull(t *testing.T) {
+	for _, v := range []string{"null", "~", "NULL", ""} {
+		t.Setenv("SB_TOKEN_VALUE", v)
+		cfg, err := config.Parse([]byte("backends:\n  bus:\n    nats:\n      url: embedded\n      token: ${SB_TOKEN_VALUE}\n"), "t.yaml", builtin.Protocols().Config())
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		out, _ := cfg.Print()
+		if !strings.Contains(string(out), "token: '<hidden") && !strings.Contains(string(out), `token: "<hidden`) {
+			t.Errorf("%q: token not kept as a (hidden) string:\n%s", v, out)
+		}
+	}
+}
+
+func TestIncludeOnlyConfigFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"main.yaml": "include: [/etc/passwd]\n"})
+	_, err := config.Load(filepath.Join(dir, "main.yaml"), builtin.Protocols().Config())
+	if err == nil || !strings.Contains(err.Error(), "must be a .yaml, .yml or .json file") || strings.Contains(err.Error(), "root:") {
+		t.Errorf("including /etc/passwd: %v", err)
+	}
+	fifo := filepath.Join(dir, "pipe.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "m2.yaml"), []byte("include: pipe.yaml\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := config.Load(filepath.Join(dir, "m2.yaml"), builtin.Protocols().Config()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("including a FIFO: %v", err)
+		}
 	}
 }

@@ -134,6 +134,9 @@ func (c *Config) keyed(p Problem) Problem {
 			p.Key = k
 		}
 	}
+	if f := c.exp.fileFor(p.Key); f != "" {
+		p.File = f // the key was declared in an included file
+	}
 	return p
 }
 
