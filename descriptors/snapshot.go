@@ -144,3 +144,18 @@ func (s *Snapshot) clone() *Snapshot {
 	}
 	return next
 }
+
+// Carried returns s with the set name of from, its history and its
+// version numbering, as from holds them: a config reload builds a new
+// snapshot from the files and carries the uploaded sets over whole, so
+// that their rollbacks and version numbers survive it.
+func (s *Snapshot) Carried(from *Snapshot, name string) *Snapshot {
+	h, ok := from.history[name]
+	if !ok {
+		return s
+	}
+	next := s.clone()
+	next.history[name] = h // never appended to in place
+	next.lastVersion[name] = from.lastVersion[name]
+	return next
+}

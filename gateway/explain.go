@@ -99,6 +99,9 @@ func (g *Gateway) Explain(method, rawURL string, header http.Header, body []byte
 		method = http.MethodGet
 	}
 	method = strings.ToUpper(method)
+	if strings.ContainsAny(method, " \t\r\n/:") || len(method) > 32 {
+		return nil, fmt.Errorf("method %q is not an HTTP method", method)
+	}
 	if header == nil {
 		header = http.Header{}
 	}
@@ -155,6 +158,14 @@ func (g *Gateway) Explain(method, rawURL string, header http.Header, body []byte
 	}
 	tg, ok := route.Target.(*pipeline.Target)
 	if !ok {
+		return ex, nil
+	}
+	if needs := credentialsNeeded(sum, header); needs != "" {
+		ex.Answer = needs
+	}
+	hr := &http.Request{Method: method, URL: u, Header: header, Host: u.Host}
+	if err := tg.CheckRequest(hr); err != nil {
+		ex.Error = explainedError(err)
 		return ex, nil
 	}
 	tc := tg.Transcoder()
@@ -302,4 +313,20 @@ func (g *Gateway) explainOptions(ex *Explanation, st *State, header http.Header)
 	}
 	ex.Answer = "a CORS preflight, answered by the gateway from the route's cors policy (methods: " + allow + "); no backend call"
 	return ex
+}
+
+// credentialsNeeded says what the policy stage would answer a request
+// that brings none of the credentials its route's policies take; explain
+// does not verify credentials that are there.
+func credentialsNeeded(sum policy.Summary, h http.Header) string {
+	if len(sum.JWTIssuers) == 0 && sum.APIKeyHeader == "" {
+		return ""
+	}
+	if len(sum.JWTIssuers) > 0 && h.Get("Authorization") != "" || sum.APIKeyHeader != "" && h.Get(sum.APIKeyHeader) != "" {
+		return "the route's policies authenticate; explain does not verify the credentials the request carries"
+	}
+	if sum.ExtAuthz != "" {
+		return "the route's policies ask " + sum.ExtAuthz + " whether to let the request through"
+	}
+	return "401 Unauthorized: the route's policies authenticate, and the request carries no credentials"
 }

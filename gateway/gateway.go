@@ -159,9 +159,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *obs
 // the State is complete only without problems.
 func (g *Gateway) build(ctx context.Context, cfg *config.Config, prev *State) (*State, []string) {
 	var problems []string
-	engine, ps := policy.New(cfg, policy.Options{Log: g.log, Metrics: g.metrics, JWT: g.jwtOptions})
-	for _, p := range ps {
-		problems = append(problems, p.String())
+	var engine *policy.Engine
+	if prev != nil && samePolicies(prev.rt.cfg, cfg) {
+		// Unchanged: keep the engine, with its rate limit buckets and its
+		// identity providers' keys.
+		engine = prev.rt.policies
+	} else {
+		var ps config.Problems
+		engine, ps = policy.New(cfg, policy.Options{Log: g.log, Metrics: g.metrics, JWT: g.jwtOptions})
+		for _, p := range ps {
+			problems = append(problems, p.String())
+		}
 	}
 	if engine == nil {
 		// Routes still build, so that one run reports every problem.
@@ -174,9 +182,18 @@ func (g *Gateway) build(ctx context.Context, cfg *config.Config, prev *State) (*
 			continue
 		}
 		if prev != nil {
-			if old, ok := prev.rt.backends[name]; ok && reflect.DeepEqual(*old.Config, cfg.Backends[name]) {
-				rt.backends[name] = old // unchanged: keep its connections
-				continue
+			if old, ok := prev.rt.backends[name]; ok {
+				if reflect.DeepEqual(*old.Config, cfg.Backends[name]) {
+					rt.backends[name] = old // unchanged: keep its connections
+					continue
+				}
+				if r, ok := old.Client.(interface{ RestartOnChange() bool }); ok && r.RestartOnChange() {
+					// An embedded server cannot be swapped under its
+					// clients: keep it, and say a restart applies the change.
+					rt.backends[name] = old
+					rt.restartNeeded = append(rt.restartNeeded, "backends."+name)
+					continue
+				}
 			}
 		}
 		b, err := g.newBackend(ctx, cfg, name)
@@ -209,7 +226,7 @@ func (g *Gateway) build(ctx context.Context, cfg *config.Config, prev *State) (*
 				problems = append(problems, fmt.Sprintf("%s: registered set %q uses backend %q, which the new config lacks; remove the set first", cfg.File, set.Name, set.Backend))
 				continue
 			}
-			snap = snap.With(set)
+			snap = snap.Carried(prev.Schemas, set.Name)
 		}
 	}
 	st := &State{Schemas: snap, rt: rt}
@@ -660,7 +677,9 @@ func (g *Gateway) closeRuntime(rt *runtime, keep map[string]*protocol.Backend) {
 	if rt == nil {
 		return
 	}
-	rt.policies.Close()
+	if !rt.keepPolicies {
+		rt.policies.Close()
+	}
 	for name, b := range rt.backends {
 		if keep != nil && keep[name] == b {
 			continue

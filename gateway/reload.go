@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -47,7 +49,10 @@ func WithConfigTransform(fn func(*config.Config) error) Option {
 // retireAfter is how long a replaced runtime's backends and policies stay
 // open for the requests that started on them.
 func (g *Gateway) retireAfter(rt *runtime) time.Duration {
-	d := g.cfg.Limits.ShutdownTimeout.D(config.DefaultShutdownTimeout)
+	// A request may still be sending its body (read_timeout) or reading
+	// its answer (write_timeout) when the swap happens.
+	d := max(g.cfg.Limits.ShutdownTimeout.D(config.DefaultShutdownTimeout),
+		g.cfg.Limits.ReadTimeout.D(config.DefaultReadTimeout), g.cfg.Limits.WriteTimeout.D(0))
 	for _, b := range rt.backends {
 		if t := b.Config.Timeout.D(config.DefaultBackendTimeout); t > d {
 			d = t
@@ -95,12 +100,17 @@ func (g *Gateway) reload(ctx context.Context) (*ReloadResult, error) {
 	defer g.mu.Unlock()
 	cur := g.state.Load()
 	next, problems := g.build(ctx, cfg, cur)
+	if len(problems) == 0 && next.Table.Len() == 0 && cur.Table.Len() > 0 {
+		// A file caught half-written looks like this; a gateway that
+		// should serve nothing is better stopped than emptied by a reload.
+		problems = append(problems, cfg.File+": the new config exposes no routes; nothing changed")
+	}
 	if len(problems) > 0 {
 		g.closeRuntime(next.rt, cur.rt.backends) // what it built, not what it borrowed
 		return nil, fmt.Errorf("%w:\n%s", ErrReloadRefused, strings.Join(problems, "\n"))
 	}
 	g.state.Store(next)
-	res := &ReloadResult{Routes: next.Table.Len(), RestartNeeded: restartNeeded(g.cfg, cfg)}
+	res := &ReloadResult{Routes: next.Table.Len(), RestartNeeded: append(restartNeeded(g.cfg, cfg), next.rt.restartNeeded...)}
 	for name, b := range next.rt.backends {
 		switch old, ok := cur.rt.backends[name]; {
 		case !ok:
@@ -119,8 +129,16 @@ func (g *Gateway) reload(ctx context.Context) (*ReloadResult, error) {
 	for _, l := range [][]string{res.Kept, res.Added, res.Changed, res.Removed} {
 		sort.Strings(l)
 	}
+	cur.rt.keepPolicies = next.rt.policies == cur.rt.policies
 	g.retire(cur.rt, next.rt.backends)
 	return res, nil
+}
+
+// samePolicies: the parts of the config the policy engine is built from
+// did not change, so the engine (its buckets, its keys) can be kept.
+func samePolicies(a, b *config.Config) bool {
+	return reflect.DeepEqual(a.Policies, b.Policies) && a.Policy == b.Policy && reflect.DeepEqual(a.Stores, b.Stores) &&
+		reflect.DeepEqual(a.TrustedProxies, b.TrustedProxies) && a.ForwardedHeader == b.ForwardedHeader
 }
 
 // retire closes old's policies and the backends keep does not hold, once
@@ -155,6 +173,7 @@ func restartNeeded(started, next *config.Config) []string {
 		{"limits", started.Limits, next.Limits},
 		{"log", started.Log, next.Log},
 		{"tracing", started.Tracing, next.Tracing},
+		{"openapi", started.OpenAPI, next.OpenAPI},
 	} {
 		if !reflect.DeepEqual(c.old, c.new) {
 			out = append(out, c.key)
@@ -196,6 +215,7 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 		}
 	}
 	watch()
+	last := configDigest(files)
 	var debounce <-chan time.Time
 	for {
 		select {
@@ -205,11 +225,15 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 			g.log.Info("SIGHUP: reloading the config", "file", g.cfg.File)
 			_, _ = g.Reload(ctx)
 			watch()
+			last = configDigest(files)
 		case ev, ok := <-events:
 			if !ok {
 				return nil
 			}
-			if abs, err := filepath.Abs(ev.Name); err == nil && files[abs] && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+			// Any change in the watched directories may be the config's:
+			// Kubernetes swaps a ..data symlink, not the file. The digest
+			// below tells whether the config's files really changed.
+			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
 				debounce = time.After(250 * time.Millisecond)
 			}
 		case err, ok := <-errs:
@@ -219,9 +243,34 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 			g.log.Warn("watching the config file", "error", err)
 		case <-debounce:
 			debounce = nil
+			if d := configDigest(files); d == last {
+				continue // another file of the directory changed
+			} else {
+				last = d
+			}
 			g.log.Info("config file changed: reloading", "file", g.cfg.File)
 			_, _ = g.Reload(ctx)
 			watch()
 		}
 	}
+}
+
+// configDigest is a digest of the config's files as they are on disk now
+// (through any symlinks), "" for a file that cannot be read.
+func configDigest(files map[string]bool) string {
+	names := make([]string, 0, len(files))
+	for f := range files {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, f := range names {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			b = nil
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

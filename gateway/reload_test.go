@@ -226,15 +226,21 @@ func TestReloadUnderLoad(t *testing.T) {
 func TestReloadKeepsUploads(t *testing.T) {
 	_, la := startCountingRecorder(t)
 	w := newReloadWorld(t, reloadConfig(la.Addr().String(), "", ""))
-	r := do(t, "POST", w.admin.URL+"/admin/descriptors?name=echo&backend=a", mustRead(t, root+"/echo.pb"), map[string]string{"Content-Type": "application/x-protobuf"})
-	if r.status != 201 {
-		t.Fatalf("upload: %d %s", r.status, r.body)
+	for range 2 {
+		r := do(t, "POST", w.admin.URL+"/admin/descriptors?name=echo&backend=a", mustRead(t, root+"/echo.pb"), map[string]string{"Content-Type": "application/x-protobuf"})
+		if r.status != 201 {
+			t.Fatalf("upload: %d %s", r.status, r.body)
+		}
 	}
 	if _, err := w.g.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if r := do(t, "GET", w.http.URL+"/v1/echo/hi", nil, nil); r.status != 200 {
 		t.Errorf("the uploaded set's route after a reload: %d %s", r.status, r.body)
+	}
+	// Its history and version numbers survive the reload.
+	if r := do(t, "POST", w.admin.URL+"/admin/descriptors/echo/rollback", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"version": 1`) {
+		t.Errorf("rollback after a reload: %d %s", r.status, r.body)
 	}
 	// A config that drops the upload's backend is refused, not applied
 	// with the upload silently gone.
@@ -308,5 +314,34 @@ func TestReloadTriggers(t *testing.T) {
 	r = do(t, "POST", w.admin.URL+"/admin/reload", nil, nil)
 	if r.status != 200 || !strings.Contains(string(r.body), `"kept"`) {
 		t.Errorf("POST /admin/reload: %d %s", r.status, r.body)
+	}
+}
+
+// TestReloadKeepsUnchangedPolicies: a reload that leaves the policies as
+// they were keeps their rate limit buckets; a config with no routes is
+// refused as a half-written file.
+func TestReloadKeepsUnchangedPolicies(t *testing.T) {
+	_, la := startCountingRecorder(t)
+	yaml := reloadConfig(la.Addr().String(), "", `  - {post: /v1/limited, backend: a, grpc: library.v1.LibraryService/Ping, policy: limited}
+policies:
+  limited: {rate_limit: {rate: 1, per: 1m, burst: 1}}
+`)
+	w := newReloadWorld(t, yaml)
+	call := func() int {
+		return do(t, "POST", w.http.URL+"/v1/limited", []byte(`{}`), map[string]string{"Content-Type": "application/json"}).status
+	}
+	if a, b := call(), call(); a != 200 || b != 429 {
+		t.Fatalf("before: %d %d", a, b)
+	}
+	w.write(t, yaml+"# a comment changes nothing\n")
+	if _, err := w.g.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := call(); s != 429 {
+		t.Errorf("after a reload that left the policy alone: %d, want 429 (the bucket kept)", s)
+	}
+	w.write(t, "descriptors:\n  - file: {root}/library.pb\n")
+	if _, err := w.g.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "exposes no routes") {
+		t.Errorf("a config with no routes: %v", err)
 	}
 }

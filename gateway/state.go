@@ -32,4 +32,9 @@ type runtime struct {
 	// keep, once the runtime is retired, holds the backends the next one
 	// took over: closing it must leave them open.
 	keep map[string]*protocol.Backend
+	// keepPolicies, once retired: the next runtime took the policies over.
+	keepPolicies bool
+	// restartNeeded names backends whose changed settings this runtime
+	// could not apply (an embedded server's).
+	restartNeeded []string
 }

@@ -38,11 +38,14 @@ func cmdOpenAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := noArgsLeft(fs, stderr); err != nil {
 		return err
 	}
-	g, _, _, err := load(ctx, *path, io.Discard)
+	g, cfg, _, err := load(ctx, *path, io.Discard)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
+	if len(servers) == 0 {
+		servers = cfg.OpenAPI.Servers // what the listeners serve
+	}
 	doc := openapi.Build(g.State(), g.PolicySummary, openapi.Options{Servers: servers})
 	var b []byte
 	if *asYAML {

@@ -8,9 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -57,6 +61,9 @@ func load(ctx context.Context, path string, logOut io.Writer) (*gateway.Gateway,
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// SIGHUP reloads the config; until the watcher is up (loading may take
+	// seconds), one must not end the process as its default action would.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	path, err := configFlag("serve", args, stderr)
 	if err != nil {
 		return err
@@ -87,6 +94,11 @@ func adminOptions(g *gateway.Gateway, cfg *config.Config) ([]admin.Option, error
 		return nil, err
 	}
 	if cfg.OpenAPI.Public {
+		for _, p := range []string{"/openapi.json", "/openapi.yaml"} {
+			if r, _, err := g.State().Table.Match(http.MethodGet, p); err == nil {
+				return nil, fmt.Errorf("openapi.public serves GET %s, which route %s (%s) takes too: move one of them", p, r.Pattern, r.Source)
+			}
+		}
 		jsonDoc, yamlDoc := admin.OpenAPIHandlers(g, cfg.OpenAPI.Servers...)
 		g.Mount("/openapi.json", jsonDoc)
 		g.Mount("/openapi.yaml", yamlDoc)

@@ -342,3 +342,9 @@ func (b *Backend) stopEmbedded() {
 		b.srv = nil
 	}
 }
+
+// RestartOnChange reports that the backend owns an embedded server: a
+// config reload cannot replace it (its address and JetStream store are
+// in use, and clients connected to it would be cut off), so a changed
+// section takes effect at the next start.
+func (b *Backend) RestartOnChange() bool { return b.srv != nil }

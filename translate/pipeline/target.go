@@ -342,6 +342,25 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	return md, nil
 }
 
+// CheckRequest runs the checks the pipeline makes of a request's headers
+// before it builds a call (the deadline headers, Accept, the metadata a
+// client may send), for tools that explain a request without serving it.
+func (t *Target) CheckRequest(r *http.Request) error {
+	if t.repliesJSON && !AcceptsJSON(r.Header.Values("Accept")) {
+		return translate.Refuse(translate.ReasonNotAcceptable,
+			"this route replies with application/json, which the Accept header %q excludes", truncate(strings.Join(r.Header.Values("Accept"), ", ")))
+	}
+	if _, _, err := ClientTimeout(r.Header); err != nil {
+		return err
+	}
+	if t.fwd != nil {
+		if _, err := t.metadata(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Idempotent reports whether a call of the route with this HTTP method may
 // be sent twice (for tools that explain a route).
 func (t *Target) Idempotent(method string) bool { return t.idempotent(method) }
