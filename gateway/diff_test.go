@@ -319,3 +319,95 @@ func TestBreakingErrorMessage(t *testing.T) {
 		t.Errorf("message lists more than 20: %q", msg)
 	}
 }
+
+// libraryImported is testdata/library.pb with one more file that imports
+// library/v1/library.proto, as protoc --include_imports builds an upload of
+// that file: the library service's file becomes a dependency.
+func libraryImported(t *testing.T) []byte {
+	t.Helper()
+	fds, err := descriptors.ReadSetFile(root + "/library.pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds.File = append(fds.File, &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("library/v1/extra.proto"),
+		Package:    proto.String("library.v1extra"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"library/v1/library.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Shelfmark"),
+			Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("book"), JsonName: proto.String("book"), Number: proto.Int32(1),
+				Label:    descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+				Type:     descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
+				TypeName: proto.String(".library.v1.Book"),
+			}},
+		}},
+	})
+	b, err := proto.Marshal(fds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAdminRegisterImportedServiceFile: an upload that adds a file
+// importing the service's file takes the service's routes away (the
+// gateway does not expose the services of an upload's imported files);
+// the diff sees what the gateway exposes, so it is refused with 409
+// naming the service and its routes, and allow_breaking=true registers it.
+func TestAdminRegisterImportedServiceFile(t *testing.T) {
+	tg := uploadGateway(t)
+	upload := func(query string, body []byte) response {
+		return do(t, "POST", tg.admin.URL+"/admin/descriptors?name=library&backend=library"+query, body, protobufType)
+	}
+	getBook := func() int { return do(t, "GET", tg.http.URL+"/v1/shelves/1/books/1", nil, nil).status }
+
+	if r := upload("", readFile(t, root+"/library.pb")); r.status != 201 {
+		t.Fatalf("first upload: %d %s", r.status, r.body)
+	}
+	if s := getBook(); s != 200 {
+		t.Fatalf("GetBook after the first upload: %d", s)
+	}
+
+	v2 := libraryImported(t)
+	r := upload("", v2)
+	st := decode[status](t, r)
+	if r.status != 409 || st.Code != 10 {
+		t.Fatalf("upload importing the service's file: %d %s, want 409", r.status, r.body)
+	}
+	for _, want := range []string{
+		"service library.v1.LibraryService removed (with its 12 methods, serving ",
+		"GET /v1/{name=shelves/*/books/*}", "DELETE /v1/{name=shelves/*/books/*}",
+		"its file library/v1/library.proto is now imported by library/v1/extra.proto",
+		"allow_breaking=true",
+	} {
+		if !strings.Contains(st.Message, want) {
+			t.Errorf("409 message lacks %q: %s", want, st.Message)
+		}
+	}
+	if len(st.Details) == 0 || len(st.Details[0].Violations) != 1 || st.Details[0].Violations[0].Subject != "library.v1.LibraryService" ||
+		st.Details[0].Violations[0].Type != "BREAKING_CHANGE" {
+		t.Errorf("violations: %s", r.body)
+	}
+	if s := getBook(); s != 200 {
+		t.Errorf("GetBook after the refusal: %d, want 200 (version 1 still serves)", s)
+	}
+
+	r = upload("&allow_breaking=true", v2)
+	got := decode[registeredSet](t, r)
+	if r.status != 201 || got.Version != 2 {
+		t.Fatalf("allow_breaking=true: %d %s", r.status, r.body)
+	}
+	var breaking []string
+	for _, c := range diff.Breaking(got.Changes) {
+		breaking = append(breaking, string(c.Kind)+" "+c.Element+" "+c.Path)
+	}
+	if strings.Join(breaking, ", ") != "removed service library.v1.LibraryService" {
+		t.Errorf("allow_breaking=true: breaking changes %v, want the service removed", breaking)
+	}
+	// What the diff said is what happened.
+	if s := getBook(); s != 404 {
+		t.Errorf("GetBook once its file is imported: %d, want 404", s)
+	}
+}

@@ -28,8 +28,19 @@
 //   - google.api.http bindings are compared (Buf leaves custom options
 //     out): a removed or changed binding is a URL clients call that now
 //     answers 404 or differently.
+//   - The gateway's own switchboard.v1.policy option is compared (element
+//     "policy"): a removed option, a changed or dropped policy name,
+//     removed scopes, and a removed or looser rate limit (a higher rate,
+//     a larger burst, another key) open a method wider than before and
+//     are breaking; an added option, policy, scope or rate limit, and a
+//     tighter rate limit, are reported, not breaking.
 //   - A field that becomes required through google.api.field_behavior =
 //     REQUIRED is breaking, as a proto2 required field is.
+//
+// Services are those the gateway exposes (descriptors.Set.ExposedServices):
+// for an upload, not those of a file another file of the set imports. A
+// service whose file becomes imported is removed for clients, and reported
+// so, even though its definition is still in the set.
 //
 // And it leaves out what a gateway cannot observe or what shows up
 // elsewhere: removed messages and enums are reported but not breaking (as
@@ -43,6 +54,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
@@ -67,6 +79,7 @@ const (
 	ElementService   = "service"
 	ElementMethod    = "method"
 	ElementHTTPRule  = "http_rule"
+	ElementPolicy    = "policy"
 	ElementMessage   = "message"
 	ElementField     = "field"
 	ElementEnum      = "enum"
@@ -143,8 +156,8 @@ func Join(cs []Change, max int) string {
 	return strings.Join(parts, "; ")
 }
 
-var elementRank = map[string]int{ElementService: 0, ElementMethod: 1, ElementHTTPRule: 2, ElementMessage: 3,
-	ElementField: 4, ElementEnum: 5, ElementEnumValue: 6}
+var elementRank = map[string]int{ElementService: 0, ElementMethod: 1, ElementHTTPRule: 2, ElementPolicy: 3,
+	ElementMessage: 4, ElementField: 5, ElementEnum: 6, ElementEnumValue: 7}
 
 func compare(a, b Change) int {
 	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(elementRank[a.Element], elementRank[b.Element]),
@@ -153,22 +166,31 @@ func compare(a, b Change) int {
 
 // setIndex is a set's own declarations by full name. Built-in files
 // (google/protobuf, google/api, ...) are left out: they are the gateway's
-// vocabulary, the same in both versions.
+// vocabulary, the same in both versions. services are those the gateway
+// exposes; hidden those defined in the set but not exposed, by the file
+// that imports theirs.
 type setIndex struct {
 	services map[protoreflect.FullName]protoreflect.ServiceDescriptor
+	hidden   map[protoreflect.FullName]string
 	messages map[protoreflect.FullName]protoreflect.MessageDescriptor
 	enums    map[protoreflect.FullName]protoreflect.EnumDescriptor
 }
 
 func index(s *descriptors.Set) setIndex {
 	idx := setIndex{services: map[protoreflect.FullName]protoreflect.ServiceDescriptor{},
+		hidden:   map[protoreflect.FullName]string{},
 		messages: map[protoreflect.FullName]protoreflect.MessageDescriptor{},
 		enums:    map[protoreflect.FullName]protoreflect.EnumDescriptor{}}
 	if s == nil {
 		return idx
 	}
-	for _, sd := range s.Services() {
+	for _, sd := range s.ExposedServices() {
 		idx.services[sd.FullName()] = sd
+	}
+	for _, sd := range s.Services() {
+		if _, ok := idx.services[sd.FullName()]; !ok {
+			idx.hidden[sd.FullName()] = importerOf(s, sd.ParentFile().Path())
+		}
 	}
 	var walk func(ms protoreflect.MessageDescriptors, es protoreflect.EnumDescriptors)
 	walk = func(ms protoreflect.MessageDescriptors, es protoreflect.EnumDescriptors) {
@@ -195,6 +217,20 @@ func index(s *descriptors.Set) setIndex {
 		walk(fd.Messages(), fd.Enums())
 	}
 	return idx
+}
+
+// importerOf names the first file of s, by name, that imports path.
+func importerOf(s *descriptors.Set, path string) string {
+	var names []string
+	for _, f := range s.FDS.GetFile() {
+		if slices.Contains(f.GetDependency(), path) {
+			names = append(names, f.GetName())
+		}
+	}
+	if len(names) == 0 {
+		return "another file of the set"
+	}
+	return slices.Min(names)
 }
 
 type differ struct{ out []Change }
@@ -224,13 +260,36 @@ func (d *differ) services(old, new setIndex) {
 		n, inNew := new.services[name]
 		switch {
 		case !inNew:
-			d.add(Removed, true, ElementService, name, "service %s removed (with its %s)", name, plural(o.Methods().Len(), "method"))
+			msg := fmt.Sprintf("service %s removed (with its %s", name, plural(o.Methods().Len(), "method"))
+			if bs := serviceBindings(o); len(bs) > 0 {
+				msg += ", serving " + bindingList(bs)
+			}
+			msg += ")"
+			if importer, ok := new.hidden[name]; ok {
+				msg += fmt.Sprintf(": its file %s is now imported by %s, and the gateway does not expose the services of files an upload imports",
+					o.ParentFile().Path(), importer)
+			}
+			d.add(Removed, true, ElementService, name, "%s", msg)
 		case !inOld:
-			d.add(Added, false, ElementService, name, "service %s added", name)
+			msg := fmt.Sprintf("service %s added", name)
+			if _, ok := old.hidden[name]; ok {
+				msg += fmt.Sprintf(": its file %s is no longer imported by another file of the set", n.ParentFile().Path())
+			}
+			d.add(Added, false, ElementService, name, "%s", msg)
 		default:
 			d.methods(o, n)
 		}
 	}
+}
+
+// serviceBindings is the HTTP bindings of all of sd's methods, in
+// declaration order.
+func serviceBindings(sd protoreflect.ServiceDescriptor) []descriptors.HTTPBinding {
+	var out []descriptors.HTTPBinding
+	for i := range sd.Methods().Len() {
+		out = append(out, descriptors.HTTPRules(sd.Methods().Get(i))...)
+	}
+	return out
 }
 
 func (d *differ) methods(old, new protoreflect.ServiceDescriptor) {
@@ -276,6 +335,7 @@ func (d *differ) method(o, n protoreflect.MethodDescriptor) {
 		d.add(Changed, true, ElementMethod, name, "method %s changed idempotency_level from %s to %s", name, io, in)
 	}
 	d.bindings(name, descriptors.HTTPRules(o), descriptors.HTTPRules(n))
+	d.policy(o, n)
 }
 
 func streaming(m protoreflect.MethodDescriptor) string {
@@ -628,4 +688,139 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// policy compares a method's switchboard.v1.policy option, the gateway's
+// own access control: what opens the method wider than before (a removed
+// option, policy or scope, a removed or looser rate limit) is breaking;
+// what closes it further is news.
+func (d *differ) policy(o, n protoreflect.MethodDescriptor) {
+	name := o.FullName()
+	op, oOK, oErr := descriptors.PolicyOption(o)
+	np, nOK, nErr := descriptors.PolicyOption(n)
+	switch {
+	case !oOK && !nOK:
+		return
+	case oOK && !nOK:
+		d.add(Removed, true, ElementPolicy, name, "switchboard.v1.policy option of %s removed (it had %s)", name, policyText(op))
+		return
+	case !oOK && nOK:
+		d.add(Added, false, ElementPolicy, name, "switchboard.v1.policy option of %s added (%s)", name, policyText(np))
+		return
+	}
+	if nErr != nil && (oErr == nil || oErr.Error() != nErr.Error()) {
+		// The gateway refuses to build the route's policy; say so rather
+		// than compare half an option.
+		d.add(Changed, true, ElementPolicy, name, "switchboard.v1.policy option of %s is no longer valid: %v", name, nErr)
+	}
+
+	switch on, nn := policyName(op.Policy), policyName(np.Policy); {
+	case on == nn:
+	case on == "":
+		d.add(Changed, false, ElementPolicy, name, "switchboard.v1.policy of %s changed policy from %s to %q", name, quoteOrNone(op.Policy), np.Policy)
+	default:
+		d.add(Changed, true, ElementPolicy, name, "switchboard.v1.policy of %s changed policy from %q to %s", name, op.Policy, quoteOrNone(np.Policy))
+	}
+
+	var removed, added []string
+	for _, s := range op.Scopes {
+		if !slices.Contains(np.Scopes, s) && !slices.Contains(removed, s) {
+			removed = append(removed, s)
+		}
+	}
+	for _, s := range np.Scopes {
+		if !slices.Contains(op.Scopes, s) && !slices.Contains(added, s) {
+			added = append(added, s)
+		}
+	}
+	if len(removed) > 0 {
+		d.add(Changed, true, ElementPolicy, name, "switchboard.v1.policy of %s no longer requires %s %s", name, scopeWord(len(removed)), strings.Join(removed, ", "))
+	}
+	if len(added) > 0 {
+		d.add(Changed, false, ElementPolicy, name, "switchboard.v1.policy of %s now requires %s %s", name, scopeWord(len(added)), strings.Join(added, ", "))
+	}
+
+	if nErr != nil {
+		return // its rate limit was not read; reported above
+	}
+	orl, nrl := op.RateLimit, np.RateLimit
+	switch {
+	case orl == nil && nrl == nil:
+	case nrl == nil:
+		d.add(Changed, true, ElementPolicy, name, "switchboard.v1.policy of %s removed its rate limit (%s)", name, rateText(orl))
+	case orl == nil:
+		d.add(Changed, false, ElementPolicy, name, "switchboard.v1.policy of %s added a rate limit (%s)", name, rateText(nrl))
+	default:
+		var looser []string
+		if rateKey(orl.Key) != rateKey(nrl.Key) {
+			// Another key counts other buckets: header:NAME lets clients
+			// pick theirs. Not an order, so breaking either way.
+			looser = append(looser, fmt.Sprintf("key from %s to %s", rateKey(orl.Key), rateKey(nrl.Key)))
+		}
+		if perSecond(nrl) > perSecond(orl) {
+			looser = append(looser, "a higher rate")
+		}
+		if nrl.Burst > orl.Burst {
+			looser = append(looser, "a larger burst")
+		}
+		switch {
+		case len(looser) > 0:
+			d.add(Changed, true, ElementPolicy, name, "switchboard.v1.policy of %s loosened its rate limit from %s to %s (%s)", name, rateText(orl), rateText(nrl), strings.Join(looser, ", "))
+		case rateText(orl) != rateText(nrl):
+			d.add(Changed, false, ElementPolicy, name, "switchboard.v1.policy of %s tightened its rate limit from %s to %s", name, rateText(orl), rateText(nrl))
+		}
+	}
+}
+
+// policyName is the option's policy with "none" (no policy of the
+// method's own) said as "".
+func policyName(p string) string {
+	if p == "none" {
+		return ""
+	}
+	return p
+}
+
+func rateKey(k string) string {
+	if k == "" {
+		return "client_ip"
+	}
+	return k
+}
+
+// perSecond is a rate limit's sustained rate in requests per second.
+func perSecond(rl *descriptors.MethodRateLimit) float64 {
+	per := rl.Per
+	if per <= 0 {
+		per = time.Second
+	}
+	return rl.Rate / per.Seconds()
+}
+
+func rateText(rl *descriptors.MethodRateLimit) string {
+	return fmt.Sprintf("%g per %s, burst %d, key %s", rl.Rate, rl.Per, rl.Burst, rateKey(rl.Key))
+}
+
+func policyText(p descriptors.MethodPolicy) string {
+	var parts []string
+	if p.Policy != "" {
+		parts = append(parts, fmt.Sprintf("policy %q", p.Policy))
+	}
+	if len(p.Scopes) > 0 {
+		parts = append(parts, scopeWord(len(p.Scopes))+" "+strings.Join(p.Scopes, ", "))
+	}
+	if p.RateLimit != nil {
+		parts = append(parts, "rate limit "+rateText(p.RateLimit))
+	}
+	if len(parts) == 0 {
+		return "no settings"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func scopeWord(n int) string {
+	if n == 1 {
+		return "scope"
+	}
+	return "scopes"
 }

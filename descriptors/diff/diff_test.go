@@ -60,6 +60,7 @@ const proto3 = `syntax = "proto3";
 package t.v1;
 import "google/api/annotations.proto";
 import "google/api/field_behavior.proto";
+import "switchboard/v1/options.proto";
 `
 
 const proto2 = `syntax = "proto2";
@@ -76,6 +77,16 @@ service S {
 ` + rpcs + `
 }
 `
+}
+
+// policyService is service with one method Get whose
+// switchboard.v1.policy option holds opt ("" for no option).
+func policyService(opt string) string {
+	rpc := "rpc Get(Req) returns (Res);"
+	if opt != "" {
+		rpc = "rpc Get(Req) returns (Res) { option (switchboard.v1.policy) = {" + opt + "}; }"
+	}
+	return service(rpc)
 }
 
 // TestSets: every kind of change, old to new (forward) and new to old
@@ -436,6 +447,126 @@ func TestSets(t *testing.T) {
 				`  added http_rule t.v1.S.Get: HTTP binding GET /v1/y of t.v1.S.Get added`,
 			},
 		},
+		{
+			name:    "service removed with its bindings",
+			old:     service("rpc Get(Req) returns (Res);") + `service T { rpc A(Req) returns (Res) { option (google.api.http) = {get: "/v1/a" additional_bindings {post: "/v1/a" body: "*"}}; } rpc B(Req) returns (Res) { option (google.api.http) = {delete: "/v1/b"}; } }`,
+			new:     service("rpc Get(Req) returns (Res);"),
+			forward: []string{"! removed service t.v1.T: service t.v1.T removed (with its 2 methods, serving GET /v1/a, POST /v1/a, DELETE /v1/b)"},
+			back:    []string{"  added service t.v1.T: service t.v1.T added"},
+		},
+		// The switchboard.v1.policy option: what opens a method wider is
+		// breaking, what closes it further is news.
+		{
+			name:    "policy option removed",
+			old:     policyService(`policy: "members", scopes: ["shop.read"], rate_limit: {rate: 5, per: "1m", burst: 10}`),
+			new:     policyService(""),
+			forward: []string{`! removed policy t.v1.S.Get: switchboard.v1.policy option of t.v1.S.Get removed (it had policy "members"; scope shop.read; rate limit 5 per 1m0s, burst 10, key client_ip)`},
+			back:    []string{`  added policy t.v1.S.Get: switchboard.v1.policy option of t.v1.S.Get added (policy "members"; scope shop.read; rate limit 5 per 1m0s, burst 10, key client_ip)`},
+		},
+		{
+			name:    "policy option removed with its binding kept",
+			old:     service(`rpc Get(Req) returns (Res) { option (google.api.http) = {get: "/v1/x"}; option (switchboard.v1.policy) = {policy: "members"}; }`),
+			new:     service(`rpc Get(Req) returns (Res) { option (google.api.http) = {get: "/v1/x"}; }`),
+			forward: []string{`! removed policy t.v1.S.Get: switchboard.v1.policy option of t.v1.S.Get removed (it had policy "members")`},
+			back:    []string{`  added policy t.v1.S.Get: switchboard.v1.policy option of t.v1.S.Get added (policy "members")`},
+		},
+		{
+			name:    "policy name changed",
+			old:     policyService(`policy: "members"`),
+			new:     policyService(`policy: "anyone"`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get changed policy from "members" to "anyone"`},
+			back:    []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get changed policy from "anyone" to "members"`},
+		},
+		{
+			name:    "policy name dropped",
+			old:     policyService(`policy: "members", scopes: ["a"]`),
+			new:     policyService(`scopes: ["a"]`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get changed policy from "members" to none`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get changed policy from none to "members"`},
+		},
+		{
+			name:    "policy name to none",
+			old:     policyService(`policy: "members"`),
+			new:     policyService(`policy: "none"`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get changed policy from "members" to "none"`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get changed policy from "none" to "members"`},
+		},
+		{
+			name:    "scopes",
+			old:     policyService(`scopes: ["a", "b", "c"]`),
+			new:     policyService(`scopes: ["a"]`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get no longer requires scopes b, c`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get now requires scopes b, c`},
+		},
+		{
+			name: "scope replaced",
+			old:  policyService(`scopes: ["a"]`),
+			new:  policyService(`scopes: ["b"]`),
+			forward: []string{
+				`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get no longer requires scope a`,
+				`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get now requires scope b`,
+			},
+			back: []string{
+				`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get no longer requires scope b`,
+				`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get now requires scope a`,
+			},
+		},
+		{
+			name:    "scopes reordered",
+			old:     policyService(`scopes: ["a", "b"]`),
+			new:     policyService(`scopes: ["b", "a"]`),
+			forward: nil,
+			back:    nil,
+		},
+		{
+			name:    "rate limit removed",
+			old:     policyService(`policy: "members", rate_limit: {rate: 5, burst: 10}`),
+			new:     policyService(`policy: "members"`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get removed its rate limit (5 per 1s, burst 10, key client_ip)`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get added a rate limit (5 per 1s, burst 10, key client_ip)`},
+		},
+		{
+			name:    "rate limit rate",
+			old:     policyService(`rate_limit: {rate: 5, per: "1m", burst: 10}`),
+			new:     policyService(`rate_limit: {rate: 50, per: "1m", burst: 10}`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get loosened its rate limit from 5 per 1m0s, burst 10, key client_ip to 50 per 1m0s, burst 10, key client_ip (a higher rate)`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get tightened its rate limit from 50 per 1m0s, burst 10, key client_ip to 5 per 1m0s, burst 10, key client_ip`},
+		},
+		{
+			name:    "rate limit period",
+			old:     policyService(`rate_limit: {rate: 5, per: "1m", burst: 10}`),
+			new:     policyService(`rate_limit: {rate: 5, per: "1s", burst: 10}`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get loosened its rate limit from 5 per 1m0s, burst 10, key client_ip to 5 per 1s, burst 10, key client_ip (a higher rate)`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get tightened its rate limit from 5 per 1s, burst 10, key client_ip to 5 per 1m0s, burst 10, key client_ip`},
+		},
+		{
+			name:    "rate limit burst up, rate down",
+			old:     policyService(`rate_limit: {rate: 10, burst: 10}`),
+			new:     policyService(`rate_limit: {rate: 5, burst: 100}`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get loosened its rate limit from 10 per 1s, burst 10, key client_ip to 5 per 1s, burst 100, key client_ip (a larger burst)`},
+			back:    []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get loosened its rate limit from 5 per 1s, burst 100, key client_ip to 10 per 1s, burst 10, key client_ip (a higher rate)`},
+		},
+		{
+			name:    "rate limit key",
+			old:     policyService(`rate_limit: {rate: 5, burst: 10}`),
+			new:     policyService(`rate_limit: {rate: 5, burst: 10, key: "header:X-Client"}`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get loosened its rate limit from 5 per 1s, burst 10, key client_ip to 5 per 1s, burst 10, key header:X-Client (key from client_ip to header:X-Client)`},
+			back:    []string{`! changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get loosened its rate limit from 5 per 1s, burst 10, key header:X-Client to 5 per 1s, burst 10, key client_ip (key from header:X-Client to client_ip)`},
+		},
+		{
+			name:    "rate limit said differently",
+			old:     policyService(`rate_limit: {rate: 5, per: "60s", burst: 10, key: "client_ip"}`),
+			new:     policyService(`rate_limit: {rate: 5, per: "1m", burst: 10}`),
+			forward: nil,
+			back:    nil,
+		},
+		{
+			name:    "policy rate limit made invalid",
+			old:     policyService(`policy: "members", rate_limit: {rate: 5, per: "1m", burst: 10}`),
+			new:     policyService(`policy: "members", rate_limit: {rate: 5, per: "soon", burst: 10}`),
+			forward: []string{`! changed policy t.v1.S.Get: switchboard.v1.policy option of t.v1.S.Get is no longer valid: t.v1.S.Get: switchboard.v1.policy rate_limit.per "soon" is not a positive duration`},
+			back:    []string{`  changed policy t.v1.S.Get: switchboard.v1.policy of t.v1.S.Get added a rate limit (5 per 1m0s, burst 10, key client_ip)`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -560,5 +691,165 @@ func TestLibraryGolden(t *testing.T) {
 	}
 	if string(got) != string(want) {
 		t.Errorf("%s differs (-update to accept):\n%s", path, got)
+	}
+}
+
+// compileFiles compiles the named .proto sources (roots: those compiled,
+// their imports included) into a set from source.
+func compileFiles(t *testing.T, source descriptors.SourceKind, files map[string]string, roots ...string) *descriptors.Set {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fds, err := descriptors.Compile(context.Background(), roots, []string{dir})
+	if err != nil {
+		t.Fatalf("compiling %v: %v", roots, err)
+	}
+	s, err := descriptors.NewSet("t", "b", descriptors.Source{Kind: source}, fds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const libx = proto3 + `
+message Req { string name = 1; }
+message Res { string name = 1; }
+service Lib {
+  rpc Get(Req) returns (Res) { option (google.api.http) = {get: "/v1/{name=books/*}"}; }
+  rpc Put(Req) returns (Res) { option (google.api.http) = {put: "/v1/{name=books/*}" body: "*"}; }
+}
+`
+
+// libxFewer is libx without Put.
+const libxFewer = proto3 + `
+message Req { string name = 1; }
+message Res { string name = 1; }
+service Lib {
+  rpc Get(Req) returns (Res) { option (google.api.http) = {get: "/v1/{name=books/*}"}; }
+}
+`
+
+const extra = `syntax = "proto3";
+package x.v1;
+import "libx.proto";
+message Extra { t.v1.Req req = 1; }
+`
+
+// TestImportedServices: the gateway does not route the services of a
+// file another file of an upload imports (descriptors.Set.ExposedServices),
+// so the diff compares only the exposed services, on both sides. An upload
+// adding a file that imports the old service file removes the service for
+// clients, and says so.
+func TestImportedServices(t *testing.T) {
+	v1 := map[string]string{"libx.proto": libx}
+	v2 := map[string]string{"libx.proto": libx, "extra.proto": extra}
+	tests := []struct {
+		name          string
+		source        descriptors.SourceKind
+		old, new      map[string]string
+		oldRoots      []string
+		newRoots      []string
+		forward, back []string
+	}{
+		{
+			name: "service file becomes imported", source: descriptors.SourceUpload,
+			old: v1, oldRoots: []string{"libx.proto"},
+			new: v2, newRoots: []string{"libx.proto", "extra.proto"},
+			forward: []string{
+				"! removed service t.v1.Lib: service t.v1.Lib removed (with its 2 methods, serving GET /v1/{name=books/*}, PUT /v1/{name=books/*}): " +
+					"its file libx.proto is now imported by extra.proto, and the gateway does not expose the services of files an upload imports",
+				"  added message x.v1.Extra: message x.v1.Extra added",
+			},
+			back: []string{
+				"  added service t.v1.Lib: service t.v1.Lib added: its file libx.proto is no longer imported by another file of the set",
+				"  removed message x.v1.Extra: message x.v1.Extra removed",
+			},
+		},
+		{
+			// Only the importing file named: the upload as protoc
+			// --include_imports makes it.
+			name: "importing file as the only root", source: descriptors.SourceUpload,
+			old: v1, oldRoots: []string{"libx.proto"},
+			new: v2, newRoots: []string{"extra.proto"},
+			forward: []string{
+				"! removed service t.v1.Lib: service t.v1.Lib removed (with its 2 methods, serving GET /v1/{name=books/*}, PUT /v1/{name=books/*}): " +
+					"its file libx.proto is now imported by extra.proto, and the gateway does not expose the services of files an upload imports",
+				"  added message x.v1.Extra: message x.v1.Extra added",
+			},
+			back: []string{
+				"  added service t.v1.Lib: service t.v1.Lib added: its file libx.proto is no longer imported by another file of the set",
+				"  removed message x.v1.Extra: message x.v1.Extra removed",
+			},
+		},
+		{
+			// Imported on both sides: exposed on neither, so a method it
+			// loses is no client's concern.
+			name: "imported on both sides", source: descriptors.SourceUpload,
+			old: v2, oldRoots: []string{"extra.proto"},
+			new: map[string]string{"libx.proto": libxFewer, "extra.proto": extra}, newRoots: []string{"extra.proto"},
+		},
+		{
+			// Sets from the config expose what it lists, whichever file
+			// defines it: the rule is the uploads'.
+			name: "not an upload", source: descriptors.SourceFile,
+			old: v1, oldRoots: []string{"libx.proto"},
+			new: v2, newRoots: []string{"libx.proto", "extra.proto"},
+			forward: []string{"  added message x.v1.Extra: message x.v1.Extra added"},
+			back:    []string{"  removed message x.v1.Extra: message x.v1.Extra removed"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := compileFiles(t, tt.source, tt.old, tt.oldRoots...)
+			new := compileFiles(t, tt.source, tt.new, tt.newRoots...)
+			for _, dir := range []struct {
+				name     string
+				from, to *descriptors.Set
+				want     []string
+			}{{"forward", old, new, tt.forward}, {"back", new, old, tt.back}} {
+				got := render(diff.Sets(dir.from, dir.to))
+				want := dir.want
+				if want == nil {
+					want = []string{}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s:\ngot  %s\nwant %s", dir.name, strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+				}
+			}
+		})
+	}
+}
+
+// TestExposedServices: the rule itself.
+func TestExposedServices(t *testing.T) {
+	names := func(s *descriptors.Set) string {
+		var out []string
+		for _, sd := range s.ExposedServices() {
+			out = append(out, string(sd.FullName()))
+		}
+		return strings.Join(out, ",")
+	}
+	extraSvc := extra + "service X { rpc Do(t.v1.Req) returns (t.v1.Res); }\n"
+	files := map[string]string{"libx.proto": libx, "extra.proto": extraSvc}
+	up := compileFiles(t, descriptors.SourceUpload, files, "extra.proto")
+	if got := names(up); got != "x.v1.X" {
+		t.Errorf("upload: exposed %q, want x.v1.X", got)
+	}
+	if !up.ImportedFiles()["libx.proto"] || up.ImportedFiles()["extra.proto"] {
+		t.Errorf("upload: imported files %v", up.ImportedFiles())
+	}
+	if len(up.Services()) != 2 {
+		t.Errorf("Services() = %d, want both", len(up.Services()))
+	}
+	file := compileFiles(t, descriptors.SourceFile, files, "extra.proto")
+	if got := names(file); got != "t.v1.Lib,x.v1.X" {
+		t.Errorf("file set: exposed %q, want both", got)
+	}
+	if file.ImportedFiles() != nil {
+		t.Errorf("file set: imported files %v, want nil", file.ImportedFiles())
 	}
 }

@@ -205,13 +205,10 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 	sets := b.Schemas.Sets()
 	sort.SliceStable(sets, func(i, j int) bool { return sets[i].Backend == "" && sets[j].Backend != "" })
 	for _, set := range sets {
-		imported := importedFiles(set)
-		for _, sd := range set.Services() {
-			if imported[sd.ParentFile().Path()] {
-				// An upload built with --include_imports carries the files it
-				// imports; their services are not the upload's to expose.
-				continue
-			}
+		// An upload built with --include_imports carries the files it
+		// imports; their services are not the upload's to expose (the
+		// schema check on upload uses the same rule).
+		for _, sd := range set.ExposedServices() {
 			backend := set.Backend
 			jsonOpts := cfg.JSON
 			svcPolicy := ""
@@ -254,22 +251,6 @@ func (p Protocol) ServiceRoutes(b *protocol.Build) []*routes.Route {
 		}
 	}
 	return rs
-}
-
-// importedFiles names the files of an uploaded set that another of its
-// files imports. Sets from the config expose only the services it lists,
-// and reflection sets what the server serves, so only uploads need this.
-func importedFiles(set *descriptors.Set) map[string]bool {
-	if set.Source.Kind != descriptors.SourceUpload {
-		return nil
-	}
-	imported := map[string]bool{}
-	for _, f := range set.FDS.GetFile() {
-		for _, dep := range f.GetDependency() {
-			imported[dep] = true
-		}
-	}
-	return imported
 }
 
 func serviceNames(snap *descriptors.Snapshot) []string {
