@@ -344,6 +344,11 @@ func (g *Gateway) RegisterWith(name, backendName string, fds *descriptorpb.FileD
 	}
 	var changes []diff.Change
 	st, err := g.change("register", name, func(s *descriptors.Snapshot) (*descriptors.Snapshot, error) {
+		// Again under the lock: a reload that removed the backend may have
+		// landed since the check above.
+		if rt := g.state.Load().rt; rt.backends[backendName] == nil {
+			return nil, fmt.Errorf("%w: unknown backend %q (have: %s)", ErrInvalidSchema, backendName, strings.Join(rt.cfg.BackendNames(), ", "))
+		}
 		cur, ok := s.Set(name)
 		if ok && cur.Source.Kind != descriptors.SourceUpload {
 			// The config's sets are the operator's: an upload replacing one
