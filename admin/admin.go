@@ -457,6 +457,9 @@ func fail(w http.ResponseWriter, r *http.Request, e *translate.Error) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	// JSON that holds client-chosen text (set names, paths) must never be
+	// sniffed as HTML.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

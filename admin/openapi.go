@@ -107,6 +107,7 @@ func (d *openAPIDocs) serve(asYAML bool) http.HandlerFunc {
 			return
 		}
 		h.Set("Content-Type", ct)
+		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
