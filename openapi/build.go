@@ -216,11 +216,11 @@ func (b *builder) operation(r *routes.Route, od translate.OperationDoc, params [
 	}
 	switch {
 	case od.ClientStreaming && od.ServerStreaming:
-		op.Description = joinDoc(op.Description, "The method streams both ways.")
+		op.Description = jsonschema.JoinParagraphs(op.Description, "The method streams both ways.")
 	case od.ClientStreaming:
-		op.Description = joinDoc(op.Description, "The method takes a stream of requests.")
+		op.Description = jsonschema.JoinParagraphs(op.Description, "The method takes a stream of requests.")
 	case od.ServerStreaming:
-		op.Description = joinDoc(op.Description, "The method answers with a stream.")
+		op.Description = jsonschema.JoinParagraphs(op.Description, "The method answers with a stream.")
 	}
 
 	for _, p := range params {
@@ -273,7 +273,7 @@ func (b *builder) operation(r *routes.Route, od translate.OperationDoc, params [
 
 	op.Security = b.schemes.requirements(sum)
 	if access := accessNote(sum); access != "" {
-		op.Description = joinDoc(op.Description, access)
+		op.Description = jsonschema.JoinParagraphs(op.Description, access)
 	}
 	return op
 }
@@ -324,7 +324,7 @@ func pathParameter(p pathParam, docs []translate.ParamDoc) *Parameter {
 		s = jsonschema.Schema{Type: jsonschema.Types{"string"}}
 	}
 	if p.field != "" && p.field != p.name {
-		param.Description = joinDoc("Sets "+p.field+".", param.Description)
+		param.Description = jsonschema.JoinParagraphs("Sets "+p.field+".", param.Description)
 	}
 	if p.pattern != "" && s.Ref == "" && (len(s.Type) == 0 || slices.Contains(s.Type, "string")) {
 		s.Pattern = p.pattern
@@ -335,10 +335,10 @@ func pathParameter(p pathParam, docs []translate.ParamDoc) *Parameter {
 	case p.field == "":
 		param.Description = "Any one path segment, which the route does not read."
 	case p.multi:
-		param.Description = joinDoc(param.Description, fmt.Sprintf(
+		param.Description = jsonschema.JoinParagraphs(param.Description, fmt.Sprintf(
 			"Matches %s, so it spans path segments: send its slashes as they are, not as %%2F.", p.segments))
 	case p.pattern != "":
-		param.Description = joinDoc(param.Description, "Matches "+p.segments+".")
+		param.Description = jsonschema.JoinParagraphs(param.Description, "Matches "+p.segments+".")
 	}
 	param.Schema = &s
 	return param
@@ -400,16 +400,6 @@ func splitSummary(comment string) (summary, description string) {
 	return strings.Join(strings.Fields(first), " "), strings.TrimSpace(rest)
 }
 
-func joinDoc(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
-	}
-	return a + "\n\n" + b
-}
-
 // merge makes one operation of two routes of one shape and method
 // (GET /v1/{name=shelves/*} and GET /v1/{name=shelves/*/books/*} are both
 // GET /v1/{name}): the request takes either route's parameters and body,
@@ -458,7 +448,7 @@ func (b *builder) merge(a, c *Operation) *Operation {
 			}
 		}
 		if p.Description != q.Description {
-			q.Description = joinDoc(q.Description, p.Description)
+			q.Description = jsonschema.JoinParagraphs(q.Description, p.Description)
 		}
 		a.Parameters[i] = &q
 	}
@@ -493,7 +483,7 @@ func (b *builder) merge(a, c *Operation) *Operation {
 			m := *have
 			m.Content = mergeContent(have.Content, r.Content)
 			if r.Description != have.Description {
-				m.Description = joinDoc(have.Description, r.Description)
+				m.Description = jsonschema.JoinParagraphs(have.Description, r.Description)
 			}
 			a.Responses[code] = &m
 		}

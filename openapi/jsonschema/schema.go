@@ -231,3 +231,15 @@ func (ps *Properties) UnmarshalJSON(b []byte) error {
 	_, err := dec.Token()
 	return err
 }
+
+// JoinParagraphs joins two descriptions with a blank line, leaving out
+// whichever is empty.
+func JoinParagraphs(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "\n\n" + b
+}

@@ -325,7 +325,7 @@ func (d describer) enum(ed protoreflect.EnumDescriptor) *jsonschema.Schema {
 			s.Type = jsonschema.Types{"string"}
 		}
 		if len(lines) > 0 {
-			s.Description = joinParagraphs(s.Description, strings.Join(lines, "\n"))
+			s.Description = jsonschema.JoinParagraphs(s.Description, strings.Join(lines, "\n"))
 		}
 		return s
 	})
@@ -357,9 +357,9 @@ func (d describer) object(md protoreflect.MessageDescriptor) *jsonschema.Schema 
 		fd := fields.Get(i)
 		name := d.m.Name(fd)
 		ps := d.field(fd)
-		ps.Description = joinParagraphs(ps.Description, Comments(fd))
+		ps.Description = jsonschema.JoinParagraphs(ps.Description, Comments(fd))
 		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-			ps.Description = joinParagraphs(ps.Description, d.oneofNote(od))
+			ps.Description = jsonschema.JoinParagraphs(ps.Description, d.oneofNote(od))
 		}
 		required := fd.Cardinality() == protoreflect.Required
 		if opts, ok := fd.Options().(*descriptorpb.FieldOptions); ok {
@@ -384,7 +384,7 @@ func (d describer) object(md protoreflect.MessageDescriptor) *jsonschema.Schema 
 			if d.m.EmitUnpopulated && fd.ContainingOneof() == nil {
 				s.Required = append(s.Required, name)
 			}
-			ps.Description = joinParagraphs(ps.Description, "Required.")
+			ps.Description = jsonschema.JoinParagraphs(ps.Description, "Required.")
 		}
 		s.Properties = append(s.Properties, jsonschema.Property{Name: name, Schema: ps})
 	}
@@ -461,13 +461,3 @@ func Comments(d protoreflect.Descriptor) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func joinParagraphs(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
-	}
-	return a + "\n\n" + b
-}

@@ -64,7 +64,7 @@ func (t *Transcoder) Operation(defs *jsonschema.Definitions) translate.Operation
 		if sub := pathBound[fd]; len(sub) > 0 && fd.Message() != nil && !fd.IsList() && !fd.IsMap() {
 			s = defs.Without(s, sub...)
 		}
-		s.Description = joinDoc(s.Description, binding.Comments(fd))
+		s.Description = jsonschema.JoinParagraphs(s.Description, binding.Comments(fd))
 		doc.Request = &translate.BodyDoc{Schema: s}
 	}
 
@@ -75,7 +75,7 @@ func (t *Transcoder) Operation(defs *jsonschema.Definitions) translate.Operation
 	case r.ResponseField() != nil:
 		fd := r.ResponseField()
 		s := binding.ValueSchema(defs, fd, m)
-		s.Description = joinDoc(s.Description, binding.Comments(fd))
+		s.Description = jsonschema.JoinParagraphs(s.Description, binding.Comments(fd))
 		doc.Response = translate.BodyDoc{Schema: s}
 	default:
 		doc.Response = translate.BodyDoc{Schema: binding.MessageSchema(defs, r.Output(), m)}
@@ -102,14 +102,4 @@ func param(defs *jsonschema.Definitions, name string, fd protoreflect.FieldDescr
 		p.Schema.Description = `A duration: seconds with an "s" ("1.5s"), or as Go prints one ("1m30s").`
 	}
 	return p
-}
-
-func joinDoc(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
-	}
-	return a + "\n\n" + b
 }
