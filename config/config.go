@@ -227,6 +227,11 @@ type Route struct {
 	// Idempotent says the route's calls may be sent twice: a failure that
 	// may have reached the backend can then be retried.
 	Idempotent bool `yaml:"idempotent"`
+	// Hedge sends another copy of an idempotent call that has not answered
+	// after a delay; the first reply wins. Calls that are not idempotent
+	// (by method, idempotent: true or the gRPC idempotency_level) are
+	// never hedged.
+	Hedge *Hedge `yaml:"hedge"`
 	// Policy names the route's own policy, after the global one and its
 	// service's; "none" drops the service's.
 	Policy string `yaml:"policy"`
@@ -237,6 +242,64 @@ type Route struct {
 	// Section holds the target key and the options of the route's
 	// protocol (Protocol.NewRouteSection).
 	Section any `yaml:"-"`
+}
+
+// Hedge is a route's hedging: hedge: {delay: 50ms} or {delay: p95, max: 2}.
+type Hedge struct {
+	// Delay is how long an attempt runs before it is hedged: a duration,
+	// or p95, the backend's observed p95 latency of successful calls.
+	Delay HedgeDelay `yaml:"delay"`
+	// Max is how many hedges one attempt may have, 1 (default) or 2.
+	Max int `yaml:"max"`
+}
+
+// MaxHedges bounds hedge.max.
+const MaxHedges = 2
+
+// UnmarshalYAML checks the hedge as it decodes, so that its problems
+// carry their line.
+func (h *Hedge) UnmarshalYAML(n *yaml.Node) error {
+	type plain Hedge
+	if err := n.Decode((*plain)(h)); err != nil {
+		return err
+	}
+	var errs []string
+	if !h.Delay.P95 && h.Delay.D == 0 {
+		errs = append(errs, fmt.Sprintf("line %d: hedge.delay is required (a duration such as 50ms, or p95)", n.Line))
+	}
+	switch {
+	case h.Max == 0:
+		h.Max = 1
+	case h.Max < 0 || h.Max > MaxHedges:
+		errs = append(errs, fmt.Sprintf("line %d: hedge.max must be 1 or %d", n.Line, MaxHedges))
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+// HedgeDelay is a duration, or "p95".
+type HedgeDelay struct {
+	D   time.Duration
+	P95 bool
+}
+
+func (d *HedgeDelay) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	if s == "p95" {
+		*d = HedgeDelay{P95: true}
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid hedge delay %q (want a positive duration such as 50ms, or p95)", n.Line, s)}}
+	}
+	*d = HedgeDelay{D: v}
+	return nil
 }
 
 // CustomMethod is an HTTP method outside the usual five.

@@ -109,6 +109,9 @@ func (g *Gateway) buildTable(rt *runtime, snap *descriptors.Snapshot, upload *de
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Idempotent {
 			r.Target = tg.WithIdempotent()
 		}
+		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Hedge != nil {
+			r.Target = tg.WithHedge(resilience.Hedge{Delay: rc.Hedge.Delay.D, P95: rc.Hedge.Delay.P95, Max: rc.Hedge.Max})
+		}
 		r.Origin = cfg.File
 		if rc.Policy != "" {
 			// The config's policy: replaces what the method's option says.

@@ -58,6 +58,9 @@ type Options struct {
 	// route's idempotent: true), beside what the HTTP method and the
 	// transcoder say.
 	Idempotent bool
+	// Hedge races slow attempts of the route's idempotent calls (the
+	// route's hedge:); the zero value hedges nothing.
+	Hedge resilience.Hedge
 }
 
 // Defaults for Options' zero values.
@@ -109,6 +112,13 @@ func New(backendName string, backend *resilience.Backend, tc translate.Transcode
 func (t *Target) WithIdempotent() *Target {
 	c := *t
 	c.opts.Idempotent = true
+	return &c
+}
+
+// WithHedge returns a copy of t whose idempotent calls are hedged by h.
+func (t *Target) WithHedge(h resilience.Hedge) *Target {
+	c := *t
+	c.opts.Hedge = h
 	return &c
 }
 
@@ -244,11 +254,11 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		return nil, 0, err
 	}
 	var resp *translate.Response
-	_, err = t.backend.Do(ctx, call, func(reply *translate.Reply) error {
+	_, err = t.backend.DoHedged(ctx, call, func(reply *translate.Reply) error {
 		var derr error
 		resp, derr = t.tc.Decode(call, reply)
 		return derr
-	})
+	}, t.opts.Hedge)
 	if err != nil {
 		return nil, 0, err
 	}

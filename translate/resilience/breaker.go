@@ -132,3 +132,14 @@ func (b *breaker) state() BreakerState {
 	}
 	return st
 }
+
+// open reports whether the breaker refuses calls now (open, or half-open
+// with its probe in flight).
+func (b *breaker) open() bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.openUntil.IsZero() && (b.now().Before(b.openUntil) || b.probing)
+}

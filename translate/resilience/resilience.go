@@ -88,8 +88,12 @@ type Backend struct {
 	slots   chan struct{}
 	metrics *observability.Metrics
 	// active are calls in flight, retrying the retries among them: the
-	// retry budget's two sides.
+	// retry budget's two sides. Hedges in flight count as retries.
 	active, retrying atomic.Int64
+	// hedges are hedged attempts sent, hedgesWon those whose reply won.
+	hedges, hedgesWon atomic.Int64
+	// latency is recent successful attempts' latency, for Hedge.P95.
+	latency latencies
 }
 
 var _ translate.Backend = (*Backend)(nil)
@@ -173,7 +177,7 @@ func (b *Backend) backoff(n int) time.Duration {
 
 // Invoke runs call under the policy.
 func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.Reply, error) {
-	return b.Do(ctx, call, nil)
+	return b.DoHedged(ctx, call, nil, Hedge{})
 }
 
 // Unwrap is the protocol backend, for the capabilities some protocols
@@ -197,6 +201,14 @@ func (b *Backend) Unwrap() translate.Backend { return b.next }
 //     caller's: the breaker ignores it;
 //   - anything else counts by code (tripCodes) and is retried by code.
 func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error) (*translate.Reply, error) {
+	return b.DoHedged(ctx, call, decode, Hedge{})
+}
+
+// DoHedged is Do with a route's hedging: when the call is idempotent and
+// waits for a reply, each attempt that has not answered after h's delay
+// is raced by up to h.Max more (see Hedge). decode runs on the winning
+// reply only.
+func (b *Backend) DoHedged(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, h Hedge) (*translate.Reply, error) {
 	// A deadline the caller set shorter than the policy's says nothing about
 	// the backend when it fires: such timeouts must not open the breaker,
 	// or any client could open it for everyone with Grpc-Timeout: 1n.
@@ -226,9 +238,9 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 	}
 	b.active.Add(1)
 	defer b.active.Add(-1)
-	reply, err := b.attempt(ctx, call, decode, callerDeadline)
+	reply, err := b.try(ctx, call, decode, callerDeadline, h)
 	for n := 1; err != nil && n < b.policy.Retry.Attempts && b.retryable(err, call); n++ {
-		retried, rerr, ok := b.retry(ctx, call, decode, callerDeadline, n)
+		retried, rerr, ok := b.retry(ctx, call, decode, callerDeadline, h, n)
 		if !ok {
 			break
 		}
@@ -244,7 +256,7 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 // is false when the budget is spent or the call is out of time, and the
 // previous outcome stands.
 func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error,
-	callerDeadline time.Time, n int) (*translate.Reply, error, bool) {
+	callerDeadline time.Time, h Hedge, n int) (*translate.Reply, error, bool) {
 	if !b.takeRetry() {
 		return nil, nil, false
 	}
@@ -262,7 +274,7 @@ func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*
 		return nil, nil, false
 	}
 	observability.FromContext(ctx).AddRetry()
-	reply, err := b.attempt(ctx, call, decode, callerDeadline)
+	reply, err := b.try(ctx, call, decode, callerDeadline, h)
 	return reply, err, true
 }
 
@@ -278,7 +290,12 @@ func unwrapFinal(err error) error {
 	return err
 }
 
-func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline time.Time) (*translate.Reply, error) {
+// attempt makes one attempt. r is the hedging race it runs in, nil when
+// unhedged, id its place in it: an attempt decodes its reply only once it
+// has won the race, and one that lost (cancelled, or answered after the
+// winner) says nothing about the backend and reports nothing.
+func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline time.Time,
+	r *race, id int32) (*translate.Reply, error) {
 	t, ok := b.breaker.allow()
 	if !ok {
 		return nil, &translate.Error{Code: codes.Unavailable, Message: "circuit breaker open for backend " + b.name,
@@ -298,6 +315,9 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	defer span.End()
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
+	if r != nil && !r.settle(id, err, b) {
+		return b.lost(t, span, err, start)
+	}
 	decodeFailed := false
 	if err == nil && decode != nil {
 		err = decode(reply)
@@ -339,7 +359,11 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	default:
 		b.breaker.done(t, slices.Contains(tripCodes, code))
 	}
-	b.metrics.BackendCall(b.name, code.String(), time.Since(start))
+	elapsed := time.Since(start)
+	if code == codes.OK {
+		b.latency.add(elapsed)
+	}
+	b.metrics.BackendCall(b.name, code.String(), elapsed)
 	if declared || source == "reply" {
 		return reply, finalError{err}
 	}
@@ -357,6 +381,13 @@ type Status struct {
 	// RetryBudget is how many retries may run at once now.
 	RetryBudget   int64 `json:"retry_budget"`
 	MaxConcurrent int   `json:"max_concurrent,omitempty"`
+	// Hedges are hedged attempts sent since start (routes with hedge:),
+	// HedgesWon those whose reply was used.
+	Hedges    int64 `json:"hedges"`
+	HedgesWon int64 `json:"hedges_won"`
+	// LatencyP95 is the p95 latency of recent successful attempts, in
+	// milliseconds, once there are enough of them (hedge: {delay: p95}).
+	LatencyP95 float64 `json:"latency_p95_ms,omitempty"`
 }
 
 // Status reports the backend's breaker, calls in flight and retry budget.
@@ -368,5 +399,8 @@ func (b *Backend) Status() Status {
 		Retrying:      b.retrying.Load(),
 		RetryBudget:   max(int64(MinRetries), int64(math.Ceil(b.policy.Retry.Budget*float64(active)))),
 		MaxConcurrent: b.policy.MaxConcurrent,
+		Hedges:        b.hedges.Load(),
+		HedgesWon:     b.hedgesWon.Load(),
+		LatencyP95:    float64(b.latency.p95.Load()) / float64(time.Millisecond),
 	}
 }
