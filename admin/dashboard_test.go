@@ -352,6 +352,10 @@ type browser struct {
 
 	mu      sync.Mutex
 	console []chromedp.ConsoleMessage
+	// arrived is signalled (without blocking) each time a console message
+	// is appended; marks numbers the markers noProblems logs.
+	arrived chan struct{}
+	marks   int
 }
 
 // newBrowser starts a headless Chromium with its own profile, bounded by
@@ -370,7 +374,7 @@ func newBrowser(t *testing.T, env *dashEnv) *browser {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(timeout, opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	b := &browser{ctx: ctx, env: env}
+	b := &browser{ctx: ctx, env: env, arrived: make(chan struct{}, 1)}
 	if err := chromedp.Do(ctx); err != nil { // starts the browser and a tab
 		cancel()
 		cancelAlloc()
@@ -390,6 +394,10 @@ func newBrowser(t *testing.T, env *dashEnv) *browser {
 			b.mu.Lock()
 			b.console = append(b.console, m)
 			b.mu.Unlock()
+			select {
+			case b.arrived <- struct{}{}:
+			default:
+			}
 		}
 	}()
 
@@ -505,6 +513,18 @@ func (b *browser) login(t *testing.T, token string) {
 // problems are the console's errors, exceptions and warnings (a CSP
 // violation is an error), except the 401s that make the page ask for the
 // token.
+// seen reports a console message whose text contains s.
+func (b *browser) seen(s string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range b.console {
+		if strings.Contains(m.Text, s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (b *browser) problems() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -525,9 +545,20 @@ func (b *browser) problems() []string {
 
 func (b *browser) noProblems(t *testing.T) {
 	t.Helper()
-	// Console events travel apart from command replies: let any that the
-	// last action caused arrive.
-	time.Sleep(200 * time.Millisecond)
+	// Console events travel apart from command replies, in order: once a
+	// marker logged now has arrived, every event the last action caused
+	// has too.
+	b.marks++
+	marker := fmt.Sprintf("switchboard-test-marker-%d", b.marks)
+	eval[chromedp.Void](t, b, fmt.Sprintf("console.debug(%q)", marker))
+	timeout := time.After(10 * time.Second)
+	for !b.seen(marker) {
+		select {
+		case <-b.arrived:
+		case <-timeout:
+			t.Fatal("the console marker never arrived")
+		}
+	}
 	if p := b.problems(); len(p) > 0 {
 		t.Errorf("the console reports problems:\n%s", strings.Join(p, "\n"))
 	}

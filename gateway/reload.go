@@ -216,6 +216,7 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 	}
 	watch()
 	last := configDigest(files)
+	g.log.Info("watching the config for changes; SIGHUP reloads it too", "file", g.cfg.File)
 	var debounce <-chan time.Time
 	for {
 		select {

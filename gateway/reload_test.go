@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +68,11 @@ type reloadWorld struct {
 
 func newReloadWorld(t *testing.T, yaml string) *reloadWorld {
 	t.Helper()
+	return newReloadWorldLog(t, yaml, quietLog())
+}
+
+func newReloadWorldLog(t *testing.T, yaml string, log *slog.Logger) *reloadWorld {
+	t.Helper()
 	w := &reloadWorld{file: filepath.Join(t.TempDir(), "gateway.yaml")}
 	w.write(t, yaml)
 	cfg, err := config.Load(w.file, builtin.Protocols().Config())
@@ -73,7 +80,7 @@ func newReloadWorld(t *testing.T, yaml string) *reloadWorld {
 		t.Fatal(err)
 	}
 	w.metrics = observability.NewMetrics()
-	w.g, err = gateway.New(context.Background(), cfg, quietLog(), w.metrics)
+	w.g, err = gateway.New(context.Background(), cfg, log, w.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +190,19 @@ func TestReloadUnderLoad(t *testing.T) {
 		{"YAML that does not parse is refused", "routes: [\n", true, 200, map[string]string{"X-Api-Key": readerKey}},
 		{"remove backend b and its route", reloadConfig(a, "", ""), false, 404, nil},
 	}
+	// Requests flow between reloads: each step waits for a few more.
+	flowed := func() {
+		t.Helper()
+		want := sent.Load() + 10
+		for sent.Load() < want {
+			if failed.Load() > 0 {
+				return // reported below
+			}
+			runtime.Gosched()
+		}
+	}
 	for _, s := range steps {
-		time.Sleep(50 * time.Millisecond) // let requests flow between reloads
+		flowed()
 		w.write(t, s.yaml)
 		res, err := w.g.Reload(context.Background())
 		if s.refused != (err != nil) {
@@ -201,7 +219,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Errorf("%s: POST /v1/b answered %d, want %d: %s", s.name, r.status, s.bStatus, r.body)
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
+	flowed()
 	close(stop)
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
@@ -270,12 +288,18 @@ func mustRead(t *testing.T, p string) []byte {
 func TestReloadTriggers(t *testing.T) {
 	_, la := startCountingRecorder(t)
 	a := la.Addr().String()
-	w := newReloadWorld(t, reloadConfig(a, "", ""))
+	logs := new(logWatch)
+	w := newReloadWorldLog(t, reloadConfig(a, "", ""), logs.logger())
 	ctx, cancel := context.WithCancel(context.Background())
 	watching := make(chan struct{})
+	ready := logs.next("watching the config for changes")
 	go func() { defer close(watching); _ = w.g.WatchConfig(ctx) }()
 	defer func() { cancel(); <-watching }()
-	time.Sleep(100 * time.Millisecond) // the watcher is set up
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher did not start")
+	}
 
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +261,7 @@ func TestDownAndDelay(t *testing.T) {
 		t.Fatal("the delay held past the request's deadline")
 	}
 	// Close releases delayed answers at once.
+	arrived := p.JWKSFetches()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -268,7 +270,14 @@ func TestDownAndDelay(t *testing.T) {
 			t.Errorf("after Close: %d", code)
 		}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// The provider counts a request as it arrives: wait until this one is
+	// being held.
+	for deadline := time.Now().Add(5 * time.Second); p.JWKSFetches() == arrived; {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the provider")
+		}
+		runtime.Gosched()
+	}
 	_ = p.Close()
 	select {
 	case <-done:

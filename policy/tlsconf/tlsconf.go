@@ -105,6 +105,9 @@ type Reloader struct {
 	minVersion uint16
 	config     *tls.Config
 	current    atomic.Pointer[state]
+	// polls counts the poller's checks, so that tests can wait for some
+	// to pass instead of sleeping.
+	polls atomic.Int64
 
 	// mu serializes checks (the poller and Reload) and guards the fields
 	// below.
@@ -221,6 +224,7 @@ func (r *Reloader) poll() {
 			return
 		case <-t.C:
 			r.check()
+			r.polls.Add(1)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
@@ -274,7 +275,7 @@ func TestBadChangeLoggedOnce(t *testing.T) {
 	// Renames, so that the poller never sees a file half-written.
 	writeByRename(t, f.key, next.keyPEM)
 	waitFor(t, "the error to be logged", func() bool { return errorsLogged() > 0 })
-	time.Sleep(10 * pollInterval)
+	waitPolls(t, r, 10)
 	if n := rec.count(slog.LevelError, ""); n != 1 {
 		t.Errorf("%d errors logged for one bad change, want 1", n)
 	}
@@ -289,7 +290,7 @@ func TestBadChangeLoggedOnce(t *testing.T) {
 	})
 	writeByRename(t, f.key, first.keyPEM)
 	waitFor(t, "the second error", func() bool { return errorsLogged() == 2 })
-	time.Sleep(5 * pollInterval)
+	waitPolls(t, r, 5)
 	if n := rec.count(slog.LevelError, ""); n != 2 {
 		t.Errorf("%d errors logged for two bad changes, want 2", n)
 	}
@@ -599,7 +600,12 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 	f.writeLeaf(t, ca.serverLeaf(t))
-	time.Sleep(5 * pollInterval)
+	// Close waited for the poller to end: no check can see the new files.
+	select {
+	case <-r.done:
+	default:
+		t.Fatal("the poller still runs after Close")
+	}
 	if got := serialOf(t, ca.pool(), url); got.Cmp(first.cert.SerialNumber) != 0 {
 		t.Error("files are still watched after Close")
 	}
@@ -619,4 +625,11 @@ func TestClientSubject(t *testing.T) {
 	if got := ClientSubject(cs); got != "CN=alice,OU=Payments,O=Example" {
 		t.Errorf("ClientSubject = %q", got)
 	}
+}
+
+// waitPolls waits until the poller has checked the files n more times.
+func waitPolls(t *testing.T, r *Reloader, n int64) {
+	t.Helper()
+	start := r.polls.Load()
+	waitFor(t, fmt.Sprintf("%d polls", n), func() bool { return r.polls.Load() >= start+n })
 }
