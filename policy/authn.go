@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -173,7 +174,7 @@ func (m *jwtMethod) check(ctx context.Context, token string) (*Identity, *authEr
 	}
 	// A request waits for the identity provider's keys (the first fetch,
 	// a refresh for an unknown kid) no longer than KeyWait.
-	ctx, cancel := withDeadline(ctx, KeyWait)
+	ctx, cancel := context.WithTimeout(ctx, KeyWait)
 	defer cancel()
 	cl, err := m.e.verifier.Verify(ctx, token)
 	if err != nil {
@@ -281,7 +282,7 @@ type extAuthz struct {
 const maxAuthzBody = 64 << 10
 
 func (x *extAuthz) check(ctx context.Context, r *http.Request, f *facts) (*Identity, error) {
-	ctx, cancel := withDeadline(ctx, x.timeout)
+	ctx, cancel := context.WithTimeout(ctx, x.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, x.url, nil)
 	if err != nil {
@@ -360,7 +361,7 @@ func (q *requirement) check(id *Identity) (reason string, err *translate.Error) 
 		return "no_identity", translate.Errorf(codes.PermissionDenied, "this route needs an authenticated identity")
 	}
 	for _, s := range q.scopes {
-		if !contains(id.Scopes, s) {
+		if !slices.Contains(id.Scopes, s) {
 			e := translate.Errorf(codes.PermissionDenied, "missing scope %s", s)
 			if id.Method == "jwt" {
 				// RFC 6750 §3.1: the scope the client must ask its

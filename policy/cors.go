@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,7 +138,7 @@ func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request, methods [
 	for _, line := range r.Header.Values("Access-Control-Request-Headers") {
 		for _, name := range strings.Split(line, ",") {
 			name = canonical(strings.TrimSpace(name))
-			if name == "" || safelisted[name] || contains(c.headers, name) {
+			if name == "" || safelisted[name] || slices.Contains(c.headers, name) {
 				continue
 			}
 			return "header_not_allowed", translate.Errorf(codes.PermissionDenied, "header %s is not allowed in cross-origin requests to this route", strconv.Quote(truncateOrigin(name)))

@@ -202,12 +202,6 @@ func Empty() *Engine {
 // route's chain then carries.
 func (e *Engine) HasGlobalCORS() bool { return e.global != nil && e.global.cors != nil }
 
-// Has reports whether name is a policy the engine knows (or "none").
-func (e *Engine) Has(name string) bool {
-	_, ok := e.named[name]
-	return ok || name == config.PolicyNone
-}
-
 // Close stops the key refreshers and closes the store connections.
 func (e *Engine) Close() {
 	if e.verifier != nil {
@@ -505,20 +499,11 @@ func (p *compiled) strip(r *http.Request, f *facts) error {
 		}
 		r.Header.Del(name)
 		low := strings.ToLower(name)
-		if !contains(f.reserved, low) {
+		if !slices.Contains(f.reserved, low) {
 			f.reserved = append(f.reserved, low)
 		}
 	}
 	return nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // checkAddr says why the client address is refused ("" if it is not).
@@ -550,12 +535,6 @@ func unavailable(format string, args ...any) *translate.Error {
 	e := translate.Errorf(codes.Unavailable, format, args...)
 	e.Header = http.Header{"Retry-After": {"1"}}
 	return e
-}
-
-// withDeadline bounds a policy's own call (a key fetch, an authorization
-// service) by d and by the request.
-func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
 }
 
 // prefixKey names the entry of a CIDR list that did not parse.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"slices"
 )
 
 // Identity is who a request proved to be.
@@ -46,23 +47,6 @@ func factsOf(r *http.Request) (*facts, *http.Request) {
 	return f, r.WithContext(context.WithValue(r.Context(), factsKey{}, f))
 }
 
-// IdentityFrom returns the identity the request authenticated as, or nil.
-func IdentityFrom(ctx context.Context) *Identity {
-	if f, ok := ctx.Value(factsKey{}).(*facts); ok {
-		return f.identity
-	}
-	return nil
-}
-
-// ClientAddr returns the client address the policy stage settled on, or
-// the zero Addr when the request did not pass it.
-func ClientAddr(ctx context.Context) netip.Addr {
-	if f, ok := ctx.Value(factsKey{}).(*facts); ok {
-		return f.addr
-	}
-	return netip.Addr{}
-}
-
 // Forwarded returns the canonical names of the request headers the policy
 // stage set for the backend (identity, ext_authz answers): every protocol
 // forwards them, whatever its own header list, and a client may not set
@@ -76,22 +60,12 @@ func Forwarded(ctx context.Context) []string {
 
 func (f *facts) setHeader(r *http.Request, name, value string) {
 	r.Header.Set(name, value)
-	for _, n := range f.set {
-		if n == name {
-			return
-		}
+	if !slices.Contains(f.set, name) {
+		f.set = append(f.set, name)
 	}
-	f.set = append(f.set, name)
 }
 
-func (f *facts) wasSet(name string) bool {
-	for _, n := range f.set {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
+func (f *facts) wasSet(name string) bool { return slices.Contains(f.set, name) }
 
 // Reserved returns the lower-cased names of the headers the request's
 // policies set for the backend: a client's own copies, under any prefix

@@ -391,7 +391,7 @@ func (t *Target) idempotent(method string) bool {
 // spellings a backend or proxy might fold together: '_' or '.' for '-', a
 // "-bin" suffix, and the whole X-Forwarded-* and X-Envoy-* families.
 func (t *Target) alias(key string) bool {
-	k := strings.TrimSuffix(strings.NewReplacer("_", "-", ".", "-").Replace(key), "-bin")
+	k := strings.TrimSuffix(dashFolder.Replace(key), "-bin")
 	return t.aliases[k] || t.aliases[key] || strings.HasPrefix(k, "x-forwarded-") || strings.HasPrefix(k, "x-envoy-") ||
 		k == "forwarded" || k == "x-real-ip" || k == "x-client-ip" || k == "true-client-ip"
 }
@@ -402,7 +402,7 @@ func isReserved(reserved []string, key string) bool {
 	if len(reserved) == 0 {
 		return false
 	}
-	k := strings.TrimSuffix(strings.NewReplacer("_", "-", ".", "-").Replace(key), "-bin")
+	k := strings.TrimSuffix(dashFolder.Replace(key), "-bin")
 	for _, r := range reserved {
 		if r == k || r == key {
 			return true
@@ -477,6 +477,11 @@ func hasDotSegment(v string) bool {
 	}
 	return false
 }
+
+// dashFolder folds the spellings of a metadata key a backend or proxy may
+// read as the same header: '_' and '.' for '-'. Built once: it runs for
+// every prefixed header of every request.
+var dashFolder = strings.NewReplacer("_", "-", ".", "-")
 
 var dotFolder = strings.NewReplacer(
 	"%2e", ".", "%2E", ".", "%2f", "/", "%2F", "/", "%5c", "\\", "%5C", "\\",
