@@ -15,7 +15,6 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/translate/builtin"
-	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
 )
 
 // slowOnceServer answers every method with an empty message, except the
@@ -57,14 +56,11 @@ func (s *slowOnceServer) count(key string) int {
 func startSlowOnce(t *testing.T) (*slowOnceServer, string) {
 	t.Helper()
 	s := &slowOnceServer{calls: map[string]int{}, cancelled: make(chan string, 10)}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(s.handle), grpc.ForceServerCodecV2(grpcbackend.Codec{}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(lis) }()
-	t.Cleanup(func() { srv.Stop(); <-done })
+	serveAnyMethod(t, lis, s.handle)
 	return s, lis.Addr().String()
 }
 

@@ -43,15 +43,22 @@ func (s *recordingServer) handle(_ any, stream grpc.ServerStream) error {
 func startRecorder(t *testing.T, opts ...grpc.ServerOption) (*recordingServer, string) {
 	t.Helper()
 	rs := &recordingServer{}
-	srv := grpc.NewServer(append(opts, grpc.UnknownServiceHandler(rs.handle), grpc.ForceServerCodecV2(grpcbackend.Codec{}))...)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveAnyMethod(t, lis, rs.handle, opts...)
+	return rs, lis.Addr().String()
+}
+
+// serveAnyMethod serves handle for every method on lis, raw bytes in and
+// out, until the test ends.
+func serveAnyMethod(t *testing.T, lis net.Listener, handle grpc.StreamHandler, opts ...grpc.ServerOption) {
+	t.Helper()
+	srv := grpc.NewServer(append(opts, grpc.UnknownServiceHandler(handle), grpc.ForceServerCodecV2(grpcbackend.Codec{}))...)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(lis) }()
 	t.Cleanup(func() { srv.Stop(); <-done })
-	return rs, lis.Addr().String()
 }
 
 func TestMetadataBothWays(t *testing.T) {

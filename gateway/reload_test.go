@@ -18,14 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/switchboard-gw/switchboard/admin"
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
 	"github.com/switchboard-gw/switchboard/observability"
 	"github.com/switchboard-gw/switchboard/translate/builtin"
-	grpcbackend "github.com/switchboard-gw/switchboard/translate/grpc"
 )
 
 // countingListener counts the connections a backend accepts: a backend
@@ -46,15 +43,12 @@ func (l *countingListener) Accept() (net.Conn, error) {
 func startCountingRecorder(t *testing.T) (*recordingServer, *countingListener) {
 	t.Helper()
 	rs := &recordingServer{}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(rs.handle), grpc.ForceServerCodecV2(grpcbackend.Codec{}))
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lis := &countingListener{Listener: inner}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(lis) }()
-	t.Cleanup(func() { srv.Stop(); <-done })
+	serveAnyMethod(t, lis, rs.handle)
 	return rs, lis
 }
 
