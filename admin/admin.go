@@ -490,7 +490,7 @@ var Endpoints = []Endpoint{
 	{"GET", "/metrics", "Prometheus metrics"},
 	{"GET", "/", "this list; a browser (Accept: text/html) gets the dashboard"},
 	{"GET", "/admin/routes", "the route table as JSON"},
-	{"GET", "/admin/backends", "each backend: endpoints, readiness, breaker state, calls in flight, retry budget"},
+	{"GET", "/admin/backends", "each backend: breaker, calls in flight, retry budget, hedges; each endpoint: health, ejection, recent error rate"},
 	{"GET", "/admin/errors", "the last 100 failed requests, when the gateway records them"},
 	{"GET", "/admin/descriptors", "registered descriptor sets with versions"},
 	{"GET", "/admin/descriptors/{name}", "one set: version, digest, services, methods without HTTP rules"},

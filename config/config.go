@@ -167,6 +167,8 @@ type Backend struct {
 	Timeout Duration `yaml:"timeout"`
 	Retry   Retry    `yaml:"retry"`
 	Breaker Breaker  `yaml:"breaker"`
+	// Outlier ejects endpoints that fail in a row; nil never ejects.
+	Outlier *Outlier `yaml:"outlier"`
 	// MaxConcurrent bounds calls in flight to this backend; 0 is unlimited.
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// Headers are request headers forwarded as metadata beside the defaults.
@@ -204,10 +206,24 @@ type Retry struct {
 	Budget *float64 `yaml:"budget"`
 }
 
-// Breaker opens after Failures consecutive failures for Cooldown.
+// Breaker opens after Failures consecutive failures for Cooldown, then
+// admits Probes calls at once (default 1) until one decides.
 type Breaker struct {
 	Failures int      `yaml:"failures"`
 	Cooldown Duration `yaml:"cooldown"`
+	Probes   int      `yaml:"probes"`
+}
+
+// Outlier is a backend's outlier detection: an endpoint failing Failures
+// calls in a row is passed over for BaseEjection times its ejections (at
+// most MaxEjection), at most MaxEjectedPercent of the endpoints at once;
+// back, it takes Probes calls at once until one succeeds.
+type Outlier struct {
+	Failures          int      `yaml:"failures"`
+	BaseEjection      Duration `yaml:"base_ejection"`
+	MaxEjection       Duration `yaml:"max_ejection"`
+	MaxEjectedPercent int      `yaml:"max_ejected_percent"`
+	Probes            int      `yaml:"probes"`
 }
 
 // Route is one explicit route: exactly one method key holds the path, and

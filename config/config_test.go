@@ -105,6 +105,17 @@ func TestParseSemanticProblems(t *testing.T) {
 		{"embedded nats with tls", "backends:\n  b:\n    nats: {url: embedded, tls: {ca_file: ca.pem}}\n", "x.yaml:3: backends.b.nats: credentials_file and tls apply to external servers, not the embedded one"},
 		{"nats token and user", "backends:\n  b:\n    nats: {url: \"nats://a:4222\", token: t, user: u}\n", "x.yaml:3: backends.b.nats: set token or user and password, not both"},
 		{"NaN retry budget", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    retry: {budget: .nan}\n", "x.yaml:4: backends.b.retry.budget: must be above 0 and at most 1"},
+		{"breaker probes out of range", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    breaker: {failures: 3, cooldown: 1s, probes: 1000}\n", "x.yaml:4: backends.b.breaker.probes: must be between 1 and 100"},
+		{"breaker probes without failures", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    breaker: {probes: 2}\n", "x.yaml:4: backends.b.breaker.probes: set failures too"},
+		{"negative breaker failures", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    breaker: {failures: -1}\n", "x.yaml:4: backends.b.breaker.failures: must not be negative"},
+		{"outlier without failures", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {}\n", "x.yaml:4: backends.b.outlier.failures: must be between 1 and 1000"},
+		{"outlier failures huge", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {failures: 99999999999}\n", "x.yaml:4: backends.b.outlier.failures: must be between 1 and 1000"},
+		{"outlier ejection too short", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {failures: 3, base_ejection: 1ns}\n", "x.yaml:4: backends.b.outlier.base_ejection: must be at least 100ms"},
+		{"outlier max below base", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {failures: 3, base_ejection: 1m, max_ejection: 10s}\n", "x.yaml:4: backends.b.outlier.max_ejection: must be at least base_ejection"},
+		{"outlier percent", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {failures: 3, max_ejected_percent: 101}\n", "x.yaml:4: backends.b.outlier.max_ejected_percent: must be between 1 and 100"},
+		{"outlier probes", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {failures: 3, probes: -1}\n", "x.yaml:4: backends.b.outlier.probes: must be between 1 and 100"},
+		{"outlier unknown key", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: {failures: 3, interval: 10s}\n", "x.yaml:4: backends.b.outlier.interval: unknown key"},
+		{"outlier as a list", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\n    outlier: [3]\n", "x.yaml:4: backends.b.outlier"},
 		{"route without target", "backends:\n  b:\n    grpc: {endpoints: [\"a:1\"]}\nroutes:\n  - get: /x\n    backend: b\n", "x.yaml:5: routes[0]: missing target (grpc: package.Service/Method, thrift"},
 	}
 	for _, tt := range tests {

@@ -209,6 +209,17 @@ func (c *Config) validate() Problems {
 		if b.Breaker.Failures > 0 && b.Breaker.Cooldown == 0 {
 			add(c.Problem(key+".breaker.cooldown", "required when failures is set"))
 		}
+		if b.Breaker.Failures < 0 {
+			add(c.Problem(key+".breaker.failures", "must not be negative"))
+		}
+		if b.Breaker.Probes < 0 || b.Breaker.Probes > maxProbes {
+			add(c.Problem(key+".breaker.probes", "must be between 1 and %d (calls admitted at once when half-open)", maxProbes))
+		} else if b.Breaker.Probes > 0 && b.Breaker.Failures == 0 {
+			add(c.Problem(key+".breaker.probes", "set failures too: without it the breaker never opens"))
+		}
+		if o := b.Outlier; o != nil {
+			validateOutlier(c, key+".outlier", o, add)
+		}
 		if b.MaxConcurrent < 0 {
 			add(c.Problem(key+".max_concurrent", "must not be negative"))
 		}
@@ -265,4 +276,26 @@ func (c *Config) RouteKey(i int) string {
 		return fmt.Sprintf("routes[%d].custom", i)
 	}
 	return fmt.Sprintf("routes[%d].%s", i, strings.ToLower(method))
+}
+
+// maxProbes bounds breaker.probes and outlier.probes: a "half-open" state
+// that admits more is not one.
+const maxProbes = 100
+
+func validateOutlier(c *Config, key string, o *Outlier, add func(Problem)) {
+	if o.Failures < 1 || o.Failures > 1000 {
+		add(c.Problem(key+".failures", "must be between 1 and 1000 (failures in a row that eject an endpoint)"))
+	}
+	if o.BaseEjection != 0 && o.BaseEjection.D(0) < 100*time.Millisecond {
+		add(c.Problem(key+".base_ejection", "must be at least 100ms"))
+	}
+	if o.MaxEjection != 0 && o.MaxEjection.D(0) < o.BaseEjection.D(30*time.Second) {
+		add(c.Problem(key+".max_ejection", "must be at least base_ejection (default 30s)"))
+	}
+	if o.MaxEjectedPercent < 0 || o.MaxEjectedPercent > 100 {
+		add(c.Problem(key+".max_ejected_percent", "must be between 1 and 100"))
+	}
+	if o.Probes < 0 || o.Probes > maxProbes {
+		add(c.Problem(key+".probes", "must be between 1 and %d (calls at once to an endpoint back from ejection)", maxProbes))
+	}
 }

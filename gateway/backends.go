@@ -50,8 +50,13 @@ func policyOf(bc config.Backend, log *slog.Logger) resilience.Policy {
 		Timeout: bc.Timeout.D(config.DefaultBackendTimeout),
 		Retry: resilience.Retry{Attempts: bc.Retry.Attempts, Backoff: bc.Retry.Backoff.D(50 * time.Millisecond),
 			PerTryTimeout: bc.Retry.PerTryTimeout.D(0)},
-		Breaker:       resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0)},
+		Breaker: resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0),
+			Probes: bc.Breaker.Probes},
 		MaxConcurrent: bc.MaxConcurrent,
+	}
+	if o := bc.Outlier; o != nil {
+		p.Outlier = resilience.Outlier{Failures: o.Failures, BaseEjection: o.BaseEjection.D(0), MaxEjection: o.MaxEjection.D(0),
+			MaxEjectedPercent: o.MaxEjectedPercent, Probes: o.Probes}
 	}
 	if bc.Retry.Budget != nil {
 		p.Retry.Budget = *bc.Retry.Budget

@@ -745,11 +745,11 @@ func (g *Gateway) Endpoints() map[string][]string {
 // limits.max_inflight_body_bytes: bytes read and their decoded cost.
 func (g *Gateway) BodyBytesHeld() int64 { return g.budget.Used() }
 
-// BackendStatus is one backend as GET /admin/backends shows it.
+// BackendStatus is one backend as GET /admin/backends shows it; its
+// endpoints, with their health and ejection, are in Status.
 type BackendStatus struct {
-	Name      string   `json:"name"`
-	Protocol  string   `json:"protocol"`
-	Endpoints []string `json:"endpoints,omitempty"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
 	// Ready is empty when the backend's connection is up (or it keeps
 	// none), else why not.
 	Ready string `json:"ready,omitempty"`
@@ -766,7 +766,7 @@ func (g *Gateway) Backends() []BackendStatus {
 		if !ok {
 			continue
 		}
-		st := BackendStatus{Name: name, Protocol: b.Config.Protocol, Status: b.Guarded.Status(), Endpoints: endpointsOf(b)}
+		st := BackendStatus{Name: name, Protocol: b.Config.Protocol, Status: b.Guarded.Status()}
 		if err := readiness(b); err != nil {
 			st.Ready = err.Error()
 		}

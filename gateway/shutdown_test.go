@@ -3,16 +3,20 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 
 	"github.com/switchboard-gw/switchboard/admin"
 	"github.com/switchboard-gw/switchboard/config"
@@ -184,3 +188,95 @@ func (s *spanStart) OnStart(_ context.Context, span sdktrace.ReadWriteSpan) {
 func (s *spanStart) OnEnd(sdktrace.ReadOnlySpan)      {}
 func (s *spanStart) Shutdown(context.Context) error   { return nil }
 func (s *spanStart) ForceFlush(context.Context) error { return nil }
+
+// TestGracefulShutdownUnderLoad: with 500 requests held at the backend,
+// shutdown starts, the backend then answers, and every one of the 500
+// completes with 200.
+func TestGracefulShutdownUnderLoad(t *testing.T) {
+	const n = 500
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	release := make(chan struct{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveAnyMethod(t, lis, func(_ any, stream grpc.ServerStream) error {
+		var in []byte
+		if err := stream.RecvMsg(&in); err != nil {
+			return err
+		}
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		<-release
+		out := []byte{}
+		return stream.SendMsg(&out)
+	})
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin: 127.0.0.1:0
+limits: {shutdown_timeout: 30s}
+descriptors:
+  - file: ../testdata/library.pb
+backends:
+  library:
+    grpc: {endpoints: ["%s"]}
+    timeout: 30s
+services:
+  - name: library.v1.LibraryService
+    backend: library
+`, lis.Addr())), "shutdown.yaml", builtin.Protocols().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := observability.NewMetrics()
+	logs := new(logWatch)
+	g, err := gateway.New(context.Background(), cfg, logs.logger(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan gateway.Listeners, 1)
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
+	}()
+	l := <-started
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			resp, err := client.Get("http://" + l.HTTP + "/v1/shelves/1/books/1")
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	select {
+	case <-all:
+	case <-time.After(eventTimeout):
+		t.Fatalf("%d of %d requests reached the backend", arrived.Load(), n)
+	}
+	draining := logs.next(`msg="shutting down"`)
+	cancel()
+	await(t, draining, "Run to start draining")
+	close(release)
+	ok := 0
+	for range n {
+		if <-statuses == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != n {
+		t.Errorf("%d of %d requests in flight at shutdown completed with 200", ok, n)
+	}
+	if err := <-runErr; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}

@@ -21,6 +21,10 @@ type Metrics struct {
 	backendCalls    *prometheus.CounterVec
 	backendDuration *prometheus.HistogramVec
 	breakerState    *prometheus.GaugeVec
+	ejected         *prometheus.GaugeVec
+	ejections       *prometheus.CounterVec
+	hedges          *prometheus.CounterVec
+	retries         *prometheus.CounterVec
 	schemaSwaps     *prometheus.CounterVec
 	policyRefusals  *prometheus.CounterVec
 	policyDecisions *prometheus.CounterVec
@@ -59,6 +63,22 @@ func NewMetrics() *Metrics {
 			Name: "switchboard_backend_breaker_open",
 			Help: "1 while the backend's circuit breaker is open or half-open.",
 		}, []string{"backend"}),
+		ejected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_backend_endpoint_ejected",
+			Help: "1 while outlier detection has the backend's endpoint out of rotation.",
+		}, []string{"backend", "endpoint"}),
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_backend_endpoint_ejections_total",
+			Help: "Times outlier detection took the backend's endpoint out of rotation.",
+		}, []string{"backend", "endpoint"}),
+		hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_backend_hedges_total",
+			Help: "Hedged attempts by backend and outcome: sent, or won (its reply was used).",
+		}, []string{"backend", "outcome"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_backend_retries_total",
+			Help: "Retries by backend and outcome: sent, or over_budget (refused by the retry budget).",
+		}, []string{"backend", "outcome"}),
 		schemaSwaps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_schema_changes_total",
 			Help: "Schema registrations, removals and rollbacks by outcome.",
@@ -82,7 +102,7 @@ func NewMetrics() *Metrics {
 	}
 	reg.MustRegister(m.configReloads)
 	reg.MustRegister(m.requests, m.requestDuration, m.inFlight, m.backendCalls, m.backendDuration,
-		m.breakerState, m.schemaSwaps, m.policyRefusals, m.policyDecisions, m.storeErrors,
+		m.breakerState, m.ejected, m.ejections, m.hedges, m.retries, m.schemaSwaps, m.policyRefusals, m.policyDecisions, m.storeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -111,6 +131,35 @@ func (m *Metrics) BreakerOpen(backend string, open bool) {
 		v = 1
 	}
 	m.breakerState.WithLabelValues(backend).Set(v)
+}
+
+// EndpointEjected records an endpoint's ejection or return.
+func (m *Metrics) EndpointEjected(backend, endpoint string, ejected bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ejected {
+		v = 1
+		m.ejections.WithLabelValues(backend, endpoint).Inc()
+	}
+	m.ejected.WithLabelValues(backend, endpoint).Set(v)
+}
+
+// Hedge counts a hedged attempt: "sent", or "won" when its reply was used.
+func (m *Metrics) Hedge(backend, outcome string) {
+	if m == nil {
+		return
+	}
+	m.hedges.WithLabelValues(backend, outcome).Inc()
+}
+
+// Retry counts a retry: "sent", or "over_budget" when the budget refused it.
+func (m *Metrics) Retry(backend, outcome string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(backend, outcome).Inc()
 }
 
 // SchemaChange records an admin or startup schema operation.

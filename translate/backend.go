@@ -23,6 +23,11 @@ type Call struct {
 	// marked so): only then may a failure that may have reached the
 	// application be retried.
 	Idempotent bool
+	// Addressed says values from the request chose where the call goes (a
+	// NATS subject filled from path variables): that nobody receives it
+	// may be the request's doing, and must not open the breaker. A call
+	// to a fixed destination that nobody receives says the backend is down.
+	Addressed bool
 }
 
 // Delivery is what a call waits for.

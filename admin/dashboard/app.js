@@ -315,7 +315,18 @@
       const breaker = h('td', null, h('span', { class: stateClass[br.state] || '' }, br.state || ''));
       if (br.consecutive_failures) breaker.append(` (${br.consecutive_failures} failures)`);
       if (br.open_until) breaker.append(` until ${br.open_until}`);
-      tbody.append(h('tr', null, td(b.name), td(b.protocol), td((b.endpoints || []).join(', '), 'mono'),
+      const endpoints = h('td', { class: 'mono' });
+      for (const ep of b.endpoints || []) {
+        // Out of rotation by its own health check, or ejected: red;
+        // back on probation: amber.
+        let cls = ep.healthy ? 'good' : 'bad';
+        let note = ep.healthy ? '' : ' (unhealthy)';
+        if (ep.state === 'ejected') { cls = 'bad'; note = ` (ejected until ${ep.ejected_until})`; }
+        if (ep.state === 'probation') { cls = 'warn'; note = ' (probation)'; }
+        if (endpoints.childNodes.length) endpoints.append(h('br'));
+        endpoints.append(h('span', { class: cls, title: ep.detail || '' }, ep.address + note));
+      }
+      tbody.append(h('tr', null, td(b.name), td(b.protocol), endpoints,
         h('td', null, b.ready ? h('span', { class: 'bad' }, b.ready) : h('span', { class: 'good' }, 'ready')),
         breaker, td(b.in_flight), td(b.retrying), td(b.retry_budget), td(b.max_concurrent || '–')));
     }

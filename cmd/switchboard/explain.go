@@ -99,7 +99,11 @@ func printExplanation(w io.Writer, ex *gateway.Explanation) {
 		}
 	}
 	if b := ex.Backend; b != nil {
-		eps := strings.Join(b.Endpoints, ", ")
+		var addrs []string
+		for _, ep := range b.Endpoints {
+			addrs = append(addrs, ep.Address)
+		}
+		eps := strings.Join(addrs, ", ")
 		if eps == "" {
 			eps = "no endpoints of its own"
 		}

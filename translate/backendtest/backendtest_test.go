@@ -499,9 +499,11 @@ func TestNATS(t *testing.T) {
 			{Name: "micro-503", Call: &translate.Call{Method: "backendtest.fail.overloaded"}, Code: codes.Unavailable},
 		},
 		// Nobody subscribes to the subject: the server says "no
-		// responders" at once. That is about this request's subject, not
-		// the bus (BackendHealthy), and nothing received it (Retryable).
-		UnknownMethod:     &translate.Call{Method: "backendtest.nobody"},
+		// responders" at once, and nothing received it (Retryable). The
+		// subject came from the request (Addressed): that says nothing of
+		// the bus (BackendHealthy). A fixed subject nobody serves does:
+		// see nats.TestNoRespondersAndTheBreaker.
+		UnknownMethod:     &translate.Call{Method: "backendtest.nobody", Addressed: true},
 		UnknownMethodWant: backendtest.Facts{Code: codes.Unavailable, Retryable: true, BackendHealthy: true},
 		Stall:             &translate.Call{Method: "backendtest.stall"},
 		CancelCode:        codes.Canceled,

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/balancer/leastrequest"
-	"google.golang.org/grpc/balancer/roundrobin"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // registers the client-side health checker
@@ -51,11 +50,12 @@ type HealthCheck struct {
 	Service string
 }
 
-// balancers maps the balancing: values to grpc-go's balancer names.
+// balancers maps the balancing: values to our balancers' names
+// (balancer.go).
 var balancers = map[string]string{
-	"":              roundrobin.Name,
-	"round_robin":   roundrobin.Name,
-	"least_request": leastrequest.Name, // power of two choices, grpc-go's default choiceCount 2
+	"":              roundRobinBalancer,
+	"round_robin":   roundRobinBalancer,
+	"least_request": leastRequestBalancer, // power of two choices
 }
 
 func balancerNames() string { return "round_robin or least_request" }
@@ -69,8 +69,7 @@ func healthServiceProblem(s string) string {
 }
 
 // serviceConfig is the JSON service config for opts: the balancer, and
-// healthCheckConfig when health checking is on. Without either it is
-// {"loadBalancingConfig":[{"round_robin":{}}]}, as before both existed.
+// healthCheckConfig when health checking is on.
 func serviceConfig(opts Options) (string, error) {
 	lb, ok := balancers[opts.Balancing]
 	if !ok {
@@ -99,6 +98,8 @@ type Backend struct {
 	name      string
 	conn      *grpc.ClientConn
 	endpoints []string
+	tracker   *endpointTracker
+	health    *HealthCheck
 }
 
 // Endpoints are the backend's host:port addresses, for checks that dial
@@ -144,6 +145,8 @@ func Dial(name string, opts Options) (*Backend, error) {
 		}
 		addrs[i] = resolver.Address{Addr: ep, ServerName: authority}
 	}
+	tracker := &endpointTracker{}
+	withBalancerState(addrs, tracker)
 	r.InitialState(resolver.State{Addresses: addrs})
 	maxMsg := opts.MaxMessageBytes
 	if maxMsg <= 0 {
@@ -165,7 +168,38 @@ func Dial(name string, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", name, err)
 	}
-	return &Backend{name: name, conn: conn, endpoints: append([]string(nil), opts.Endpoints...)}, nil
+	return &Backend{name: name, conn: conn, endpoints: append([]string(nil), opts.Endpoints...), tracker: tracker, health: opts.Health}, nil
+}
+
+var _ translate.HealthReporter = (*Backend)(nil)
+
+// EndpointHealth says which endpoints the balancer may pick: connected,
+// and SERVING when health checking is on. The connection starts idle and
+// connects on the first call, so before one every endpoint is "idle".
+func (b *Backend) EndpointHealth() []translate.EndpointHealth {
+	state := b.conn.GetState()
+	b.tracker.mu.Lock()
+	ready := b.tracker.ready
+	b.tracker.mu.Unlock()
+	out := make([]translate.EndpointHealth, len(b.endpoints))
+	for i, ep := range b.endpoints {
+		h := translate.EndpointHealth{Address: ep}
+		switch {
+		case state == connectivity.Idle || (state == connectivity.Connecting && ready == nil):
+			h.Healthy, h.Detail = true, "idle: connects on the first call"
+		case state != connectivity.TransientFailure && state != connectivity.Shutdown && ready[ep]:
+			h.Healthy = true
+			if b.health != nil {
+				h.Detail = "grpc.health.v1: SERVING"
+			}
+		case b.health != nil:
+			h.Detail = "not connected, or not SERVING (grpc.health.v1)"
+		default:
+			h.Detail = "not connected"
+		}
+		out[i] = h
+	}
+	return out
 }
 
 // Conn is the backend's connection, for server reflection.

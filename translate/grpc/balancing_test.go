@@ -149,12 +149,12 @@ func TestServiceConfig(t *testing.T) {
 		want string
 	}{
 		// Unchanged when none of the new keys is set.
-		{Options{}, `{"loadBalancingConfig":[{"round_robin":{}}]}`},
-		{Options{Balancing: "round_robin"}, `{"loadBalancingConfig":[{"round_robin":{}}]}`},
-		{Options{Balancing: "least_request"}, `{"loadBalancingConfig":[{"least_request_experimental":{}}]}`},
-		{Options{Health: &HealthCheck{}}, `{"healthCheckConfig":{"serviceName":""},"loadBalancingConfig":[{"round_robin":{}}]}`},
+		{Options{}, `{"loadBalancingConfig":[{"switchboard_round_robin":{}}]}`},
+		{Options{Balancing: "round_robin"}, `{"loadBalancingConfig":[{"switchboard_round_robin":{}}]}`},
+		{Options{Balancing: "least_request"}, `{"loadBalancingConfig":[{"switchboard_least_request":{}}]}`},
+		{Options{Health: &HealthCheck{}}, `{"healthCheckConfig":{"serviceName":""},"loadBalancingConfig":[{"switchboard_round_robin":{}}]}`},
 		{Options{Balancing: "least_request", Health: &HealthCheck{Service: `a.B"`}},
-			`{"healthCheckConfig":{"serviceName":"a.B\""},"loadBalancingConfig":[{"least_request_experimental":{}}]}`},
+			`{"healthCheckConfig":{"serviceName":"a.B\""},"loadBalancingConfig":[{"switchboard_least_request":{}}]}`},
 	} {
 		got, err := serviceConfig(c.opts)
 		if err != nil || got != c.want {

@@ -125,13 +125,15 @@ func (b *Backend) mapError(call *translate.Call, err error) *translate.Error {
 	case errors.Is(err, context.Canceled):
 		e.Code, e.Message = codes.Canceled, "request cancelled"
 	case errors.Is(err, natsgo.ErrNoResponders):
-		// Subjects come from path variables: a subject nobody serves is
-		// this request's problem, not a sign the bus is down.
+		// Nobody serves a fixed subject: the service is down, and the
+		// breaker counts it. A subject filled from path variables may be
+		// one nobody was ever meant to serve: the request's problem, or
+		// any client could open the breaker for everyone.
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+": no responders for subject "+call.Method
-		e.BackendHealthy, e.Retryable = true, true
+		e.BackendHealthy, e.Retryable = call.Addressed, true
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+": no stream for subject "+call.Method
-		e.BackendHealthy, e.Retryable = true, true
+		e.BackendHealthy, e.Retryable = call.Addressed, true
 	case errors.Is(err, natsgo.ErrMaxPayload):
 		e.Code, e.Reason = codes.InvalidArgument, translate.ReasonBodyTooLarge
 		e.Message = fmt.Sprintf("message exceeds the NATS server's maximum payload of %d bytes", b.nc.MaxPayload())

@@ -309,6 +309,39 @@ func (b *Backend) Endpoints() []string {
 	return eps
 }
 
+var _ translate.HealthReporter = (*Backend)(nil)
+
+// EndpointHealth is the connection's state for each configured server: a
+// NATS client holds one connection, to one server at a time, and fails
+// over to the others itself, so the others stand by.
+func (b *Backend) EndpointHealth() []translate.EndpointHealth {
+	st := b.nc.Status()
+	up := st == natsgo.CONNECTED
+	eps := b.Endpoints()
+	if len(eps) == 0 {
+		h := translate.EndpointHealth{Address: "embedded", Healthy: up, Detail: "in-process server: " + st.String()}
+		return []translate.EndpointHealth{h}
+	}
+	current := ""
+	if u, err := neturl.Parse(b.nc.ConnectedUrl()); up && err == nil {
+		current = u.Host
+	}
+	out := make([]translate.EndpointHealth, len(eps))
+	for i, ep := range eps {
+		h := translate.EndpointHealth{Address: ep, Healthy: up}
+		switch {
+		case !up:
+			h.Detail = "not connected (" + st.String() + ")"
+		case ep == current:
+			h.Detail = "connected"
+		default:
+			h.Detail = "standby: the connection is to " + current
+		}
+		out[i] = h
+	}
+	return out
+}
+
 // Conn is the connection, for tests and for tools that subscribe beside
 // the gateway.
 func (b *Backend) Conn() *natsgo.Conn { return b.nc }

@@ -44,6 +44,16 @@ type subjectPart struct {
 	field   string // path variable field path; "" for a literal
 }
 
+// variable reports whether path values fill part of the subject.
+func (t *subjectTemplate) variable() bool {
+	for _, p := range t.parts {
+		if p.field != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // parseSubject checks a subject template against the route's path fields:
 // every {var} must name one, literal text must be valid subject text
 // without wildcards, and no token may be empty.

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -478,5 +479,36 @@ func TestAckBodyShape(t *testing.T) {
 	b, _ := json.Marshal(Ack{Stream: "ORDERS", Seq: 1})
 	if string(b) != `{"stream":"ORDERS","seq":1,"duplicate":false}` {
 		t.Errorf("%s", b)
+	}
+}
+
+// TestNoRespondersAndTheBreaker: nobody serving a fixed subject is the
+// service being down, and opens the breaker; nobody serving a subject
+// filled from the path may be the client's doing, and never opens it.
+func TestNoRespondersAndTheBreaker(t *testing.T) {
+	s := startServer(t, 0, "")
+	for _, tc := range []struct {
+		name     string
+		subject  string
+		fields   []string
+		wantOpen bool
+	}{
+		{"fixed subject", "inventory.get", nil, true},
+		{"subject from the path", "inventory.{sku}.get", []string{"sku"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := resilience.Wrap("orders", backend(t, s.ClientURL()),
+				resilience.Policy{Timeout: time.Second, Breaker: resilience.Breaker{Failures: 3, Cooldown: time.Minute}}, nil)
+			tg := target(t, b, tc.fields, Route{Subject: tc.subject})
+			for i := range 5 {
+				rec := call(t, tg, http.MethodGet, "", nil, "sku", fmt.Sprintf("sku%d", i))
+				if rec.Code != http.StatusServiceUnavailable {
+					t.Fatalf("call %d: status %d: %s", i, rec.Code, rec.Body)
+				}
+			}
+			if got := b.Status().Breaker.State; (got == "open") != tc.wantOpen {
+				t.Errorf("breaker %s after 5 calls nobody answered; want open: %v", got, tc.wantOpen)
+			}
+		})
 	}
 }

@@ -194,6 +194,7 @@ func (t *Transcoder) Encode(req *translate.Request, call *translate.Call) error 
 		return err
 	}
 	call.Method, call.Body, call.Delivery = subject, payload, t.delivery
+	call.Addressed = t.subject.variable()
 	return nil
 }
 

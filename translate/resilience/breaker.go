@@ -6,8 +6,8 @@ import (
 )
 
 // breaker opens after Failures consecutive failures, stays open for
-// Cooldown, then lets exactly one probe through (half-open): the probe's
-// success closes it, its failure opens it again.
+// Cooldown, then lets at most Probes calls through at once (half-open):
+// a probe's success closes it, a probe's failure opens it again.
 //
 // We do not use go-resiliency's breaker: its successes never reset the error
 // count (3 errors among 300 successes open it), half-open admits every caller
@@ -15,6 +15,7 @@ import (
 // goroutines at all: state changes happen on calls.
 type breaker struct {
 	failures int
+	probes   int
 	cooldown time.Duration
 	now      func() time.Time
 	onChange func(open bool)
@@ -22,14 +23,20 @@ type breaker struct {
 	mu          sync.Mutex
 	consecutive int
 	openUntil   time.Time // zero when closed
-	probing     bool      // a half-open probe is in flight
+	// gen counts openings: only the probes of the current half-open
+	// period decide it, not a slow one from an earlier period.
+	gen     int
+	probing int // half-open probes in flight
 }
 
 // ticket is what allow hands to a call admitted through the breaker; the
-// call gives it back to done or abandon. Only the probe's ticket decides a
+// call gives it back to done or abandon. Only a probe's ticket decides a
 // half-open breaker: a slow call admitted before the breaker opened cannot
-// take the probe's place.
-type ticket struct{ probe bool }
+// take a probe's place.
+type ticket struct {
+	probe bool
+	gen   int
+}
 
 // allow reports whether a call may go ahead; when it does, the caller must
 // report the outcome with done or abandon.
@@ -42,12 +49,15 @@ func (b *breaker) allow() (ticket, bool) {
 	if b.openUntil.IsZero() {
 		return ticket{}, true
 	}
-	if b.now().Before(b.openUntil) || b.probing {
+	if b.now().Before(b.openUntil) || b.probing >= b.probes {
 		return ticket{}, false
 	}
-	b.probing = true
-	return ticket{probe: true}, true
+	b.probing++
+	return ticket{probe: true, gen: b.gen}, true
 }
+
+// current reports whether t is a probe of the half-open period now.
+func (b *breaker) current(t ticket) bool { return t.probe && t.gen == b.gen && !b.openUntil.IsZero() }
 
 // done records a call's outcome.
 func (b *breaker) done(t ticket, failed bool) {
@@ -57,19 +67,20 @@ func (b *breaker) done(t ticket, failed bool) {
 	b.mu.Lock()
 	wasOpen := !b.openUntil.IsZero()
 	switch {
-	case t.probe:
-		b.probing = false
+	case b.current(t):
+		b.probing--
 		if failed {
-			b.openUntil = b.now().Add(b.cooldown)
+			b.openLocked()
 		} else {
-			b.consecutive, b.openUntil = 0, time.Time{}
+			b.consecutive, b.openUntil, b.probing = 0, time.Time{}, 0
 		}
 	case wasOpen:
-		// A call admitted before the breaker opened: the probe decides.
+		// A call admitted before the breaker opened, or a probe of an
+		// earlier half-open period: the current probes decide.
 	case failed:
 		b.consecutive++
 		if b.consecutive >= b.failures {
-			b.openUntil = b.now().Add(b.cooldown)
+			b.openLocked()
 		}
 	default:
 		b.consecutive = 0
@@ -81,15 +92,23 @@ func (b *breaker) done(t ticket, failed bool) {
 	}
 }
 
+func (b *breaker) openLocked() {
+	b.openUntil = b.now().Add(b.cooldown)
+	b.gen++
+	b.probing = 0
+}
+
 // abandon ends a call that says nothing about the backend (the caller went
 // away or set its own short deadline): a probe's slot is freed, no count
 // changes.
 func (b *breaker) abandon(t ticket) {
-	if b == nil || !t.probe {
+	if b == nil {
 		return
 	}
 	b.mu.Lock()
-	b.probing = false
+	if b.current(t) {
+		b.probing--
+	}
 	b.mu.Unlock()
 }
 
@@ -114,6 +133,8 @@ type BreakerState struct {
 	ConsecutiveFailures int `json:"consecutive_failures"`
 	// OpenUntil is when an open breaker admits a probe.
 	OpenUntil time.Time `json:"open_until,omitzero"`
+	// Probes are a half-open breaker's probes in flight.
+	Probes int `json:"probes,omitempty"`
 }
 
 func (b *breaker) state() BreakerState {
@@ -125,21 +146,21 @@ func (b *breaker) state() BreakerState {
 	st := BreakerState{State: "closed", ConsecutiveFailures: b.consecutive}
 	switch {
 	case b.openUntil.IsZero():
-	case b.now().Before(b.openUntil) && !b.probing:
+	case b.now().Before(b.openUntil):
 		st.State, st.OpenUntil = "open", b.openUntil
 	default:
-		st.State = "half-open"
+		st.State, st.Probes = "half-open", b.probing
 	}
 	return st
 }
 
 // open reports whether the breaker refuses calls now (open, or half-open
-// with its probe in flight).
+// with all its probes in flight).
 func (b *breaker) open() bool {
 	if b == nil {
 		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return !b.openUntil.IsZero() && (b.now().Before(b.openUntil) || b.probing)
+	return !b.openUntil.IsZero() && (b.now().Before(b.openUntil) || b.probing >= b.probes)
 }

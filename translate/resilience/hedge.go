@@ -85,6 +85,9 @@ func (b *Backend) try(ctx context.Context, call *translate.Call, decode func(*tr
 type race struct {
 	ctx    context.Context // the call's, beyond any one copy
 	winner atomic.Int32    // the winning copy's id (from 1), 0 until one wins
+	// picks are the copies' endpoint choices, so that a hedge goes to
+	// another endpoint; guarded by the backend's endpoints lock.
+	picks []*pick
 }
 
 // settle is called by copy id once its backend call returned err: it
@@ -122,13 +125,15 @@ func (b *Backend) soft(ctx context.Context, err error) bool {
 // lost ends a copy that lost the race: a cancelled one's failure says
 // nothing about the backend; one that answered after the winner was a
 // success, whose reply nobody reads.
-func (b *Backend) lost(t ticket, span trace.Span, err error, start time.Time) (*translate.Reply, error) {
+func (b *Backend) lost(t ticket, p *pick, span trace.Span, reply *translate.Reply, err error, start time.Time) (*translate.Reply, error) {
 	span.SetAttributes(attribute.Bool("switchboard.hedge.lost", true))
 	if err != nil {
 		b.breaker.abandon(t)
+		p.done(verdictNeutral, "")
 		return nil, err
 	}
 	b.breaker.done(t, false)
+	p.done(verdictSuccess, reply.Endpoint)
 	elapsed := time.Since(start)
 	b.latency.add(elapsed)
 	b.metrics.BackendCall(b.name, codes.OK.String(), elapsed)
@@ -154,6 +159,7 @@ func (b *Backend) takeHedge() (release func(), ok bool) {
 		}
 	}
 	b.hedges.Add(1)
+	b.metrics.Hedge(b.name, "sent")
 	return func() {
 		b.retrying.Add(-1)
 		if b.slots != nil {
@@ -236,6 +242,7 @@ func (b *Backend) hedged(ctx context.Context, call *translate.Call, decode func(
 				}
 				if o.id > 1 {
 					b.hedgesWon.Add(1)
+					b.metrics.Hedge(b.name, "won")
 				}
 				return o.reply, o.err
 			}

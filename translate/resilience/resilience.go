@@ -33,7 +33,10 @@ type Policy struct {
 	// deadline and then fail with UNAVAILABLE (503): the backend is full,
 	// the client did nothing wrong.
 	MaxConcurrent int
-	// Log is where breaker changes are logged, once each; nil discards.
+	// Outlier ejects failing endpoints; Failures 0 never ejects.
+	Outlier Outlier
+	// Log is where breaker and ejection changes are logged, once each;
+	// nil discards.
 	Log *slog.Logger
 }
 
@@ -64,10 +67,12 @@ const (
 	MinRetries         = 3
 )
 
-// Breaker opens after Failures consecutive failures for Cooldown.
+// Breaker opens after Failures consecutive failures for Cooldown, then
+// admits Probes calls at once (0 means 1) until one of them decides.
 type Breaker struct {
 	Failures int
 	Cooldown time.Duration
+	Probes   int
 }
 
 // tripCodes are the outcomes that say the backend, not the request, is in
@@ -94,6 +99,9 @@ type Backend struct {
 	hedges, hedgesWon atomic.Int64
 	// latency is recent successful attempts' latency, for Hedge.P95.
 	latency latencies
+	// endpoints steer attempts away from ejected endpoints and count
+	// each endpoint's calls.
+	endpoints *endpoints
 }
 
 var _ translate.Backend = (*Backend)(nil)
@@ -104,9 +112,18 @@ func Wrap(name string, next translate.Backend, policy Policy, metrics *observabi
 		policy.Retry.Budget = DefaultRetryBudget
 	}
 	b := &Backend{name: name, next: next, policy: policy, metrics: metrics}
+	b.endpoints = &endpoints{backend: name, now: time.Now, log: policy.Log,
+		onEject: func(addr string, ejected bool) { metrics.EndpointEjected(name, addr, ejected) }}
+	if policy.Outlier.Failures > 0 {
+		b.endpoints.outlier = policy.Outlier.withDefaults()
+	}
+	if e, ok := next.(interface{ Endpoints() []string }); ok {
+		b.endpoints.known = e.Endpoints
+	}
 	if policy.Breaker.Failures > 0 {
 		b.breaker = &breaker{
 			failures: policy.Breaker.Failures,
+			probes:   max(1, policy.Breaker.Probes),
 			cooldown: policy.Breaker.Cooldown,
 			now:      time.Now,
 			onChange: func(open bool) {
@@ -258,6 +275,7 @@ func (b *Backend) DoHedged(ctx context.Context, call *translate.Call, decode fun
 func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error,
 	callerDeadline time.Time, h Hedge, n int) (*translate.Reply, error, bool) {
 	if !b.takeRetry() {
+		b.metrics.Retry(b.name, "over_budget")
 		return nil, nil, false
 	}
 	defer b.retrying.Add(-1)
@@ -274,6 +292,7 @@ func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*
 		return nil, nil, false
 	}
 	observability.FromContext(ctx).AddRetry()
+	b.metrics.Retry(b.name, "sent")
 	reply, err := b.try(ctx, call, decode, callerDeadline, h)
 	return reply, err, true
 }
@@ -307,6 +326,13 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 		ctx, cancel = context.WithTimeout(ctx, b.policy.Retry.PerTryTimeout)
 		defer cancel()
 	}
+	p := &pick{set: b.endpoints, race: r}
+	if r != nil {
+		b.endpoints.mu.Lock()
+		r.picks = append(r.picks, p)
+		b.endpoints.mu.Unlock()
+	}
+	ctx = translate.WithEndpointChooser(ctx, p)
 	// One client span per attempt, under the request's server span (a no-op
 	// when tracing is off), so retries and backend latency show in traces.
 	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("github.com/switchboard-gw/switchboard").
@@ -316,7 +342,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
 	if r != nil && !r.settle(id, err, b) {
-		return b.lost(t, span, err, start)
+		return b.lost(t, p, span, reply, err, start)
 	}
 	decodeFailed := false
 	if err == nil && decode != nil {
@@ -354,10 +380,14 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	switch {
 	case code == codes.Canceled || callersFault || healthy || unconfirmed || (decodeFailed && !declared && source == "reply"):
 		b.breaker.abandon(t)
+		p.done(verdictNeutral, endpoint)
 	case declared:
 		b.breaker.done(t, false)
+		p.done(verdictSuccess, endpoint)
 	default:
-		b.breaker.done(t, slices.Contains(tripCodes, code))
+		failed := slices.Contains(tripCodes, code)
+		b.breaker.done(t, failed)
+		p.done(verdictOf(failed), endpoint)
 	}
 	elapsed := time.Since(start)
 	if code == codes.OK {
@@ -388,6 +418,9 @@ type Status struct {
 	// LatencyP95 is the p95 latency of recent successful attempts, in
 	// milliseconds, once there are enough of them (hedge: {delay: p95}).
 	LatencyP95 float64 `json:"latency_p95_ms,omitempty"`
+	// Endpoints are the backend's endpoints: the protocol's health
+	// checks beside ejection, calls in flight and recent errors.
+	Endpoints []EndpointStatus `json:"endpoints,omitempty"`
 }
 
 // Status reports the backend's breaker, calls in flight and retry budget.
@@ -402,5 +435,28 @@ func (b *Backend) Status() Status {
 		Hedges:        b.hedges.Load(),
 		HedgesWon:     b.hedgesWon.Load(),
 		LatencyP95:    float64(b.latency.p95.Load()) / float64(time.Millisecond),
+		Endpoints:     b.endpointStatus(),
 	}
+}
+
+// endpointStatus merges the protocol's view of its endpoints with the
+// shared layer's.
+func (b *Backend) endpointStatus() []EndpointStatus {
+	if h, ok := b.next.(translate.HealthReporter); ok {
+		return b.endpoints.status(h.EndpointHealth())
+	}
+	var listed []translate.EndpointHealth
+	if b.endpoints.known != nil {
+		for _, addr := range b.endpoints.known() {
+			listed = append(listed, translate.EndpointHealth{Address: addr, Healthy: true})
+		}
+	}
+	return b.endpoints.status(listed)
+}
+
+func verdictOf(failed bool) verdict {
+	if failed {
+		return verdictFailure
+	}
+	return verdictSuccess
 }

@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -123,7 +124,7 @@ func TestBreaker(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(0, 0)}
 	var changes []bool
-	br := &breaker{failures: 3, cooldown: 10 * time.Second, now: clock.now, onChange: func(open bool) { changes = append(changes, open) }}
+	br := &breaker{failures: 3, probes: 1, cooldown: 10 * time.Second, now: clock.now, onChange: func(open bool) { changes = append(changes, open) }}
 
 	// Successes reset the count: failures must be consecutive.
 	for i := 0; i < 10; i++ {
@@ -477,5 +478,55 @@ func TestHugeBackoff(t *testing.T) {
 		if d := b.backoff(n); d < 0 || d > maxBackoff {
 			t.Errorf("backoff(%d) = %v", n, d)
 		}
+	}
+}
+
+// TestBreakerHalfOpenProbes: a half-open breaker admits at most Probes
+// calls at once; the rest are refused at once, without a backend call.
+func TestBreakerHalfOpenProbes(t *testing.T) {
+	t.Parallel()
+	for _, probes := range []int{1, 3} {
+		t.Run(fmt.Sprint(probes), func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeClock{t: time.Unix(1000, 0)}
+			f := &fakeBackend{script: []error{unavailable("down")}}
+			b := Wrap("lib", f, Policy{Breaker: Breaker{Failures: 1, Cooldown: time.Second, Probes: probes}}, nil)
+			b.breaker.now = clock.now
+			b.Invoke(context.Background(), &translate.Call{})
+			if st := b.Status().Breaker.State; st != "open" {
+				t.Fatalf("breaker %s after a failure, want open", st)
+			}
+			clock.t = clock.t.Add(time.Second)
+			f.calls.Store(0)
+			f.block, f.entered = make(chan struct{}), make(chan struct{})
+			var wg sync.WaitGroup
+			var refused atomic.Int32
+			for range 20 {
+				wg.Go(func() {
+					_, err := b.Invoke(context.Background(), &translate.Call{})
+					if errors.Is(err, errBreakerOpen) || (err != nil && translate.FromError(err).Code == codes.Unavailable) {
+						refused.Add(1)
+					}
+				})
+			}
+			<-f.entered
+			// Refusals take no backend call: wait for them all.
+			for deadline := time.Now().Add(10 * time.Second); refused.Load() < int32(20-probes); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d refused, want %d", refused.Load(), 20-probes)
+				}
+			}
+			if got := f.calls.Load(); got != int32(probes) {
+				t.Errorf("half-open admitted %d calls, want %d", got, probes)
+			}
+			if st := b.Status().Breaker; st.State != "half-open" || st.Probes != probes {
+				t.Errorf("breaker = %+v, want half-open with %d probes", st, probes)
+			}
+			close(f.block)
+			wg.Wait()
+			if st := b.Status().Breaker.State; st != "closed" {
+				t.Errorf("breaker %s after good probes, want closed", st)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -37,6 +38,10 @@ type Options struct {
 	// buffered, and so every string, binary and container in it. 0 means
 	// 16 MiB.
 	MaxMessageBytes int
+	// Health, when set, checks every endpoint until Close.
+	Health *HealthCheck
+	// Log, when set, hears of endpoints turning unhealthy and back.
+	Log *slog.Logger
 }
 
 const (
@@ -69,6 +74,10 @@ type Backend struct {
 	endpoints      []*endpoint
 	next           atomic.Uint64
 	closed         atomic.Bool
+	health         *HealthCheck // nil: no checks
+	log            *slog.Logger
+	stopChecks     context.CancelFunc
+	checkers       sync.WaitGroup
 }
 
 var _ translate.Backend = (*Backend)(nil)
@@ -83,6 +92,16 @@ type endpoint struct {
 	idle      []*conn // most recently used last
 	open      map[*conn]struct{}
 	downUntil atomic.Int64 // unix nanoseconds
+	// failing is set while the health check fails, and reason says why;
+	// an endpoint is healthy until a check says otherwise, so a gateway
+	// serves at once.
+	failing atomic.Bool
+	reason  atomic.Pointer[string]
+}
+
+// up reports whether ep should take calls while another endpoint is up.
+func (ep *endpoint) up(now int64) bool {
+	return ep.downUntil.Load() <= now && !ep.failing.Load()
 }
 
 type conn struct {
@@ -95,7 +114,7 @@ type conn struct {
 
 // Dial checks the options and builds the pool. It does not connect:
 // connections are made on demand, so a gateway starts while a backend is
-// down.
+// down. Health checks, when asked for, start here and stop in Close.
 func Dial(name string, opts Options) (*Backend, error) {
 	if len(opts.Endpoints) == 0 {
 		return nil, fmt.Errorf("backend %s: no endpoints", name)
@@ -119,6 +138,14 @@ func Dial(name string, opts Options) (*Backend, error) {
 		maxMsg:         cmpOr(opts.MaxMessageBytes, DefaultMaxMessageBytes),
 		connectTimeout: cmpOr(opts.ConnectTimeout, defaultConnectTimeout),
 		callTimeout:    defaultCallTimeout,
+		log:            opts.Log,
+	}
+	if opts.Health != nil {
+		h, err := opts.Health.withDefaults()
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w", name, err)
+		}
+		b.health = &h
 	}
 	pool := cmpOr(opts.PoolSize, defaultPoolSize)
 	for _, ep := range opts.Endpoints {
@@ -126,6 +153,9 @@ func Dial(name string, opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("backend %s: endpoint %q: want host:port", name, ep)
 		}
 		b.endpoints = append(b.endpoints, &endpoint{addr: ep, slots: make(chan struct{}, pool), open: map[*conn]struct{}{}})
+	}
+	if b.health != nil {
+		b.startChecks()
 	}
 	return b, nil
 }
@@ -194,7 +224,7 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 		ctx, cancel = context.WithTimeout(ctx, b.callTimeout)
 		defer cancel()
 	}
-	ep := b.pick()
+	ep := b.pick(ctx)
 	c, err := b.acquire(ctx, ep)
 	if err != nil {
 		e := b.mapError(ctx, err)
@@ -217,21 +247,31 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	return reply, nil
 }
 
-// pick chooses the next endpoint round robin, passing over endpoints that
-// recently refused connections while any other is up.
-func (b *Backend) pick() *endpoint {
-	n := uint64(len(b.endpoints))
-	start := b.next.Add(1)
+// pick chooses an endpoint round robin, passing over those that recently
+// refused a connection or fail their health check while any other is up,
+// and offers them in that order to the attempt's chooser
+// (translate.Choose), which may refuse some.
+func (b *Backend) pick(ctx context.Context) *endpoint {
+	eps := b.endpoints
+	n := len(eps)
+	start := int(b.next.Add(1) % uint64(n))
 	if n == 1 {
-		return b.endpoints[0]
+		translate.Choose(ctx, 1, 0, func(int) string { return eps[0].addr })
+		return eps[0]
 	}
 	now := time.Now().UnixNano()
+	// On the stack for the usual few endpoints: pick is on every call.
+	var buf [8]*endpoint
+	up := buf[:0]
 	for i := range n {
-		if ep := b.endpoints[(start+i)%n]; ep.downUntil.Load() <= now {
-			return ep
+		if ep := eps[(start+i)%n]; ep.up(now) {
+			up = append(up, ep)
 		}
 	}
-	return b.endpoints[start%n]
+	if len(up) == 0 {
+		return eps[translate.Choose(ctx, n, start, func(i int) string { return eps[i].addr })]
+	}
+	return up[translate.Choose(ctx, len(up), 0, func(i int) string { return up[i].addr })]
 }
 
 // acquire takes a connection slot, waiting within the deadline, and then
@@ -510,9 +550,14 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// Close closes every connection, idle or busy; calls in flight fail.
+// Close closes every connection, idle or busy, and stops the health
+// checks, waiting for them; calls in flight fail.
 func (b *Backend) Close() error {
 	b.closed.Store(true)
+	if b.stopChecks != nil {
+		b.stopChecks()
+		b.checkers.Wait()
+	}
 	for _, ep := range b.endpoints {
 		ep.mu.Lock()
 		for c := range ep.open {

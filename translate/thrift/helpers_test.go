@@ -229,6 +229,9 @@ func startInterop(t testing.TB, protocol, transport string, multiplexed bool, h 
 		proc = mp
 	}
 	srv := athrift.NewTSimpleServer4(proc, sock, transportFactory(transport), protocolFactory(protocol))
+	// Serve sets it, Listen and AcceptLoop do not: without it a connection
+	// that ends in an error (a client's reset) panics logging it.
+	srv.SetLogContext(context.Background())
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-gw/switchboard/config"
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
@@ -30,6 +33,43 @@ type BackendConfig struct {
 	ConnectTimeout  config.Duration `yaml:"connect_timeout"`
 	PoolSize        int             `yaml:"pool_size"`
 	MaxMessageBytes int             `yaml:"max_message_bytes"`
+	// Health, when present, checks each endpoint, and calls pass over
+	// those failing.
+	Health *HealthConfig `yaml:"health"`
+}
+
+// HealthConfig is backends.B.thrift.health; present, even empty, it turns
+// checks on.
+type HealthConfig struct {
+	Interval setDuration `yaml:"interval"` // default 5s, at least 100ms
+	Timeout  setDuration `yaml:"timeout"`  // default 1s, below interval
+	// Method is a function of the IDL taking no arguments, "ping" or
+	// "Service.ping", that each check calls; "" only connects.
+	Method string `yaml:"method"`
+}
+
+// setDuration is a duration that knows it was written, so that an
+// explicit 0 is refused rather than taken as the default; one that did not
+// decode (a problem already) stays unset.
+type setDuration struct {
+	config.Duration
+	set bool
+}
+
+func (d *setDuration) UnmarshalYAML(n *yaml.Node) error {
+	if err := d.Duration.UnmarshalYAML(n); err != nil {
+		return err
+	}
+	d.set = true
+	return nil
+}
+
+// or is the duration written, or def.
+func (d setDuration) or(def time.Duration) time.Duration {
+	if d.set {
+		return time.Duration(d.Duration)
+	}
+	return def
 }
 
 // RouteConfig are the keys of a route with a Thrift target.
@@ -82,6 +122,9 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 		}
 		if _, err := parseTransport(t.Transport); err != nil {
 			add(key+".transport", "unknown transport %q (want framed or buffered)", t.Transport)
+		}
+		if t.Health != nil {
+			t.Health.check(add, key+".health", t)
 		}
 	}
 	have := strings.Join(c.BackendNames(), ", ")
@@ -136,13 +179,13 @@ type client struct {
 
 // NewBackend parses the backend's IDL and builds its connection pool; it
 // does not connect.
-func (Protocol) NewBackend(_ context.Context, name string, bc *config.Backend, _ protocol.Env) (translate.Backend, error) {
+func (Protocol) NewBackend(_ context.Context, name string, bc *config.Backend, env protocol.Env) (translate.Backend, error) {
 	tc := bc.Section.(*BackendConfig)
 	prog, err := idl.ParseFile(tc.IDL, idl.Options{IncludeDirs: tc.IncludeDirs})
 	if err != nil {
 		return nil, err
 	}
-	tb, err := Dial(name, Options{
+	opts := Options{
 		Endpoints:       tc.Endpoints,
 		Protocol:        tc.Protocol,
 		Transport:       tc.Transport,
@@ -150,7 +193,18 @@ func (Protocol) NewBackend(_ context.Context, name string, bc *config.Backend, _
 		ConnectTimeout:  tc.ConnectTimeout.D(0),
 		PoolSize:        tc.PoolSize,
 		MaxMessageBytes: tc.MaxMessageBytes,
-	})
+		Log:             env.Log,
+	}
+	if h := tc.Health; h != nil {
+		opts.Health = &HealthCheck{Interval: h.Interval.D(0), Timeout: h.Timeout.D(0)}
+		if h.Method != "" {
+			// Validate checked it, unless the IDL did not parse then.
+			if opts.Health.Method, err = healthMethod(prog, h.Method, tc.Multiplexed); err != nil {
+				return nil, fmt.Errorf("thrift.health.method: %w", err)
+			}
+		}
+	}
+	tb, err := Dial(name, opts)
 	if err != nil {
 		return nil, err
 	}
