@@ -36,6 +36,8 @@ fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz '^FuzzShapeOf$$' -fuzztime 30s ./translate/
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 30s ./policy/framing/
 	$(GO) test -run '^$$' -fuzz '^FuzzOverlaps$$' -fuzztime 30s ./routes/
+	$(GO) test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime 30s ./translate/stream/
+	$(GO) test -run '^$$' -fuzz '^FuzzSSEMessage$$' -fuzztime 30s ./translate/stream/
 
 lint: ## go vet and staticcheck (installed from the Go module proxy)
 	$(GO) vet $(PKGS)
