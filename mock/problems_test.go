@@ -39,30 +39,44 @@ func TestProblemsAtOnce(t *testing.T) {
 		}
 		return set
 	}
-	tests := []struct {
-		name string
-		load func(t *testing.T, path string) error
-	}{
-		{"library", func(t *testing.T, path string) error {
-			set := compile(t, "library/v1/library.proto")
+	grpcLoader := func(proto string) func(t *testing.T, path string) error {
+		return func(t *testing.T, path string) error {
+			set := compile(t, proto)
 			st, err := mock.LoadStubs(path)
 			if st == nil {
 				return err
 			}
 			_, nerr := grpcmock.New(set.Files, set.Types, st, nil)
 			return mock.JoinProblems(err, nerr)
-		}},
-		{"calculator", func(t *testing.T, path string) error {
-			prog, err := idl.ParseFile("../testdata/thrift/calculator.thrift", idl.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := mock.LoadStubs(path)
+		}
+	}
+	thrift := func(t *testing.T, path string) error {
+		prog, err := idl.ParseFile("../testdata/thrift/calculator.thrift", idl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := mock.LoadStubs(path)
+		if st == nil {
+			return err
+		}
+		_, nerr := thriftmock.New(prog, "Calculator", st, thriftmock.Options{}, nil)
+		return mock.JoinProblems(err, nerr)
+	}
+	tests := []struct {
+		name string
+		load func(t *testing.T, path string) error
+	}{
+		{"library", grpcLoader("library/v1/library.proto")},
+		// Streaming methods' keys, and the mocks that have none.
+		{"ticker", grpcLoader("stream/v1/stream.proto")},
+		{"calculator", thrift},
+		{"calculator-streaming", thrift},
+		{"orders-streaming", func(t *testing.T, path string) error {
+			st, err := natsmock.LoadStubs(path)
 			if st == nil {
 				return err
 			}
-			_, nerr := thriftmock.New(prog, "Calculator", st, thriftmock.Options{}, nil)
-			return mock.JoinProblems(err, nerr)
+			return mock.JoinProblems(err, natsmock.Check(st, nil))
 		}},
 		{"orders", func(t *testing.T, path string) error {
 			set := compile(t, "shop/v1/shop.proto")

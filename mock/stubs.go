@@ -42,8 +42,38 @@ type Stub struct {
 	// Headers and Trailers are sent as response metadata.
 	Headers  map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
 	Trailers map[string]string `yaml:"trailers,omitempty" json:"trailers,omitempty"`
-	// Delay is waited before answering, for timeout demos.
+	// Delay is waited before answering, for timeout demos; on a stream,
+	// before the first message sent.
 	Delay Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
+
+	// The keys below are for streaming methods, which only the gRPC mock
+	// has (the NATS and Thrift mocks refuse them). A server-streaming stub
+	// matches the request and sends its messages, then Error, when set, as
+	// the stream's final status. A client-streaming stub matches the
+	// client's first message (with no message, only stubs without Match
+	// apply) and answers with Response or Error once the client is done;
+	// stream, interval and repeat are not for it. A bidirectional method
+	// answers each message it receives with the first stub that matches
+	// it: its messages (or the message itself, see Echo), then its Error,
+	// which ends the stream. Which keys suit which method is the protocol
+	// mock's to check, as it knows the method.
+
+	// Stream, for a server-streaming or bidirectional method, is the
+	// messages sent, in order, each in proto3 JSON like Response (and
+	// checked against the output type the same way). Response alone is a
+	// stream of one message; neither, of none. Stream and Response cannot
+	// both be set.
+	Stream []any `yaml:"stream,omitempty" json:"stream,omitempty"`
+	// Interval is waited between streamed messages (Delay before the
+	// first).
+	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	// Repeat sends the Stream list this many times, from 1 to MaxRepeat (0,
+	// unset, means once), so that a small file makes a long stream.
+	Repeat int `yaml:"repeat,omitempty" json:"repeat,omitempty"`
+	// Echo, for a bidirectional method whose input and output are the same
+	// message type, sends each message the stub answers back as it came,
+	// instead of Stream or Response.
+	Echo bool `yaml:"echo,omitempty" json:"echo,omitempty"`
 
 	// Where the stub was loaded from, so that errors and call logs can
 	// point the user at the line to edit: the stub's line, and the line of
@@ -76,6 +106,58 @@ type StubError struct {
 	Fields    map[string]any `yaml:"fields,omitempty" json:"fields,omitempty"`
 }
 
+// MaxRepeat is the largest Repeat: ten million times a stream's list is
+// plenty for a long stream, and a typo of a few more zeros should not tie
+// a mock up for days.
+const MaxRepeat = 10_000_000
+
+// StreamKeys are the stub keys only streaming methods take, in the order
+// problems name them.
+var StreamKeys = []string{"stream", "interval", "repeat", "echo"}
+
+// StreamKeysSet lists the StreamKeys the stub sets, for a protocol mock
+// that refuses them (each at its key, see At).
+func (s *Stub) StreamKeysSet() []string {
+	var out []string
+	for _, k := range StreamKeys {
+		switch {
+		case k == "stream" && s.Stream != nil,
+			k == "interval" && s.Interval != 0,
+			k == "repeat" && s.Repeat != 0,
+			k == "echo" && s.Echo:
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Repeats is how many times the Stream list is sent: Repeat, or 1.
+func (s *Stub) Repeats() int { return max(s.Repeat, 1) }
+
+// StreamTemplated reports whether message i of Stream uses request
+// templates, so that protocol mocks encode the others once at load time.
+func (s *Stub) StreamTemplated(i int) bool { return hasTemplate(s.Stream[i]) }
+
+// RenderStream returns message i of Stream with its templates replaced, as
+// RenderResponse does for Response.
+func (s *Stub) RenderStream(i int, request any) any { return render(s.Stream[i], request) }
+
+// RewriteStreamPaths is RewritePaths for the template paths in Stream: a
+// copy of the stub with them rewritten by f, and every path f refuses,
+// joined, each at its key (stream.2.title).
+func (s Stub) RewriteStreamPaths(f func(path string) (string, error)) (Stub, error) {
+	if s.Stream == nil {
+		return s, nil
+	}
+	out := s
+	var errs []error
+	out.Stream = make([]any, len(s.Stream))
+	for i, m := range s.Stream {
+		out.Stream[i] = rewriteTemplates(m, f, "stream."+strconv.Itoa(i), &errs)
+	}
+	return out, errors.Join(errs...)
+}
+
 // Source is "file:line" for a stub read from a file, "" otherwise.
 func (s *Stub) Source() string {
 	if s.file == "" || s.line == 0 {
@@ -93,16 +175,20 @@ type Duration time.Duration
 
 func (d Duration) String() string { return time.Duration(d).String() }
 
-func parseDuration(s string) (Duration, error) {
+func parseDuration(s string) (Duration, error) { return parseDurationOf("delay", s) }
+
+// parseDurationOf is parseDuration for the stub key named key (delay,
+// interval), which its problems name.
+func parseDurationOf(key, s string) (Duration, error) {
 	v, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
 		if _, nerr := strconv.ParseFloat(strings.TrimSpace(s), 64); nerr == nil {
-			return 0, fmt.Errorf("delay %q has no unit; write e.g. %sms or %ss", s, s, s)
+			return 0, fmt.Errorf("%s %q has no unit; write e.g. %sms or %ss", key, s, s, s)
 		}
-		return 0, fmt.Errorf("bad delay %q: want a duration such as 200ms or 1.5s", s)
+		return 0, fmt.Errorf("bad %s %q: want a duration such as 200ms or 1.5s", key, s)
 	}
 	if v < 0 {
-		return 0, fmt.Errorf("bad delay %q: must not be negative", s)
+		return 0, fmt.Errorf("bad %s %q: must not be negative", key, s)
 	}
 	return Duration(v), nil
 }
@@ -296,6 +382,62 @@ func typeError(ps Problems) error {
 
 var stubKeys = []string{"method", "match", "response", "error", "headers", "trailers", "delay"}
 
+// allStubKeys are every key a stub may have: stubKeys and StreamKeys.
+var allStubKeys = append(slices.Clone(stubKeys), StreamKeys...)
+
+// knownStubKeys are the keys a stub's unknown keys are told to choose
+// from: all of them when the stub uses a streaming key or its unknown key
+// is a near miss of one ("strem", "intervall"), otherwise those every
+// stub takes, so that a typo in a unary stub is not answered with keys
+// its method cannot use.
+func knownStubKeys(n *yaml.Node) []string {
+	var scratch []error
+	fs, ok := mappingFields(n, "", "stub", &scratch, allStubKeys...)
+	if !ok {
+		return stubKeys
+	}
+	for _, k := range StreamKeys {
+		if _, ok := fs[k]; ok {
+			return allStubKeys
+		}
+	}
+	for _, err := range scratch {
+		var ke *keyError
+		if !errors.As(err, &ke) || !ke.soft {
+			continue
+		}
+		for _, k := range StreamKeys {
+			if nearMiss(ke.key, k) {
+				return allStubKeys
+			}
+		}
+	}
+	return stubKeys
+}
+
+// nearMiss reports whether typed is within two edits of key, ignoring
+// case: a typo rather than another word.
+func nearMiss(typed, key string) bool {
+	a, b := []rune(strings.ToLower(typed)), []rune(key)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)] <= 2
+}
+
 // DecodeStub decodes and checks the stub at node n, the i-th of file.
 // Every problem is reported, as Problems, or as *Damaged (which errors.As
 // also finds as Problems) when the stub is whole enough without the keys
@@ -306,7 +448,7 @@ func DecodeStub(n *yaml.Node, file string, i int) (Stub, error) {
 	n = resolveAlias(n)
 	st := Stub{file: file, line: n.Line, index: i, pos: map[string]int{}}
 	var errs []error
-	fs, ok := mappingFields(n, "", "stub", &errs, stubKeys...)
+	fs, ok := mappingFields(n, "", "stub", &errs, knownStubKeys(n)...)
 	if !ok {
 		return st, st.Problems(i, errors.Join(errs...))
 	}
@@ -359,14 +501,45 @@ func DecodeStub(n *yaml.Node, file string, i int) (Stub, error) {
 			st.Trailers = md
 		}
 	}
-	if f, ok := fs["delay"]; ok {
+	for _, k := range []string{"delay", "interval"} {
+		f, ok := fs[k]
+		if !ok {
+			continue
+		}
 		v := resolveAlias(f.val)
 		if v.Kind != yaml.ScalarNode {
-			errs = append(errs, atLine("delay", v.Line, errors.New("delay must be a duration such as 200ms")))
-		} else if d, err := parseDuration(v.Value); err != nil {
-			errs = append(errs, atLine("delay", v.Line, err))
-		} else {
+			errs = append(errs, atLine(k, v.Line, fmt.Errorf("%s must be a duration such as 200ms", k)))
+		} else if d, err := parseDurationOf(k, v.Value); err != nil {
+			errs = append(errs, atLine(k, v.Line, err))
+		} else if k == "delay" {
 			st.Delay = d
+		} else {
+			st.Interval = d
+		}
+	}
+	if f, ok := fs["stream"]; ok {
+		if v := resolveAlias(f.val); v.Kind != yaml.SequenceNode {
+			errs = append(errs, atLine("stream", v.Line, errors.New("stream must be a list of messages")))
+		} else {
+			sv, _ := vd.value(v, "stream")
+			st.Stream, _ = sv.([]any)
+		}
+	}
+	if f, ok := fs["repeat"]; ok {
+		v := resolveAlias(f.val)
+		var r int64
+		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" || v.Decode(&r) != nil {
+			errs = append(errs, atLine("repeat", v.Line, fmt.Errorf("repeat must be a whole number from 1 to %d", MaxRepeat)))
+		} else if r < 1 || r > MaxRepeat {
+			errs = append(errs, atLine("repeat", v.Line, repeatError(r)))
+		} else {
+			st.Repeat = int(r)
+		}
+	}
+	if f, ok := fs["echo"]; ok {
+		v := resolveAlias(f.val)
+		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&st.Echo) != nil {
+			errs = append(errs, atLine("echo", v.Line, errors.New("echo must be true or false")))
 		}
 	}
 	// The semantic checks, shared with stubs built in Go, on what decoded
@@ -418,7 +591,9 @@ func (d *Damaged) As(target any) bool {
 
 // allSoft reports whether every problem left a key out rather than holding
 // a wrong value the protocol mock would trip over: unknown and repeated
-// keys, and headers, trailers and delay, which no protocol check reads.
+// keys; headers, trailers and delay, which no protocol check reads; and
+// interval, repeat and echo, which the stub is whole without (left out,
+// they are unset, which every method accepts).
 func allSoft(errs []error) bool {
 	for _, err := range errs {
 		var ke *keyError
@@ -426,11 +601,19 @@ func allSoft(errs []error) bool {
 			return false
 		}
 		top, _, _ := strings.Cut(ke.key, ".")
-		if !ke.soft && top != "headers" && top != "trailers" && top != "delay" {
+		switch {
+		case ke.soft:
+		case top == "headers", top == "trailers", top == "delay", top == "interval", top == "repeat", top == "echo":
+		default:
 			return false
 		}
 	}
 	return true
+}
+
+// repeatError is the problem with a repeat out of range.
+func repeatError(r int64) error {
+	return fmt.Errorf("repeat %d: want a whole number from 1 to %d", r, MaxRepeat)
 }
 
 func decodeError(n *yaml.Node, vd valueDecoder) *StubError {
@@ -562,7 +745,35 @@ func (s *Stub) check(skip func(key string) bool) error {
 	if s.Delay < 0 {
 		errs = append(errs, At("delay", fmt.Errorf("delay %s must not be negative", s.Delay)))
 	}
+	errs = append(errs, s.checkStream(skip)...)
 	return errors.Join(errs...)
+}
+
+// checkStream is check's half for the streaming keys: what fits together
+// whatever the method. Which keys suit which kind of method is the
+// protocol mock's to say, as it knows the method.
+func (s *Stub) checkStream(skip func(key string) bool) []error {
+	var errs []error
+	if s.Stream != nil && !skip("stream") {
+		if s.Response != nil {
+			errs = append(errs, At("stream", errors.New("stub has both response and stream; keep one (a response alone is a stream of one message)")))
+		}
+		for _, err := range checkTemplates(s.Stream, "stream") {
+			if ke, ok := err.(*keyError); !ok || !skip(ke.key) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.Echo && (s.Response != nil || s.Stream != nil) {
+		errs = append(errs, At("echo", errors.New("echo sends back the message received, so the stub can have no response or stream; keep one")))
+	}
+	if s.Interval < 0 {
+		errs = append(errs, At("interval", fmt.Errorf("interval %s must not be negative", s.Interval)))
+	}
+	if s.Repeat < 0 || s.Repeat > MaxRepeat {
+		errs = append(errs, At("repeat", repeatError(int64(s.Repeat))))
+	}
+	return errs
 }
 
 // check is the protocol-neutral half of an error's checks: code,

@@ -84,6 +84,20 @@ func TestParseErrors(t *testing.T) {
 		{"fields without an exception", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      fields: {a: 1}\n", "x.yaml:5: stubs[0].error.fields: fields are a Thrift exception's"},
 		{"exception not a name", "stubs:\n  - method: a.B/C\n    error: {exception: [E]}\n", "x.yaml:3: stubs[0].error.exception: error exception must be the name of a declared exception"},
 		{"partial template in a message", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      message: \"no {{request.name}}\"\n", "x.yaml:5: stubs[0].error.message: \"no {{request.name}}\": a template must be the whole string"},
+		{"bad interval", "stubs:\n  - method: a.B/C\n    interval: soon\n", "x.yaml:3: stubs[0].interval: bad interval \"soon\": want a duration such as 200ms or 1.5s"},
+		{"interval without unit", "stubs:\n  - method: a.B/C\n    interval: 50\n", "x.yaml:3: stubs[0].interval: interval \"50\" has no unit; write e.g. 50ms or 50s"},
+		{"interval not a scalar", "stubs:\n  - method: a.B/C\n    interval: [1s]\n", "x.yaml:3: stubs[0].interval: interval must be a duration such as 200ms"},
+		{"repeat zero", "stubs:\n  - method: a.B/C\n    repeat: 0\n", "x.yaml:3: stubs[0].repeat: repeat 0: want a whole number from 1 to 10000000"},
+		{"repeat negative", "stubs:\n  - method: a.B/C\n    repeat: -3\n", "x.yaml:3: stubs[0].repeat: repeat -3: want a whole number from 1 to 10000000"},
+		{"repeat too large", "stubs:\n  - method: a.B/C\n    repeat: 10_000_001\n", "x.yaml:3: stubs[0].repeat: repeat 10000001: want a whole number from 1 to 10000000"},
+		{"repeat not whole", "stubs:\n  - method: a.B/C\n    repeat: 1.5\n", "x.yaml:3: stubs[0].repeat: repeat must be a whole number from 1 to 10000000"},
+		{"echo not a bool", "stubs:\n  - method: a.B/C\n    echo: please\n", "x.yaml:3: stubs[0].echo: echo must be true or false"},
+		{"stream not a list", "stubs:\n  - method: a.B/C\n    stream: {a: 1}\n", "x.yaml:3: stubs[0].stream: stream must be a list of messages"},
+		{"stream and response", "stubs:\n  - method: a.B/C\n    response: {}\n    stream: [{}]\n", "x.yaml:4: stubs[0].stream: stub has both response and stream; keep one"},
+		{"echo and stream", "stubs:\n  - method: a.B/C\n    stream: [{}]\n    echo: true\n", "x.yaml:4: stubs[0].echo: echo sends back the message received, so the stub can have no response or stream; keep one"},
+		{"partial template in a message", "stubs:\n  - method: a.B/C\n    stream:\n      - {a: 1}\n      - {title: \"Hi {{request.name}}\"}\n", "x.yaml:5: stubs[0].stream[1].title: \"Hi {{request.name}}\": a template must be the whole string"},
+		{"misspelt streaming key", "stubs:\n  - method: a.B/C\n    intervall: 1s\n", "x.yaml:3: stubs[0].intervall: unknown key in stub (want one of method, match, response, error, headers, trailers, delay, stream, interval, repeat, echo)"},
+		{"unknown key beside a streaming one", "stubs:\n  - method: a.B/C\n    stream: []\n    respnse: {}\n", "x.yaml:4: stubs[0].respnse: unknown key in stub (want one of method, match, response, error, headers, trailers, delay, stream, interval, repeat, echo)"},
 		{"partial template in a detail", "stubs:\n  - method: a.B/C\n    error:\n      code: 5\n      details:\n        - \"@type\": T\n          reason: \"{{request}}!\"\n", "x.yaml:7: stubs[0].error.details[0].reason: \"{{request}}!\""},
 	}
 	for _, c := range cases {
@@ -390,5 +404,111 @@ func TestYAMLUnmarshal(t *testing.T) {
 	if !errors.As(err, &te) || strings.Join(te.Errors, "|") !=
 		`line 3: stubs[0].delay: delay "1" has no unit; write e.g. 1ms or 1s|line 4: stubs[1].metod: unknown key in stub (want one of method, match, response, error, headers, trailers, delay)|line 4: stubs[1].method: stub has no method` {
 		t.Errorf("got %v", err)
+	}
+}
+
+// The streaming keys: stream (a list of messages, each with positions for
+// problems), interval, repeat and echo.
+func TestParseStreamKeys(t *testing.T) {
+	t.Parallel()
+	s, err := ParseStubs([]byte(`x-often: &often {interval: 100ms, repeat: 1_000}
+stubs:
+  - method: p.S/Watch
+    <<: *often
+    stream:
+      - {at: 1}
+      - {at: "{{request.at}}"}
+    error: {code: UNAVAILABLE}
+  - method: p.S/Chat
+    echo: true
+  - method: p.S/Watch
+    stream: []
+  - method: p.S/Get
+    response: {}
+`), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, chat, empty, unary := s.Stubs[0], s.Stubs[1], s.Stubs[2], s.Stubs[3]
+	if len(w.Stream) != 2 || time.Duration(w.Interval) != 100*time.Millisecond || w.Repeat != 1000 || w.Repeats() != 1000 {
+		t.Errorf("Watch: %+v", w)
+	}
+	if w.StreamTemplated(0) || !w.StreamTemplated(1) {
+		t.Error("StreamTemplated wrong")
+	}
+	req := request(t, `{"at":"7"}`)
+	if got := w.RenderStream(1, req).(map[string]any)["at"]; got != "7" {
+		t.Errorf("RenderStream: %v", got)
+	}
+	if w.Line("stream.1") != 7 || w.Line("stream.1.at") != 7 || w.Line("interval") != 1 {
+		t.Errorf("lines: stream.1 %d, interval %d", w.Line("stream.1"), w.Line("interval"))
+	}
+	if !chat.Echo || chat.Repeats() != 1 || chat.Stream != nil {
+		t.Errorf("Chat: %+v", chat)
+	}
+	// An empty list is a stream of no message, not no stream.
+	if empty.Stream == nil || len(empty.Stream) != 0 {
+		t.Errorf("stream: [] decoded as %#v", empty.Stream)
+	}
+	for _, c := range []struct {
+		st   Stub
+		want string
+	}{{w, "stream interval repeat"}, {chat, "echo"}, {empty, "stream"}, {unary, ""}} {
+		if got := strings.Join(c.st.StreamKeysSet(), " "); got != c.want {
+			t.Errorf("%s: StreamKeysSet %q, want %q", c.st.Method, got, c.want)
+		}
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"stream":[{"at":1},{"at":"{{request.at}}"}]`, `"interval":"100ms"`, `"repeat":1000`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON %s lacks %s", b, want)
+		}
+	}
+	var back Stub
+	if err := json.Unmarshal(b, &back); err != nil || back.Repeat != 1000 || back.Interval != w.Interval || len(back.Stream) != 2 {
+		t.Errorf("JSON round trip: %+v %v", back, err)
+	}
+	// A unary stub's typo is answered with the keys every stub takes.
+	_, err = ParseStubs([]byte("stubs:\n  - method: a.B/C\n    respnse: {}\n"), "u.yaml")
+	if err == nil || err.Error() != "u.yaml:3: stubs[0].respnse: unknown key in stub (want one of method, match, response, error, headers, trailers, delay)" {
+		t.Errorf("unary typo: %v", err)
+	}
+}
+
+// A stub whose streaming keys failed to load is still checked further
+// (see Damaged): it is whole without them.
+func TestStreamKeysLeftOut(t *testing.T) {
+	t.Parallel()
+	s, err := ParseStubs([]byte("stubs:\n  - method: a.B/C\n    repeat: 0\n    interval: x\n    echo: 1\n"), "d.yaml")
+	if err == nil || len(s.Stubs) != 1 {
+		t.Fatalf("%v, %d stubs", err, len(s.Stubs))
+	}
+	if st := s.Stubs[0]; len(st.StreamKeysSet()) > 0 {
+		t.Errorf("keys that failed to load were kept: %+v", st)
+	}
+	// A stream that is no list is not left out: a protocol mock would
+	// check the stub without the messages the user meant to send.
+	s, err = ParseStubs([]byte("stubs:\n  - method: a.B/C\n    stream: 5\n"), "d.yaml")
+	if err == nil || len(s.Stubs) != 0 {
+		t.Errorf("%v, %d stubs", err, len(s.Stubs))
+	}
+}
+
+func TestValidateGoStreamStubs(t *testing.T) {
+	t.Parallel()
+	s := &Stubs{Stubs: []Stub{
+		{Method: "p.S/W", Stream: []any{map[string]any{}}, Interval: Duration(-time.Second), Repeat: -1},
+		{Method: "p.S/W", Stream: []any{}, Response: map[string]any{}, Repeat: MaxRepeat},
+		{Method: "p.S/C", Echo: true, Response: map[string]any{}},
+	}}
+	want := `stubs[0].interval: interval -1s must not be negative
+stubs[0].repeat: repeat -1: want a whole number from 1 to 10000000
+stubs[1].stream: stub has both response and stream; keep one (a response alone is a stream of one message)
+stubs[2].echo: echo sends back the message received, so the stub can have no response or stream; keep one`
+	if err := s.Validate(); err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
 }

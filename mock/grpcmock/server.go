@@ -73,11 +73,28 @@ type Server struct {
 	// handlers the connection.
 	connsMu sync.Mutex
 	conns   map[string]map[*trackedConn]struct{}
+	// readers are the goroutines reading client-streaming and
+	// bidirectional calls (see receive); Stop and GracefulStop wait for
+	// them once the handlers have returned.
+	readers sync.WaitGroup
 }
 
 type method struct {
 	desc      protoreflect.MethodDescriptor
 	streaming bool
+}
+
+// kind names the method's kind for problems: "a unary method", ...
+func (m *method) kind() string {
+	switch {
+	case m.desc.IsStreamingClient() && m.desc.IsStreamingServer():
+		return "a bidirectional streaming method"
+	case m.desc.IsStreamingClient():
+		return "a client-streaming method"
+	case m.desc.IsStreamingServer():
+		return "a server-streaming method"
+	}
+	return "a unary method"
 }
 
 // prepared is a stub with everything that does not depend on the request
@@ -93,6 +110,21 @@ type prepared struct {
 	trailer      metadata.MD
 	delay        time.Duration
 	source       string
+
+	// For server-streaming and bidirectional methods (stream.go): the
+	// messages sent, in order (a response alone is one), repeat times,
+	// interval apart; echo sends the message received instead.
+	stream   []streamMsg
+	interval time.Duration
+	repeat   int
+	echo     bool
+}
+
+// streamMsg is one message of a stub's stream: encoded once, or rendered
+// per call when it uses templates.
+type streamMsg struct {
+	body   []byte
+	render func(request any) any // nil: body
 }
 
 // New builds a mock serving every service in files, answering from stubs.
@@ -100,11 +132,13 @@ type prepared struct {
 // linked-in types (google.rpc error details, well-known types) are always
 // consulted after it. log may be nil.
 //
-// It fails if a stub names a method not in files or a streaming method, a
-// match or template path names no field, a response does not fit the
-// method's output type, or an error detail's type is unknown: mistakes in a
-// stub file should stop the mock at start-up, not surface as a puzzling
-// response in the middle of a demo.
+// It fails if a stub names a method not in files, a match or template path
+// names no field, a response or streamed message does not fit the method's
+// output type, a stub uses a streaming key its method's kind cannot take
+// (stream on a unary method, echo on one that is not bidirectional), or
+// an error detail's type is unknown: mistakes in a stub file should stop
+// the mock at start-up, not surface as a puzzling response in the middle
+// of a demo.
 func New(files *protoregistry.Files, types Resolver, stubs *mock.Stubs, log *slog.Logger) (*Server, error) {
 	if files == nil {
 		return nil, errors.New("grpcmock: no descriptors")
@@ -242,9 +276,6 @@ func (s *Server) lookupMethod(c string, files *protoregistry.Files, native map[s
 		}
 		return nil, fmt.Errorf("service %s has no method %s (it has %s)", svc, name, strings.Join(have, ", "))
 	}
-	if m.streaming {
-		return nil, fmt.Errorf("%s is a streaming method; the mock answers unary methods only", c)
-	}
 	return m, nil
 }
 
@@ -289,24 +320,46 @@ func (s *Server) prepare(i int, files *protoregistry.Files, native map[string]gr
 		return mock.At("method", err)
 	}
 	in, out := m.desc.Input(), m.desc.Output()
-	cst, pathErr := st.RewritePaths(func(p string) (string, error) { return protoPath(in, p) })
+	kindErr := checkStreamKeys(st.Method, m, st)
+	rewrite := func(p string) (string, error) { return protoPath(in, p) }
+	cst, pathErr := st.RewritePaths(rewrite)
+	cst, streamPathErr := cst.RewriteStreamPaths(rewrite)
 	s.stubs.Stubs[i] = cst
 	// A path naming no field does not stop the other checks: the user
 	// should hear about everything wrong with the stub at once.
-	err = s.prepareAnswer(i, st, cst, out)
-	return errors.Join(pathErr, err)
+	err = s.prepareAnswer(i, m, st, cst, out)
+	return errors.Join(kindErr, pathErr, streamPathErr, err)
 }
 
 // prepareAnswer checks and encodes stub i's answer: st as written, cst with
 // its paths rewritten.
-func (s *Server) prepareAnswer(i int, st, cst mock.Stub, out protoreflect.MessageDescriptor) error {
-	p := prepared{delay: time.Duration(st.Delay), source: st.Source()}
+func (s *Server) prepareAnswer(i int, m *method, st, cst mock.Stub, out protoreflect.MessageDescriptor) error {
+	p := prepared{
+		delay:    time.Duration(st.Delay),
+		source:   st.Source(),
+		interval: time.Duration(st.Interval),
+		repeat:   st.Repeats(),
+		echo:     st.Echo,
+	}
 	if len(st.Headers) > 0 {
 		p.header = metadata.New(st.Headers)
 	}
 	if len(st.Trailers) > 0 {
 		p.trailer = metadata.New(st.Trailers)
 	}
+	err := s.prepareReply(&p, st, cst, out)
+	if m.desc.IsStreamingServer() {
+		err = errors.Join(err, s.prepareStream(&p, cst, out))
+	}
+	if err != nil {
+		return err
+	}
+	s.prepared[i] = p
+	return nil
+}
+
+// prepareReply checks and encodes a stub's error or response into p.
+func (s *Server) prepareReply(p *prepared, st, cst mock.Stub, out protoreflect.MessageDescriptor) error {
 	switch {
 	case st.Error != nil:
 		e := cst.Error
@@ -348,7 +401,6 @@ func (s *Server) prepareAnswer(i int, st, cst mock.Stub, out protoreflect.Messag
 		}
 		p.response = b
 	}
-	s.prepared[i] = p
 	return nil
 }
 
@@ -376,16 +428,22 @@ func (s *Server) status(e *mock.StubError) (*spb.Status, error) {
 // of the output type. protojson rejects unknown fields and wrong types,
 // which is the validation New promises.
 func (s *Server) encode(md protoreflect.MessageDescriptor, v any) ([]byte, error) {
+	return s.encodeAs("response", md, v)
+}
+
+// encodeAs is encode for a value its problems call what ("message", for
+// one of a stream's).
+func (s *Server) encodeAs(what string, md protoreflect.MessageDescriptor, v any) ([]byte, error) {
 	if v == nil {
 		v = map[string]any{}
 	}
 	js, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("response is not JSON: %w", err)
+		return nil, fmt.Errorf("%s is not JSON: %w", what, err)
 	}
 	msg := dynamicpb.NewMessage(md)
 	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(js, msg); err != nil {
-		return nil, fmt.Errorf("response does not fit %s: %s", md.FullName(), mock.ProtoJSONError(err))
+		return nil, fmt.Errorf("%s does not fit %s: %s", what, md.FullName(), mock.ProtoJSONError(err))
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 }
@@ -412,13 +470,17 @@ func (s *Server) detail(d map[string]any) (*anypb.Any, error) {
 // Serve accepts connections on lis until Stop or GracefulStop.
 func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(trackingListener{lis, s}) }
 
-// GracefulStop reports NOT_SERVING, then waits for calls in flight
+// GracefulStop reports NOT_SERVING, then waits for unary calls in flight
 // (including delayed ones) to finish; calls a fault holds (hang, latency)
+// and streams (whether waiting for the client, a delay or an interval)
 // end at once with UNAVAILABLE.
 func (s *Server) GracefulStop() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.health.Shutdown()
 	s.grpc.GracefulStop()
+	// The handlers have returned, so no reader starts any more, and their
+	// streams are closed, which ends the readers' RecvMsg.
+	s.readers.Wait()
 }
 
 // Stop closes all connections and cancels calls in flight, then waits for
@@ -427,6 +489,7 @@ func (s *Server) Stop() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.health.Shutdown()
 	s.grpc.Stop()
+	s.readers.Wait()
 }
 
 // trackingListener records the connections it accepts, for drop faults.
@@ -508,6 +571,9 @@ func (s *Server) Services() []string {
 func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 	start := time.Now()
 	full, _ := grpc.MethodFromServerStream(stream)
+	if m := s.methods[full]; m != nil && m.streaming {
+		return s.handleStream(stream, full, m, start)
+	}
 	idx := -1
 	var fd mock.FaultDecision
 	err := s.call(stream, full, &idx, &fd)
@@ -541,9 +607,6 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int, fd *mock.
 	if m == nil {
 		return status.Errorf(codes.Unimplemented, "unknown method %s", full)
 	}
-	if m.streaming {
-		return status.Errorf(codes.Unimplemented, "%s is a streaming method; the mock answers unary methods only", full)
-	}
 	var raw []byte
 	if err := stream.RecvMsg(&raw); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -554,21 +617,13 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int, fd *mock.
 	if done, err := s.fault(stream, full, fd); done {
 		return err
 	}
-	req := dynamicpb.NewMessage(m.desc.Input())
-	if err := (proto.UnmarshalOptions{Resolver: s.types}).Unmarshal(raw, req); err != nil {
-		return status.Errorf(codes.InvalidArgument, "cannot decode request as %s: %v", m.desc.Input().FullName(), err)
-	}
-	reqJSON, err := s.requestJSON(req)
+	reqJSON, err := s.decode(m, raw)
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "cannot render request as JSON: %v", err)
+		return err
 	}
-	// A well-known type as the request (StringValue, ...) is not a JSON
-	// object; such requests match only stubs without Match, but templates
-	// can still echo them whole.
-	reqMap, _ := reqJSON.(map[string]any)
-	i := s.stubs.FindIndex(full, reqMap)
+	i := s.find(full, reqJSON)
 	if i < 0 {
-		return status.Errorf(codes.Unimplemented, "no stub matches %s", full)
+		return noStub(full)
 	}
 	*idx = i
 	p := &s.prepared[i]
@@ -591,6 +646,48 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int, fd *mock.
 	if p.trailer != nil {
 		stream.SetTrailer(p.trailer)
 	}
+	if err := s.stubError(i, reqJSON); err != nil {
+		return err
+	}
+	body, err := s.response(i, m, reqJSON)
+	if err != nil {
+		return err
+	}
+	return stream.SendMsg(&body)
+}
+
+// decode reads a request message of m's input type and renders it as
+// stubs see it (see requestJSON).
+func (s *Server) decode(m *method, raw []byte) (any, error) {
+	req := dynamicpb.NewMessage(m.desc.Input())
+	if err := (proto.UnmarshalOptions{Resolver: s.types}).Unmarshal(raw, req); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "cannot decode request as %s: %v", m.desc.Input().FullName(), err)
+	}
+	reqJSON, err := s.requestJSON(req)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "cannot render request as JSON: %v", err)
+	}
+	return reqJSON, nil
+}
+
+// find is the index of the stub for full that matches the rendered request
+// (-1 for none). A well-known type as the request (StringValue, ...) is not
+// a JSON object; such requests match only stubs without Match, but
+// templates can still echo them whole.
+func (s *Server) find(full string, reqJSON any) int {
+	reqMap, _ := reqJSON.(map[string]any)
+	return s.stubs.FindIndex(full, reqMap)
+}
+
+// noStub is the status of a call, or a message of a stream, no stub
+// matches.
+func noStub(full string) error {
+	return status.Errorf(codes.Unimplemented, "no stub matches %s", full)
+}
+
+// stubError is stub i's error for the request, nil when it has none.
+func (s *Server) stubError(i int, reqJSON any) error {
+	p := &s.prepared[i]
 	if p.status != nil {
 		return p.status.Err()
 	}
@@ -603,17 +700,22 @@ func (s *Server) call(stream grpc.ServerStream, full string, idx *int, fd *mock.
 		}
 		return status.FromProto(sp).Err()
 	}
-	body := p.response
-	if p.templated {
-		b, err := s.encode(m.desc.Output(), s.stubs.Stubs[i].RenderResponse(reqJSON))
-		if err != nil {
-			// The template put a request value where its type does not fit
-			// (a string into an int32, say): a stub bug, so INTERNAL.
-			return status.Errorf(codes.Internal, "stub #%d %s: templated %v", i, p.source, err)
-		}
-		body = b
+	return nil
+}
+
+// response is stub i's response to the request, encoded.
+func (s *Server) response(i int, m *method, reqJSON any) ([]byte, error) {
+	p := &s.prepared[i]
+	if !p.templated {
+		return p.response, nil
 	}
-	return stream.SendMsg(&body)
+	b, err := s.encode(m.desc.Output(), s.stubs.Stubs[i].RenderResponse(reqJSON))
+	if err != nil {
+		// The template put a request value where its type does not fit
+		// (a string into an int32, say): a stub bug, so INTERNAL.
+		return nil, status.Errorf(codes.Internal, "stub #%d %s: templated %v", i, p.source, err)
+	}
+	return b, nil
 }
 
 // fault applies the faults to a call whose request has been read; done

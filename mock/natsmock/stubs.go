@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -128,7 +129,9 @@ func parseStub(n *yaml.Node, file string, index int) (st mock.Stub, ps mock.Prob
 	fatal := false
 	problem := func(node *yaml.Node, key, format string, args ...any) {
 		ps = append(ps, mock.Problem{File: file, Line: node.Line, Key: fmt.Sprintf("stubs[%d].%s", index, key), Msg: fmt.Sprintf(format, args...)})
-		fatal = fatal || key != "trailers" && key != "method" && key != "subject"
+		// Keys left out (trailers, the streaming keys) leave a stub that
+		// is whole without them; the subject's problems are their own.
+		fatal = fatal || key != "trailers" && key != "method" && key != "subject" && !slices.Contains(mock.StreamKeys, key)
 	}
 	if n.Kind != yaml.MappingNode {
 		ps = append(ps, mock.Problem{File: file, Line: n.Line, Key: fmt.Sprintf("stubs[%d]", index), Msg: "stub must be a mapping"})
@@ -171,6 +174,9 @@ func parseStub(n *yaml.Node, file string, index int) (st mock.Stub, ps mock.Prob
 			continue
 		case "trailers":
 			problem(k, "trailers", "NATS replies have no trailers; use headers")
+			continue
+		case "stream", "interval", "repeat", "echo":
+			problem(k, k.Value, "NATS stubs have no streaming: a request gets one reply; drop %s", k.Value)
 			continue
 		case "error":
 			if v.Kind != yaml.MappingNode {

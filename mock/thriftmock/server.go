@@ -130,6 +130,7 @@ func New(prog *idl.Program, service string, stubs *mock.Stubs, opts Options, log
 		if err == nil {
 			err = s.prepare(i)
 		}
+		err = errors.Join(noStreaming(*st), err)
 		if err != nil {
 			ps = append(ps, st.Problems(i, err)...)
 			continue
@@ -193,6 +194,17 @@ func checkGeneric(st mock.Stub) error {
 		st.Error = &ce
 	}
 	return st.Check()
+}
+
+// noStreaming refuses the stub keys of streaming methods, each at its key:
+// a Thrift call gets one reply.
+func noStreaming(st mock.Stub) error {
+	var errs []error
+	for _, k := range st.StreamKeysSet() {
+		//lint:ignore ST1005 the problem starts with the protocol's name, as the NATS mock's does
+		errs = append(errs, mock.At(k, fmt.Errorf("Thrift stubs have no streaming: a call gets one reply; drop %s", k)))
+	}
+	return errors.Join(errs...)
 }
 
 // prepare resolves stub i: its function, paths, and its answer encoded.
