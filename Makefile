@@ -46,6 +46,7 @@ lint: ## go vet and staticcheck (installed from the Go module proxy)
 testdata: ## regenerate the descriptor sets the demo and tests load
 	$(GO) run ./cmd/switchboard compile -o testdata/library.pb -I testdata/proto testdata/proto/library/v1/library.proto
 	$(GO) run ./cmd/switchboard compile -o testdata/echo.pb -I testdata/proto testdata/proto/echo/v1/echo.proto
+	$(GO) run ./cmd/switchboard compile -o testdata/stream.pb -I testdata/proto testdata/proto/stream/v1/stream.proto
 
 clean:
 	rm -rf bin

@@ -99,6 +99,40 @@ type Limits struct {
 	// ShutdownDelay is how long /readyz fails before the listener closes,
 	// so that a load balancer stops sending new requests first.
 	ShutdownDelay Duration `yaml:"shutdown_delay"`
+	// Streams bound every streaming route; a route's stream: overrides.
+	Streams StreamLimits `yaml:"streams"`
+}
+
+// StreamLimits bound a streaming route's streams; zero is the default.
+type StreamLimits struct {
+	MaxDuration     Duration `yaml:"max_duration"`
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+	KeepAlive       Duration `yaml:"keepalive"`
+	MaxMessageBytes int      `yaml:"max_message_bytes"`
+	MaxUploadBytes  int64    `yaml:"max_upload_bytes"`
+}
+
+// Over is l with the values o sets.
+func (l StreamLimits) Over(o *StreamLimits) StreamLimits {
+	if o == nil {
+		return l
+	}
+	if o.MaxDuration != 0 {
+		l.MaxDuration = o.MaxDuration
+	}
+	if o.IdleTimeout != 0 {
+		l.IdleTimeout = o.IdleTimeout
+	}
+	if o.KeepAlive != 0 {
+		l.KeepAlive = o.KeepAlive
+	}
+	if o.MaxMessageBytes != 0 {
+		l.MaxMessageBytes = o.MaxMessageBytes
+	}
+	if o.MaxUploadBytes != 0 {
+		l.MaxUploadBytes = o.MaxUploadBytes
+	}
+	return l
 }
 
 // OpenAPI configures the OpenAPI 3.1 document of the routes.
@@ -171,6 +205,9 @@ type Backend struct {
 	Outlier *Outlier `yaml:"outlier"`
 	// MaxConcurrent bounds calls in flight to this backend; 0 is unlimited.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// MaxConcurrentStreams bounds the streams open to this backend; 0 is
+	// unlimited.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 	// Headers are request headers forwarded as metadata beside the defaults.
 	Headers []string `yaml:"headers"`
 
@@ -251,6 +288,8 @@ type Route struct {
 	// Policy names the route's own policy, after the global one and its
 	// service's; "none" drops the service's.
 	Policy string `yaml:"policy"`
+	// Stream overrides limits.streams for a streaming route.
+	Stream *StreamLimits `yaml:"stream"`
 
 	// Protocol names the route's target kind, "" when none or several
 	// are set.

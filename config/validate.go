@@ -122,6 +122,7 @@ func (c *Config) validate() Problems {
 	} else if c.Limits.MaxInflightBodyBytes > 0 && c.Limits.MaxInflightBodyBytes < c.Limits.MaxBodyBytes {
 		add(c.Problem("limits.max_inflight_body_bytes", "must be at least limits.max_body_bytes (%d)", c.Limits.MaxBodyBytes))
 	}
+	validateStreamLimits(c, "limits.streams", &c.Limits.Streams, add)
 	if c.Limits.MaxJSONDepth < 0 || c.Limits.MaxJSONDepth > 10000 {
 		add(c.Problem("limits.max_json_depth", "must be between 1 and 10000"))
 	}
@@ -223,6 +224,9 @@ func (c *Config) validate() Problems {
 		if b.MaxConcurrent < 0 {
 			add(c.Problem(key+".max_concurrent", "must not be negative"))
 		}
+		if b.MaxConcurrentStreams < 0 {
+			add(c.Problem(key+".max_concurrent_streams", "must not be negative"))
+		}
 	}
 
 	for i, r := range c.Routes {
@@ -239,6 +243,9 @@ func (c *Config) validate() Problems {
 			add(c.Problem(key+"."+strings.ToLower(method), "path %q must start with /", path))
 		}
 		checkBackend(key+".backend", r.Backend)
+		if r.Stream != nil {
+			validateStreamLimits(c, key+".stream", r.Stream, add)
+		}
 		if msg := c.PolicyProblem(r.Policy); msg != "" {
 			add(c.Problem(key+".policy", "%s", msg))
 		}
@@ -297,5 +304,27 @@ func validateOutlier(c *Config, key string, o *Outlier, add func(Problem)) {
 	}
 	if o.Probes < 0 || o.Probes > maxProbes {
 		add(c.Problem(key+".probes", "must be between 1 and %d (calls at once to an endpoint back from ejection)", maxProbes))
+	}
+}
+
+// MaxStreamMessageBytes bounds limits.streams.max_message_bytes: one
+// message is held whole.
+const MaxStreamMessageBytes = 64 << 20
+
+func validateStreamLimits(c *Config, key string, l *StreamLimits, add func(Problem)) {
+	if l.MaxMessageBytes < 0 || l.MaxMessageBytes > MaxStreamMessageBytes {
+		add(c.Problem(key+".max_message_bytes", "must be between 1 and %d", MaxStreamMessageBytes))
+	}
+	if l.MaxUploadBytes < 0 {
+		add(c.Problem(key+".max_upload_bytes", "must not be negative (0 is no limit)"))
+	}
+	if l.KeepAlive != 0 && l.KeepAlive.D(0) < 100*time.Millisecond {
+		add(c.Problem(key+".keepalive", "must be at least 100ms"))
+	}
+	if l.IdleTimeout != 0 && l.IdleTimeout.D(0) < 100*time.Millisecond {
+		add(c.Problem(key+".idle_timeout", "must be at least 100ms"))
+	}
+	if l.MaxDuration != 0 && l.MaxDuration.D(0) < 100*time.Millisecond {
+		add(c.Problem(key+".max_duration", "must be at least 100ms"))
 	}
 }

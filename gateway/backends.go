@@ -52,7 +52,8 @@ func policyOf(bc config.Backend, log *slog.Logger) resilience.Policy {
 			PerTryTimeout: bc.Retry.PerTryTimeout.D(0)},
 		Breaker: resilience.Breaker{Failures: bc.Breaker.Failures, Cooldown: bc.Breaker.Cooldown.D(0),
 			Probes: bc.Breaker.Probes},
-		MaxConcurrent: bc.MaxConcurrent,
+		MaxConcurrent:        bc.MaxConcurrent,
+		MaxConcurrentStreams: bc.MaxConcurrentStreams,
 	}
 	if o := bc.Outlier; o != nil {
 		p.Outlier = resilience.Outlier{Failures: o.Failures, BaseEjection: o.BaseEjection.D(0), MaxEjection: o.MaxEjection.D(0),
@@ -113,6 +114,9 @@ func (g *Gateway) buildTable(rt *runtime, snap *descriptors.Snapshot, upload *de
 		}
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Idempotent {
 			r.Target = tg.WithIdempotent()
+		}
+		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Stream != nil {
+			r.Target = tg.WithStreamLimits(protocol.StreamLimits(cfg.Limits.Streams.Over(rc.Stream)))
 		}
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Hedge != nil {
 			r.Target = tg.WithHedge(resilience.Hedge{Delay: rc.Hedge.Delay.D, P95: rc.Hedge.Delay.P95, Max: rc.Hedge.Max})

@@ -726,7 +726,16 @@ func compress(h http.Handler) http.Handler {
 	if err != nil {
 		return h // the options are constant: never happens
 	}
-	return wrap(h)
+	gz := wrap(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			// A WebSocket's handshake: gzhttp would hold back its 101,
+			// and the socket it hands over is never compressed.
+			h.ServeHTTP(w, r)
+			return
+		}
+		gz.ServeHTTP(w, r)
+	})
 }
 
 // Endpoints lists, per backend, the upstream addresses its protocol client

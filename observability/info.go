@@ -27,6 +27,10 @@ type Info struct {
 	// who the request proved to be, and the check that refused it.
 	client, principal      string
 	policy, check, refusal string
+	// A stream's framing ("ndjson", "sse", "json", "websocket") and its
+	// messages each way, for the line logged when it ends.
+	stream          string
+	msgsIn, msgsOut int
 }
 
 type infoKey struct{}
@@ -100,6 +104,21 @@ func (i *Info) AddRetry() {
 	i.mu.Unlock()
 }
 
+// Route is the matched route pattern and backend.
+func (i *Info) Route() (route, backend string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.route, i.backend
+}
+
+// SetStream records a stream's framing and the messages it carried so
+// far, in from the client and out to it.
+func (i *Info) SetStream(framing string, in, out int) {
+	i.mu.Lock()
+	i.stream, i.msgsIn, i.msgsOut = framing, in, out
+	i.mu.Unlock()
+}
+
 // outcome is what the access log and metrics report of a request.
 type outcome struct {
 	route, backend, code string
@@ -109,13 +128,15 @@ type outcome struct {
 	client, principal    string
 	policy, check        string
 	refusal              string
+	stream               string
+	msgsIn, msgsOut      int
 }
 
 func (i *Info) snapshot() outcome {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return outcome{i.route, i.backend, i.code, i.err, i.retries, i.endpoint, i.source,
-		i.client, i.principal, i.policy, i.check, i.refusal}
+		i.client, i.principal, i.policy, i.check, i.refusal, i.stream, i.msgsIn, i.msgsOut}
 }
 
 // NewRequestID returns 16 random bytes in hex.

@@ -25,6 +25,8 @@ type Metrics struct {
 	ejections       *prometheus.CounterVec
 	hedges          *prometheus.CounterVec
 	retries         *prometheus.CounterVec
+	streamsOpen     *prometheus.GaugeVec
+	streamMessages  *prometheus.CounterVec
 	schemaSwaps     *prometheus.CounterVec
 	policyRefusals  *prometheus.CounterVec
 	policyDecisions *prometheus.CounterVec
@@ -79,6 +81,14 @@ func NewMetrics() *Metrics {
 			Name: "switchboard_backend_retries_total",
 			Help: "Retries by backend and outcome: sent, or over_budget (refused by the retry budget).",
 		}, []string{"backend", "outcome"}),
+		streamsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_streams_open",
+			Help: "Streams open now, by route and backend.",
+		}, []string{"route", "backend"}),
+		streamMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_stream_messages_total",
+			Help: "Messages carried by streams, by route, backend and direction: in (from the client) or out (to it).",
+		}, []string{"route", "backend", "direction"}),
 		schemaSwaps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_schema_changes_total",
 			Help: "Schema registrations, removals and rollbacks by outcome.",
@@ -102,7 +112,7 @@ func NewMetrics() *Metrics {
 	}
 	reg.MustRegister(m.configReloads)
 	reg.MustRegister(m.requests, m.requestDuration, m.inFlight, m.backendCalls, m.backendDuration,
-		m.breakerState, m.ejected, m.ejections, m.hedges, m.retries, m.schemaSwaps, m.policyRefusals, m.policyDecisions, m.storeErrors,
+		m.breakerState, m.ejected, m.ejections, m.hedges, m.retries, m.streamsOpen, m.streamMessages, m.schemaSwaps, m.policyRefusals, m.policyDecisions, m.storeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -160,6 +170,46 @@ func (m *Metrics) Retry(backend, outcome string) {
 		return
 	}
 	m.retries.WithLabelValues(backend, outcome).Inc()
+}
+
+// StreamCounters are one stream's metrics, resolved once when it opens.
+type StreamCounters struct {
+	open    prometheus.Gauge
+	in, out prometheus.Counter
+}
+
+// StreamOpened counts a stream of route and backend as open until
+// Closed; nil-safe.
+func (m *Metrics) StreamOpened(route, backend string) *StreamCounters {
+	if m == nil {
+		return nil
+	}
+	c := &StreamCounters{open: m.streamsOpen.WithLabelValues(route, backend),
+		in:  m.streamMessages.WithLabelValues(route, backend, "in"),
+		out: m.streamMessages.WithLabelValues(route, backend, "out")}
+	c.open.Inc()
+	return c
+}
+
+// In counts a message from the client.
+func (c *StreamCounters) In() {
+	if c != nil {
+		c.in.Inc()
+	}
+}
+
+// Out counts a message to the client.
+func (c *StreamCounters) Out() {
+	if c != nil {
+		c.out.Inc()
+	}
+}
+
+// Closed ends the stream.
+func (c *StreamCounters) Closed() {
+	if c != nil {
+		c.open.Dec()
+	}
 }
 
 // SchemaChange records an admin or startup schema operation.

@@ -108,6 +108,9 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 		if retries > 0 {
 			attrs = append(attrs, slog.Int("retries", retries))
 		}
+		if o.stream != "" {
+			attrs = append(attrs, slog.String("stream", o.stream), slog.Int("messages_in", o.msgsIn), slog.Int("messages_out", o.msgsOut))
+		}
 		if err != nil {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
@@ -146,6 +149,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush passes a stream's flush on: a wrapper above this one (gzhttp's)
+// looks for http.Flusher, not for Unwrap.
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
 
 // methodLabel keeps the method label's values few: any client can send any
 // method token, and every new label value is a new series held forever.

@@ -386,6 +386,16 @@ func (c *Chain) Check(w http.ResponseWriter, r *http.Request) (*http.Request, er
 // CORS reports whether the chain answers browsers' cross-origin requests.
 func (c *Chain) CORS() bool { return c != nil && c.cors != nil }
 
+// AllowsOrigin reports whether the chain's CORS policy allows origin;
+// configured is false when the chain has none (a WebSocket then accepts
+// only its own origin).
+func (c *Chain) AllowsOrigin(origin string) (allowed, configured bool) {
+	if !c.CORS() {
+		return false, false
+	}
+	return c.cors.allows(origin), true
+}
+
 // Preflight answers a CORS preflight for a path whose routes take
 // methods; the caller found the route the requested method matches.
 func (c *Chain) Preflight(w http.ResponseWriter, r *http.Request, methods []string) {

@@ -50,7 +50,13 @@ func Limits(l BodyLimits, next http.Handler) http.Handler {
 			translate.Fail(w, r, err, nil)
 			return
 		}
-		if l.MaxBody > 0 && r.ContentLength > l.MaxBody {
+		// A stream of NDJSON messages is bounded per message and per
+		// route, not as one body: its length is the route's to judge.
+		upload := translate.IsNDJSONMediaType(r.Header.Get("Content-Type"))
+		if upload {
+			r = r.WithContext(context.WithValue(r.Context(), streamBodyKey{}, &streamBody{raw: r.Body, decode: decode}))
+		}
+		if l.MaxBody > 0 && r.ContentLength > l.MaxBody && !upload {
 			// Say no before reading: the client learns at once and the
 			// connection is closed rather than drained.
 			w.Header().Set("Connection", "close")
@@ -82,6 +88,34 @@ func Limits(l BodyLimits, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+type streamBodyKey struct{}
+
+// streamBody is a streamed upload's body before the one-body limit and
+// the body budget: a stream holds one message at a time, however long.
+type streamBody struct {
+	raw    io.ReadCloser
+	decode decoderFunc
+}
+
+// StreamBody is the body of a request that streams messages (an NDJSON
+// upload), decoded, bounded at max bytes in all (0: no bound) instead of
+// the one-body limit, and not charged to the body budget: its reader
+// holds one message at a time. Without Limits in front, it is r.Body.
+func StreamBody(w http.ResponseWriter, r *http.Request, max int64) io.ReadCloser {
+	sb, ok := r.Context().Value(streamBodyKey{}).(*streamBody)
+	if !ok || sb.raw == nil {
+		return r.Body
+	}
+	body := sb.raw
+	if sb.decode != nil {
+		body = &lazyDecoder{src: body, decode: sb.decode}
+	}
+	if max > 0 {
+		body = http.MaxBytesReader(w, body, max)
+	}
+	return body
 }
 
 func hasBody(r *http.Request) bool {

@@ -77,6 +77,7 @@ const (
 	ReasonBadGateway                  // 502: the backend's reply is invalid
 	ReasonRequestTimeout              // 408: the client did not send its request in time
 	ReasonNotAcceptable               // 406: the client accepts none of the route's media types
+	ReasonUpgradeRequired             // 426: the route streams both ways: it needs a WebSocket
 )
 
 var reasonStatus = [...]int{
@@ -87,6 +88,7 @@ var reasonStatus = [...]int{
 	ReasonBadGateway:           http.StatusBadGateway,
 	ReasonRequestTimeout:       http.StatusRequestTimeout,
 	ReasonNotAcceptable:        http.StatusNotAcceptable,
+	ReasonUpgradeRequired:      http.StatusUpgradeRequired,
 }
 
 var reasonCode = [...]codes.Code{
@@ -97,6 +99,7 @@ var reasonCode = [...]codes.Code{
 	ReasonBadGateway:           codes.Internal,
 	ReasonRequestTimeout:       codes.DeadlineExceeded,
 	ReasonNotAcceptable:        codes.InvalidArgument,
+	ReasonUpgradeRequired:      codes.FailedPrecondition,
 }
 
 var _ interface{ GRPCStatus() *status.Status } = (*Error)(nil)

@@ -17,8 +17,16 @@ func IsJSONMediaType(ct string) bool {
 	if ct == "" {
 		return true
 	}
+	return isMediaType(ct, "application/json")
+}
+
+// IsNDJSONMediaType reports whether ct is application/x-ndjson (a stream
+// of JSON messages, one a line), in UTF-8 if a charset is given.
+func IsNDJSONMediaType(ct string) bool { return ct != "" && isMediaType(ct, "application/x-ndjson") }
+
+func isMediaType(ct, want string) bool {
 	mt, params, _ := strings.Cut(ct, ";")
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+	if !strings.EqualFold(strings.TrimSpace(mt), want) {
 		return false
 	}
 	for params != "" {

@@ -128,9 +128,13 @@ func printSchema(w io.Writer, path string, set *descriptors.Set) {
 			}
 			fmt.Fprintf(w, "  rpc %s(%s) returns (%s)\n", md.Name(), in, out)
 			rules := descriptors.HTTPRules(md)
-			if md.IsStreamingClient() || md.IsStreamingServer() {
-				fmt.Fprintf(w, "      (streaming: not exposed over REST)\n")
-				continue
+			switch {
+			case md.IsStreamingClient() && md.IsStreamingServer():
+				fmt.Fprintf(w, "      (bidirectional stream: over a WebSocket, one JSON message a text frame each way)\n")
+			case md.IsStreamingClient():
+				fmt.Fprintf(w, "      (client stream: an application/x-ndjson body, one message a line; one JSON reply)\n")
+			case md.IsStreamingServer():
+				fmt.Fprintf(w, "      (server stream: NDJSON, Server-Sent Events or a JSON array, as Accept asks; or a WebSocket)\n")
 			}
 			if len(rules) == 0 {
 				fmt.Fprintf(w, "      POST /%s/%s  (no google.api.http rule)\n", sd.FullName(), md.Name())

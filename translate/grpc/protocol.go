@@ -274,10 +274,6 @@ func (p Protocol) serviceRoutes(b *protocol.Build, set *descriptors.Set, sd prot
 	for i := 0; i < methods.Len(); i++ {
 		md := methods.Get(i)
 		source := string(md.FullName())
-		if md.IsStreamingClient() || md.IsStreamingServer() {
-			b.Warnf("%s: streaming method not exposed (REST transcoding of streams is not supported yet)", source)
-			continue
-		}
 		rules := descriptors.HTTPRules(md)
 		if len(rules) == 0 {
 			if !unannotated {
@@ -317,8 +313,31 @@ func (p Protocol) route(b *protocol.Build, set *descriptors.Set, md protoreflect
 	if err != nil {
 		return nil, err
 	}
-	target := b.Target(be, NewTranscoder(br, be.Config.Headers), set.Types)
+	var tc translate.Transcoder = NewTranscoder(br, be.Config.Headers)
+	if md.IsStreamingClient() || md.IsStreamingServer() {
+		if tc, err = streamTranscoder(md, tmpl, rule, br, set.Types, opts, be.Config.Headers); err != nil {
+			return nil, err
+		}
+	}
+	target := b.Target(be, tc, set.Types)
 	return &routes.Route{Method: rule.Method, Pattern: rule.Path, Template: tmpl, Source: source, Target: target}, nil
+}
+
+// streamTranscoder binds a streaming method. Its messages are JSON both
+// ways: a google.api.HttpBody stream (raw bytes) is not transcoded.
+func streamTranscoder(md protoreflect.MethodDescriptor, tmpl *routes.Template, rule descriptors.HTTPBinding, br *binding.Rule,
+	types translate.Resolver, opts binding.Options, headers []string) (*StreamTranscoder, error) {
+	if br.ReplyIsHTTPBody() || br.BodyIsHTTPBody() {
+		return nil, fmt.Errorf("a stream of google.api.HttpBody is not supported: stream messages are JSON")
+	}
+	messages := br
+	if md.IsStreamingClient() && !br.HasBody() {
+		var err error
+		if messages, err = binding.NewRule(md, tmpl.FieldPaths(), "*", rule.ResponseBody, types, opts); err != nil {
+			return nil, err
+		}
+	}
+	return NewStreamTranscoder(br, messages, headers), nil
 }
 
 // BindingOptions are the binding options of a JSON mapping and depth limit.

@@ -101,3 +101,65 @@ func (t *Transcoder) Idempotent() bool {
 	opts, ok := t.rule.Method().Options().(*descriptorpb.MethodOptions)
 	return ok && opts.GetIdempotencyLevel() != descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN
 }
+
+// StreamTranscoder is the gRPC half of a route to a streaming method.
+type StreamTranscoder struct {
+	*Transcoder
+	kind translate.StreamKind
+	// messages encodes each message of the client's stream: the route's
+	// body rule when it has one, else the whole message ("*"); the path
+	// variables and query apply to each.
+	messages *binding.Rule
+}
+
+var _ translate.StreamTranscoder = (*StreamTranscoder)(nil)
+
+// NewStreamTranscoder binds a streaming method: rule for the request (a
+// server stream's one message), messages for each message a client
+// streams.
+func NewStreamTranscoder(rule, messages *binding.Rule, forward []string) *StreamTranscoder {
+	md := rule.Method()
+	kind := translate.ServerStream
+	switch {
+	case md.IsStreamingClient() && md.IsStreamingServer():
+		kind = translate.BidiStream
+	case md.IsStreamingClient():
+		kind = translate.ClientStream
+	}
+	return &StreamTranscoder{Transcoder: NewTranscoder(rule, forward), kind: kind, messages: messages}
+}
+
+func (t *StreamTranscoder) Kind() translate.StreamKind { return t.kind }
+
+func (t *StreamTranscoder) Describe() string { return "grpc " + t.method + " (" + t.kind.String() + ")" }
+
+// Body: a client's stream is read message by message by the pipeline,
+// never as one body.
+func (t *StreamTranscoder) Body() translate.BodyKind {
+	if t.kind.ClientSends() {
+		return translate.BodyNone
+	}
+	return t.Transcoder.Body()
+}
+
+// Encode builds a server stream's request; a client's stream starts with
+// no message of the gateway's own.
+func (t *StreamTranscoder) Encode(req *translate.Request, call *translate.Call) error {
+	if t.kind.ClientSends() {
+		call.Method = t.method
+		return nil
+	}
+	return t.Transcoder.Encode(req, call)
+}
+
+func (t *StreamTranscoder) EncodeMessage(req *translate.Request, msg []byte) ([]byte, error) {
+	return t.messages.Request(req.Params, req.Query, msg, "application/json")
+}
+
+func (t *StreamTranscoder) DecodeMessage(msg translate.StreamMessage) ([]byte, error) {
+	out, _, err := t.rule.Reply(msg.Body)
+	return out, err
+}
+
+// RepliesJSON: every message of a stream is JSON.
+func (t *StreamTranscoder) RepliesJSON() bool { return false }

@@ -9,6 +9,7 @@
 package pipeline
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/url"
@@ -36,6 +37,8 @@ type Target struct {
 	checks      []Check
 	chain       *policy.Chain
 	opts        Options
+	// stream is the transcoder of a streaming route, else nil.
+	stream translate.StreamTranscoder
 	// What the transcoder says of itself, asked once, not per request.
 	repliesJSON, idempotentCalls bool
 	// aliases are the lower-cased names of headers the gateway treats
@@ -61,6 +64,9 @@ type Options struct {
 	// Hedge races slow attempts of the route's idempotent calls (the
 	// route's hedge:); the zero value hedges nothing.
 	Hedge resilience.Hedge
+	// Stream bounds a streaming route's streams; zero values are the
+	// defaults.
+	Stream StreamLimits
 }
 
 // Defaults for Options' zero values.
@@ -95,6 +101,9 @@ func New(backendName string, backend *resilience.Backend, tc translate.Transcode
 	if i, ok := tc.(interface{ Idempotent() bool }); ok {
 		t.idempotentCalls = i.Idempotent()
 	}
+	if st, ok := tc.(translate.StreamTranscoder); ok && st.Kind() != translate.Unary {
+		t.stream = st
+	}
 	if t.fwd != nil && t.fwd.ClientPrefix != "" {
 		t.aliases = map[string]bool{}
 		for _, h := range specialHeaders {
@@ -113,6 +122,21 @@ func (t *Target) WithIdempotent() *Target {
 	c := *t
 	c.opts.Idempotent = true
 	return &c
+}
+
+// WithStreamLimits returns a copy of t whose streams are bounded by l.
+func (t *Target) WithStreamLimits(l StreamLimits) *Target {
+	c := *t
+	c.opts.Stream = l
+	return &c
+}
+
+// Streaming is the route's kind of stream, Unary for none.
+func (t *Target) Streaming() translate.StreamKind {
+	if t.stream == nil {
+		return translate.Unary
+	}
+	return t.stream.Kind()
 }
 
 // WithHedge returns a copy of t whose idempotent calls are hedged by h.
@@ -169,6 +193,10 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 			r = next
 		}
 	}
+	if t.stream != nil {
+		t.serveStream(w, r, params)
+		return
+	}
 	resp, delivery, err := t.serve(r, params)
 	if err != nil {
 		translate.Fail(w, r, err, t.resolver)
@@ -197,60 +225,17 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		return nil, 0, translate.Refuse(translate.ReasonNotAcceptable,
 			"this route replies with application/json, which the Accept header %q excludes", truncate(strings.Join(r.Header.Values("Accept"), ", ")))
 	}
-	req := translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
-	if r.URL.RawQuery != "" {
-		// url.Query would drop what does not parse (%zz, a ';'): refuse it.
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			// Named so that it cannot be taken for a field called "query".
-			return nil, 0, translate.BadRequest("the query string does not parse: "+err.Error(),
-				translate.Violation("(query string)", err.Error()))
-		}
-		req.Query = q
-	}
-	if t.body != translate.BodyNone && r.Body != nil {
-		body, err := translate.ReadBody(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		if t.body == translate.BodyJSON && len(body) > 0 {
-			if !translate.IsJSONMediaType(req.ContentType) {
-				return nil, 0, translate.Refuse(translate.ReasonUnsupportedMediaType,
-					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
-			}
-			if err := translate.CheckText(body); err != nil {
-				return nil, 0, err
-			}
-			if err := t.checkShape(r, body); err != nil {
-				return nil, 0, err
-			}
-		}
-		req.Body = body
-	}
-	ctx := r.Context()
-	d, limited, err := ClientTimeout(r.Header)
+	req, err := t.request(r, params)
 	if err != nil {
 		return nil, 0, err
 	}
-	if limited {
-		// The client may shorten the backend's deadline, never lengthen
-		// it: the resilience layer applies the backend timeout on top.
-		var cancel func()
-		ctx, cancel = withTimeout(ctx, d)
-		defer cancel()
-	}
-	call := &translate.Call{Idempotent: t.idempotent(r.Method)}
-	if t.fwd != nil {
-		if call.Metadata, err = t.metadata(r); err != nil {
-			return nil, 0, err
-		}
-	}
-	if err := t.tc.Encode(&req, call); err != nil {
+	ctx, cancel, err := clientDeadline(r)
+	if err != nil {
 		return nil, 0, err
 	}
-	// After Encode, so that a protocol's own, more telling refusal (a NATS
-	// subject token's) comes first; before anything is sent.
-	if err := checkParams(params, t.opts.RawPaths); err != nil {
+	defer cancel()
+	call, err := t.call(r, &req)
+	if err != nil {
 		return nil, 0, err
 	}
 	var resp *translate.Response
@@ -263,6 +248,79 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		return nil, 0, err
 	}
 	return resp, call.Delivery, nil
+}
+
+// request reads what the transcoder needs of r: path values, the query
+// and, when the route takes one, the whole body, checked.
+func (t *Target) request(r *http.Request, params routes.Params) (translate.Request, error) {
+	req := translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
+	if r.URL.RawQuery != "" {
+		// url.Query would drop what does not parse (%zz, a ';'): refuse it.
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			// Named so that it cannot be taken for a field called "query".
+			return req, translate.BadRequest("the query string does not parse: "+err.Error(),
+				translate.Violation("(query string)", err.Error()))
+		}
+		req.Query = q
+	}
+	if t.body != translate.BodyNone && r.Body != nil {
+		body, err := translate.ReadBody(r)
+		if err != nil {
+			return req, err
+		}
+		if t.body == translate.BodyJSON && len(body) > 0 {
+			if !translate.IsJSONMediaType(req.ContentType) {
+				return req, translate.Refuse(translate.ReasonUnsupportedMediaType,
+					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
+			}
+			if err := translate.CheckText(body); err != nil {
+				return req, err
+			}
+			if err := t.checkShape(r, body); err != nil {
+				return req, err
+			}
+		}
+		req.Body = body
+	}
+	return req, nil
+}
+
+// clientDeadline is r's context, shortened by the client's deadline
+// headers when it sent one.
+func clientDeadline(r *http.Request) (context.Context, context.CancelFunc, error) {
+	d, limited, err := ClientTimeout(r.Header)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !limited {
+		return r.Context(), func() {}, nil
+	}
+	// The client may shorten the backend's deadline, never lengthen it:
+	// the resilience layer applies the backend timeout on top.
+	ctx, cancel := withTimeout(r.Context(), d)
+	return ctx, cancel, nil
+}
+
+// call builds the backend call: metadata from the forwarding rules, then
+// the transcoder's encoding of req; path values are checked last, so that
+// a protocol's own, more telling refusal (a NATS subject token's) comes
+// first, and before anything is sent.
+func (t *Target) call(r *http.Request, req *translate.Request) (*translate.Call, error) {
+	call := &translate.Call{Idempotent: t.idempotent(r.Method)}
+	if t.fwd != nil {
+		var err error
+		if call.Metadata, err = t.metadata(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.tc.Encode(req, call); err != nil {
+		return nil, err
+	}
+	if err := checkParams(req.Params, t.opts.RawPaths); err != nil {
+		return nil, err
+	}
+	return call, nil
 }
 
 // metadata builds the outgoing metadata from the route's forwarding

@@ -154,5 +154,12 @@ func (b *Build) Backend(name string, p Protocol) (*Backend, error) {
 // res renders error details (nil: the built-in types only).
 func (b *Build) Target(be *Backend, tc translate.Transcoder, res translate.Resolver) *pipeline.Target {
 	l := b.Config.Limits
-	return pipeline.New(be.Name, be.Guarded, tc, res, pipeline.Options{MaxJSONValues: l.MaxJSONValues, MaxJSONContainers: l.MaxJSONContainers})
+	return pipeline.New(be.Name, be.Guarded, tc, res, pipeline.Options{MaxJSONValues: l.MaxJSONValues, MaxJSONContainers: l.MaxJSONContainers,
+		Stream: StreamLimits(l.Streams)})
+}
+
+// StreamLimits are the pipeline's stream limits from the config's.
+func StreamLimits(l config.StreamLimits) pipeline.StreamLimits {
+	return pipeline.StreamLimits{MaxDuration: l.MaxDuration.D(0), IdleTimeout: l.IdleTimeout.D(0), KeepAlive: l.KeepAlive.D(0),
+		MaxMessageBytes: l.MaxMessageBytes, MaxUploadBytes: l.MaxUploadBytes}
 }

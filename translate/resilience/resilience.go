@@ -33,6 +33,9 @@ type Policy struct {
 	// deadline and then fail with UNAVAILABLE (503): the backend is full,
 	// the client did nothing wrong.
 	MaxConcurrent int
+	// MaxConcurrentStreams bounds the backend's open streams; one more is
+	// refused at once with UNAVAILABLE (503). 0 is unlimited.
+	MaxConcurrentStreams int
 	// Outlier ejects failing endpoints; Failures 0 never ejects.
 	Outlier Outlier
 	// Log is where breaker and ejection changes are logged, once each;
@@ -102,6 +105,9 @@ type Backend struct {
 	// endpoints steer attempts away from ejected endpoints and count
 	// each endpoint's calls.
 	endpoints *endpoints
+	// streams holds a token per open stream under MaxConcurrentStreams.
+	streams       chan struct{}
+	activeStreams atomic.Int64
 }
 
 var _ translate.Backend = (*Backend)(nil)
@@ -142,6 +148,9 @@ func Wrap(name string, next translate.Backend, policy Policy, metrics *observabi
 	}
 	if policy.MaxConcurrent > 0 {
 		b.slots = make(chan struct{}, policy.MaxConcurrent)
+	}
+	if policy.MaxConcurrentStreams > 0 {
+		b.streams = make(chan struct{}, policy.MaxConcurrentStreams)
 	}
 	return b
 }
@@ -402,6 +411,9 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 
 func (b *Backend) Close() error { return b.next.Close() }
 
+// Metrics are the metrics the backend reports to, or nil.
+func (b *Backend) Metrics() *observability.Metrics { return b.metrics }
+
 // Status is one backend's resilience as the admin API shows it.
 type Status struct {
 	Breaker BreakerState `json:"breaker"`
@@ -411,6 +423,9 @@ type Status struct {
 	// RetryBudget is how many retries may run at once now.
 	RetryBudget   int64 `json:"retry_budget"`
 	MaxConcurrent int   `json:"max_concurrent,omitempty"`
+	// Streams are streams open now.
+	Streams              int64 `json:"streams"`
+	MaxConcurrentStreams int   `json:"max_concurrent_streams,omitempty"`
 	// Hedges are hedged attempts sent since start (routes with hedge:),
 	// HedgesWon those whose reply was used.
 	Hedges    int64 `json:"hedges"`
@@ -427,15 +442,17 @@ type Status struct {
 func (b *Backend) Status() Status {
 	active := b.active.Load()
 	return Status{
-		Breaker:       b.breaker.state(),
-		InFlight:      active,
-		Retrying:      b.retrying.Load(),
-		RetryBudget:   max(int64(MinRetries), int64(math.Ceil(b.policy.Retry.Budget*float64(active)))),
-		MaxConcurrent: b.policy.MaxConcurrent,
-		Hedges:        b.hedges.Load(),
-		HedgesWon:     b.hedgesWon.Load(),
-		LatencyP95:    float64(b.latency.p95.Load()) / float64(time.Millisecond),
-		Endpoints:     b.endpointStatus(),
+		Breaker:              b.breaker.state(),
+		InFlight:             active,
+		Retrying:             b.retrying.Load(),
+		RetryBudget:          max(int64(MinRetries), int64(math.Ceil(b.policy.Retry.Budget*float64(active)))),
+		MaxConcurrent:        b.policy.MaxConcurrent,
+		Streams:              b.activeStreams.Load(),
+		MaxConcurrentStreams: b.policy.MaxConcurrentStreams,
+		Hedges:               b.hedges.Load(),
+		HedgesWon:            b.hedgesWon.Load(),
+		LatencyP95:           float64(b.latency.p95.Load()) / float64(time.Millisecond),
+		Endpoints:            b.endpointStatus(),
 	}
 }
 
