@@ -220,6 +220,9 @@ func (c *Config) validate() Problems {
 		}
 		if o := b.Outlier; o != nil {
 			validateOutlier(c, key+".outlier", o, add)
+			if b.Protocol == "nats" {
+				add(c.Problem(key+".outlier", "NATS holds one connection and fails over itself: it has no endpoints to eject"))
+			}
 		}
 		if b.MaxConcurrent < 0 {
 			add(c.Problem(key+".max_concurrent", "must not be negative"))
@@ -295,15 +298,14 @@ func validateOutlier(c *Config, key string, o *Outlier, add func(Problem)) {
 	}
 	if o.BaseEjection != 0 && o.BaseEjection.D(0) < 100*time.Millisecond {
 		add(c.Problem(key+".base_ejection", "must be at least 100ms"))
-	}
-	if o.MaxEjection != 0 && o.MaxEjection.D(0) < o.BaseEjection.D(30*time.Second) {
-		add(c.Problem(key+".max_ejection", "must be at least base_ejection (default 30s)"))
+	} else if o.MaxEjection != 0 && o.MaxEjection.D(0) < o.BaseEjection.D(30*time.Second) {
+		add(c.Problem(key+".max_ejection", "must be at least base_ejection (%s)", o.BaseEjection.D(30*time.Second)))
 	}
 	if o.MaxEjectedPercent < 0 || o.MaxEjectedPercent > 100 {
-		add(c.Problem(key+".max_ejected_percent", "must be between 1 and 100"))
+		add(c.Problem(key+".max_ejected_percent", "must be between 1 and 100 (0 or unset: 50)"))
 	}
 	if o.Probes < 0 || o.Probes > maxProbes {
-		add(c.Problem(key+".probes", "must be between 1 and %d (calls at once to an endpoint back from ejection)", maxProbes))
+		add(c.Problem(key+".probes", "must be between 1 and %d (0 or unset: 1): calls at once to an endpoint back from ejection", maxProbes))
 	}
 }
 

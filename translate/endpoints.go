@@ -1,6 +1,9 @@
 package translate
 
-import "context"
+import (
+	"context"
+	"math/rand/v2"
+)
 
 // EndpointChooser is how the shared resilience layer steers one attempt
 // among a backend's endpoints without owning the protocol's balancing: it
@@ -26,19 +29,27 @@ func WithEndpointChooser(ctx context.Context, c EndpointChooser) context.Context
 	return context.WithValue(ctx, chooserKey{}, c)
 }
 
-// Choose picks one of n endpoints for the attempt in ctx: the first of
-// first, first+1, ... (wrapping) that the context's chooser admits, or,
-// when it admits none, first itself after telling the chooser. With no
-// chooser in ctx it is first. addr names endpoint i.
+// Choose picks one of n endpoints for the attempt in ctx: first, when
+// the context's chooser admits it, else the first admitted of the others
+// from a random one on (walking on from first would hand a refused
+// endpoint's whole share to its neighbour), or, when it admits none,
+// first itself after telling the chooser. With no chooser in ctx it is
+// first. addr names endpoint i.
 func Choose(ctx context.Context, n, first int, addr func(i int) string) int {
 	c, _ := ctx.Value(chooserKey{}).(EndpointChooser)
 	if c == nil || n == 0 {
 		return first
 	}
-	for k := range n {
-		i := (first + k) % n
-		if c.Admit(addr(i)) {
-			return i
+	if c.Admit(addr(first)) {
+		return first
+	}
+	if n > 1 {
+		start := rand.IntN(n - 1)
+		for k := range n - 1 {
+			i := (first + 1 + (start+k)%(n-1)) % n
+			if c.Admit(addr(i)) {
+				return i
+			}
 		}
 	}
 	c.Fallback(addr(first))

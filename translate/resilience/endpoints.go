@@ -120,9 +120,12 @@ func (s *endpoints) ejectedLocked(addr string, ep *endpoint, now time.Time) bool
 // endpoints on probation whose probes are all out, and those the other
 // copies of a hedged call went to.
 type pick struct {
-	set   *endpoints
-	race  *race  // the hedged attempt this is a copy of, or nil
-	addr  string // the endpoint admitted, "" until one is
+	set  *endpoints
+	race *race  // the hedged attempt this is a copy of, or nil
+	addr string // the endpoint admitted, "" until one is and once done
+	// used is the endpoint the attempt went to, kept after it is done so
+	// that a later hedge avoids it too.
+	used  string
 	probe bool
 }
 
@@ -143,7 +146,7 @@ func (p *pick) Admit(addr string) bool {
 		return false
 	}
 	p.releaseLocked()
-	p.addr = addr
+	p.addr, p.used = addr, addr
 	if ep.probation {
 		ep.probes++
 		p.probe = true
@@ -157,7 +160,7 @@ func (p *pick) Fallback(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.releaseLocked()
-	p.addr = addr
+	p.addr, p.used = addr, addr
 	s.get(addr).inFlight++
 }
 
@@ -179,7 +182,7 @@ func (p *pick) releaseLocked() {
 // copies' picks are only changed under the endpoints' lock, held here.
 func (r *race) usedLocked(addr string, self *pick) bool {
 	for _, p := range r.picks {
-		if p != self && p.addr == addr {
+		if p != self && p.used == addr {
 			return true
 		}
 	}
@@ -218,12 +221,17 @@ func (p *pick) done(o verdict, reported string) {
 	switch {
 	case o == verdictSuccess:
 		ep.consecutive = 0
-		if probe {
+		if probe && ep.probation {
 			ep.probation = false
+			if s.log != nil {
+				s.log.Info("endpoint back in rotation", slog.String("backend", s.backend), slog.String("endpoint", addr))
+			}
 		}
 	case o == verdictFailure:
 		ep.consecutive++
-		if s.outlier.Failures > 0 && ep.ejectedUntil.IsZero() && (ep.consecutive >= s.outlier.Failures || probe) {
+		// A probe decides only while its endpoint is on probation: one
+		// that fails after another brought it back is an ordinary failure.
+		if s.outlier.Failures > 0 && ep.ejectedUntil.IsZero() && (ep.consecutive >= s.outlier.Failures || probe && ep.probation) {
 			s.ejectLocked(addr, ep, now)
 		}
 	}
@@ -255,7 +263,9 @@ func (s *endpoints) ejectLocked(addr string, ep *endpoint, now time.Time) {
 	}
 	out := 0
 	for a, other := range s.state {
-		if a != addr && !other.ejectedUntil.IsZero() && now.Before(other.ejectedUntil) {
+		// One on probation is not back yet: it counts as out, or two
+		// endpoints could take turns at being the last one in.
+		if a != addr && (other.probation || !other.ejectedUntil.IsZero() && now.Before(other.ejectedUntil)) {
 			out++
 		}
 	}
@@ -272,9 +282,21 @@ func (s *endpoints) ejectLocked(addr string, ep *endpoint, now time.Time) {
 	ep.ejections++
 	d := min(s.outlier.MaxEjection, time.Duration(ep.ejections)*s.outlier.BaseEjection)
 	ep.ejectedUntil, ep.probation, ep.consecutive = now.Add(d), false, 0
+	// Come back on time even with no call to notice, so that the
+	// ejected gauge and the log say when it happened.
+	time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.ejectedLocked(addr, ep, s.now())
+	})
 	if s.log != nil {
+		why := "consecutive failures"
+		if ep.probation {
+			why = "a probe failed"
+		}
 		s.log.Warn("endpoint ejected", slog.String("backend", s.backend), slog.String("endpoint", addr),
-			slog.Int("failures", s.outlier.Failures), slog.String("for", d.String()), slog.Int("ejections", ep.ejections))
+			slog.String("reason", why), slog.Int("consecutive_failures", ep.consecutive),
+			slog.String("for", d.String()), slog.Int("ejections", ep.ejections))
 	}
 	if s.onEject != nil {
 		s.onEject(addr, true)
@@ -294,7 +316,8 @@ type EndpointStatus struct {
 	InFlight     int       `json:"in_flight"`
 	// ConsecutiveFailures counts toward ejection.
 	ConsecutiveFailures int `json:"consecutive_failures"`
-	// Calls and ErrorRate cover the last 10 to 20 seconds.
+	// Calls and ErrorRate cover two 10-second windows: the current one
+	// and the one before, when it is recent.
 	Calls     int     `json:"recent_calls"`
 	ErrorRate float64 `json:"recent_error_rate"`
 }
@@ -346,4 +369,16 @@ func (s *endpoints) status(health []translate.EndpointHealth) []EndpointStatus {
 		add(translate.EndpointHealth{Address: addr, Healthy: true})
 	}
 	return out
+}
+
+// reset clears the ejected gauge of every endpoint, for a backend that is
+// going away (a reload replaced it).
+func (s *endpoints) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for addr, ep := range s.state {
+		if !ep.ejectedUntil.IsZero() && s.onEject != nil {
+			s.onEject(addr, false)
+		}
+	}
 }

@@ -300,9 +300,12 @@ func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*
 		// would start past the deadline.
 		return nil, nil, false
 	}
-	observability.FromContext(ctx).AddRetry()
-	b.metrics.Retry(b.name, "sent")
 	reply, err := b.try(ctx, call, decode, callerDeadline, h)
+	if !errors.Is(err, errBreakerOpen) {
+		// Counted once it went out: an open breaker refused it unsent.
+		observability.FromContext(ctx).AddRetry()
+		b.metrics.Retry(b.name, "sent")
+	}
 	return reply, err, true
 }
 
@@ -342,6 +345,16 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 		b.endpoints.mu.Unlock()
 	}
 	ctx = translate.WithEndpointChooser(ctx, p)
+	// A panic in the backend or in decode (net/http recovers it and the
+	// gateway goes on) must not keep the breaker's probe or the
+	// endpoint's slot.
+	settled := false
+	defer func() {
+		if !settled {
+			b.breaker.abandon(t)
+			p.done(verdictNeutral, "")
+		}
+	}()
 	// One client span per attempt, under the request's server span (a no-op
 	// when tracing is off), so retries and backend latency show in traces.
 	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("github.com/switchboard-gw/switchboard").
@@ -351,6 +364,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
 	if r != nil && !r.settle(id, err, b) {
+		settled = true
 		return b.lost(t, p, span, reply, err, start)
 	}
 	decodeFailed := false
@@ -386,6 +400,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	// So does a message only buffered while the connection is down, and a
 	// reply the gateway could not read.
 	unconfirmed := err == nil && reply != nil && reply.Unconfirmed
+	settled = true
 	switch {
 	case code == codes.Canceled || callersFault || healthy || unconfirmed || (decodeFailed && !declared && source == "reply"):
 		b.breaker.abandon(t)
@@ -409,7 +424,10 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	return reply, err
 }
 
-func (b *Backend) Close() error { return b.next.Close() }
+func (b *Backend) Close() error {
+	b.endpoints.reset()
+	return b.next.Close()
+}
 
 // Metrics are the metrics the backend reports to, or nil.
 func (b *Backend) Metrics() *observability.Metrics { return b.metrics }

@@ -269,6 +269,15 @@ func (b *Backend) pick(ctx context.Context) *endpoint {
 		}
 	}
 	if len(up) == 0 {
+		// Every endpoint fails its health check or refused a connection:
+		// try those that did not refuse one, before those that did.
+		for i := range n {
+			if ep := eps[(start+i)%n]; ep.downUntil.Load() <= now {
+				up = append(up, ep)
+			}
+		}
+	}
+	if len(up) == 0 {
 		return eps[translate.Choose(ctx, n, start, func(i int) string { return eps[i].addr })]
 	}
 	return up[translate.Choose(ctx, len(up), 0, func(i int) string { return up[i].addr })]
