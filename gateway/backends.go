@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/descriptors"
 	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
 	"github.com/switchboard-gw/switchboard/translate/pipeline"
 	"github.com/switchboard-gw/switchboard/translate/protocol"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
@@ -116,6 +117,14 @@ func (g *Gateway) buildTable(rt *runtime, snap *descriptors.Snapshot, upload *de
 			r.Target = tg.WithIdempotent()
 		}
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Stream != nil {
+			if tg.Streaming() == translate.Unary {
+				msg := "applies to streaming routes; " + tg.Describe() + " is a unary call"
+				if rc.Protocol == "thrift" {
+					msg = "Thrift has no streaming: every function is a unary call"
+				}
+				b.Problem(cfg.RouteKey(i)+".stream", "%s", msg)
+				continue
+			}
 			r.Target = tg.WithStreamLimits(protocol.StreamLimits(cfg.Limits.Streams.Over(rc.Stream)))
 		}
 		if tg, ok := r.Target.(*pipeline.Target); ok && rc.Hedge != nil {

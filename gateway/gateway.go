@@ -728,14 +728,28 @@ func compress(h http.Handler) http.Handler {
 	}
 	gz := wrap(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" {
-			// A WebSocket's handshake: gzhttp would hold back its 101,
-			// and the socket it hands over is never compressed.
+		if r.Header.Get("Upgrade") != "" || acceptsStream(r.Header.Values("Accept")) {
+			// A WebSocket's handshake, whose 101 gzhttp would hold back,
+			// or a client asking for a stream, whose response head gzhttp
+			// would hold until the first message. (A stream asked for
+			// with no such Accept is kept plain by the pipeline once its
+			// first message comes.)
 			h.ServeHTTP(w, r)
 			return
 		}
 		gz.ServeHTTP(w, r)
 	})
+}
+
+// acceptsStream reports whether an Accept header names a streaming media
+// type.
+func acceptsStream(accept []string) bool {
+	for _, v := range accept {
+		if strings.Contains(v, "text/event-stream") || strings.Contains(v, "application/x-ndjson") {
+			return true
+		}
+	}
+	return false
 }
 
 // Endpoints lists, per backend, the upstream addresses its protocol client

@@ -216,11 +216,17 @@ func (b *builder) operation(r *routes.Route, od translate.OperationDoc, params [
 	}
 	switch {
 	case od.ClientStreaming && od.ServerStreaming:
-		op.Description = jsonschema.JoinParagraphs(op.Description, "The method streams both ways.")
+		op.Description = jsonschema.JoinParagraphs(op.Description, "The method streams both ways, over a WebSocket only "+
+			"(Upgrade: websocket; 426 without): one JSON message a text frame each way; an empty frame ends the client's side. "+
+			"The socket closes with 1000 when the stream ended well, else with 4000 plus the gRPC code after a last {\"error\": Status} frame.")
 	case od.ClientStreaming:
-		op.Description = jsonschema.JoinParagraphs(op.Description, "The method takes a stream of requests.")
+		op.Description = jsonschema.JoinParagraphs(op.Description, "The method takes a stream of requests: an application/x-ndjson body, "+
+			"one JSON message a line, read as it arrives (a bad line is a 400 naming it). A WebSocket carries it too.")
 	case od.ServerStreaming:
-		op.Description = jsonschema.JoinParagraphs(op.Description, "The method answers with a stream.")
+		op.Description = jsonschema.JoinParagraphs(op.Description, "The method answers with a stream, framed as Accept asks: "+
+			"application/x-ndjson (the default; {\"result\": message} a line, a last {\"error\": Status} line if it fails), "+
+			"text/event-stream (a data: event a message with an id:, a last event: error) or application/json (one array, written as messages arrive). "+
+			"A WebSocket (Upgrade: websocket) carries it too.")
 	}
 
 	for _, p := range params {
@@ -238,6 +244,10 @@ func (b *builder) operation(r *routes.Route, od translate.OperationDoc, params [
 	// route merely tolerates is left out of the document.
 	if rb := od.Request; rb != nil && (rb.Required || r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		op.RequestBody = &RequestBody{Description: rb.Description, Required: rb.Required, Content: content(*rb)}
+		if od.ClientStreaming && !od.ServerStreaming {
+			// Each line is one message of the schema.
+			op.RequestBody.Content = map[string]*MediaType{"application/x-ndjson": {Schema: rb.Schema}}
+		}
 	}
 
 	status := od.Status
@@ -245,6 +255,9 @@ func (b *builder) operation(r *routes.Route, od translate.OperationDoc, params [
 		status = http.StatusOK
 	}
 	ok := &Response{Description: od.Response.Description, Content: content(od.Response)}
+	if od.ServerStreaming {
+		ok.Content = b.streamContent(od.Response.Schema)
+	}
 	if ok.Description == "" {
 		ok.Description = http.StatusText(status)
 	}
@@ -569,3 +582,21 @@ func used(defs *jsonschema.Definitions, roots ...any) map[string]*jsonschema.Sch
 // schemaRef finds references in marshalled JSON: definition names are
 // made of name characters, so none holds a quote or an escape.
 var schemaRef = regexp.MustCompile(`"\$ref":"` + regexp.QuoteMeta(jsonschema.RefPrefix) + `([^"\\]+)"`)
+
+// streamContent is a server stream's response in each framing: msg is one
+// message's schema.
+func (b *builder) streamContent(msg *jsonschema.Schema) map[string]*MediaType {
+	failed := &jsonschema.Schema{Type: jsonschema.Types{"object"}, Properties: jsonschema.Properties{{Name: "error", Schema: b.status}},
+		Required: []string{"error"}}
+	line := &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+		{Type: jsonschema.Types{"object"}, Properties: jsonschema.Properties{{Name: "result", Schema: msg}}, Required: []string{"result"}},
+		failed,
+	}}
+	return map[string]*MediaType{
+		"application/x-ndjson": {Schema: line},
+		"text/event-stream":    {Schema: &jsonschema.Schema{Type: jsonschema.Types{"string"}}},
+		// The last element is an {"error": Status} when the stream fails.
+		"application/json": {Schema: &jsonschema.Schema{Type: jsonschema.Types{"array"},
+			Items: &jsonschema.Schema{AnyOf: []*jsonschema.Schema{msg, failed}}}},
+	}
+}

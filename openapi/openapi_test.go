@@ -357,7 +357,7 @@ func TestServersAndInfo(t *testing.T) {
 	g := demoGateway(t)
 	plain := Build(g.State(), nil, Options{})
 	if plain.Servers != nil || !strings.Contains(plain.Info.Description, "not to the admin listener") ||
-		plain.Info.Title != "Switchboard gateway" || plain.Info.Version != "generation 2" {
+		plain.Info.Title != "Switchboard gateway" || plain.Info.Version != "generation 3" {
 		t.Errorf("defaults: %+v %+v", plain.Servers, plain.Info)
 	}
 	set := Build(g.State(), nil, Options{Title: "Shop", Version: "7", Description: "d", Servers: []string{"https://a", "https://b"}})

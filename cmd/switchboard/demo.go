@@ -60,7 +60,13 @@ var demoCurls = []struct{ Say, Cmd, Want string }{
 	{"NATS: a subject injection attempt is refused", `curl -s {gw}/v1/orders/a.%2A`, `"code":3`},
 	{"NATS: publish, fire and forget (202)", `curl -s -X POST {gw}/v1/orders/42/events -H 'Content-Type: application/json' -d '{"event":"packed"}'`, `"subject":"orders.42.events"`},
 	{"NATS: JetStream publish, acknowledged; a retry with the same Idempotency-Key is stored once", `curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}' && curl -s -X POST {gw}/v1/orders/42 -H 'Content-Type: application/json' -H 'Idempotency-Key: 0b6f3c1e-order-42' -d '{"sku":"BOOK-DISPOSSESSED"}'`, `"duplicate":true`},
+	{"NATS: a subscription streams what another curl publishes (here in the background for 3s; in a terminal of its own, leave out --max-time and &)", `curl -N -s --max-time 3 {gw}/v1/orders/42/events & sleep 1; curl -s -X POST {gw}/v1/orders/42/events -H 'Content-Type: application/json' -d '{"event":"shipped"}'; wait; echo`, `{"result":{"subject":"orders.42.events","data":{"event":"shipped"}}}`},
+	{"NATS: a JetStream subscription replays the ORDERS stream from its start, each event with its sequence as id", `curl -N -s --max-time 2 '{gw}/v1/orders/42/created?deliver=all' -H 'Accept: text/event-stream'; echo`, `"subject":"orders.42.created","sequence":`},
 	{"NATS: typed, JSON in, protobuf on the wire, JSON out", `curl -s -X POST {gw}/v1/orders:status -H 'Content-Type: application/json' -d '{"id":"42","items":[{"sku":"BOOK","quantity":1}]}'`, `"status":"STATUS_SHIPPED"`},
+	{"a server stream in NDJSON: each tick arrives as the backend sends it (-N: curl does not buffer)", `curl -N -s {gw}/v1/ticks`, `{"result":{"at":"3","note":"tick"}}`},
+	{"the same stream as Server-Sent Events, each with an id", `curl -N -s {gw}/v1/ticks -H 'Accept: text/event-stream'`, `id: 3`},
+	{"a stream that fails after two messages: the error is its last line", `curl -N -s '{gw}/v1/ticks?at=99'`, `{"error":{"code":14,"message":"ticker restarting"`},
+	{"a client-streaming upload: one JSON message a line (--data-binary @FILE.ndjson sends a file); the mock says how many arrived", `printf '{"at":1}\n{"at":2}\n{"at":3}\n' | curl -s -i -X POST {gw}/v1/ticks:upload -H 'Content-Type: application/x-ndjson' --data-binary @-`, `Grpc-Metadata-Mock-Messages-Received: 3`},
 	{"rehearse an outage: the library mock's control endpoint makes GetBook fail with UNAVAILABLE; the gateway retries, then answers 503 (run it twice and the breaker opens: see /admin/backends on the admin listener)", `curl -s -X POST {libctl}/faults -d '{"method":"library.v1.LibraryService/GetBook","error_rate":1,"error_code":"UNAVAILABLE"}' && curl -s -i {gw}/v1/shelves/1/books/1`, `503 Service Unavailable`},
 	{"the policy stage: a protected route answers 401 without credentials", `curl -s -i {gw}/v1/members/shelves/1/books`, `401 Unauthorized`},
 	{"200 with the demo's API key (kept in the config only as its SHA-256)", `curl -s {gw}/v1/members/shelves/1/books -H 'X-Api-Key: ` + demoAPIKey + `'`, `"books":[`},
@@ -102,6 +108,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	mocks := []struct{ desc, stubs string }{
 		{filepath.Join(td, "library.pb"), filepath.Join(td, "stubs", "library.yaml")},
 		{filepath.Join(td, "echo.pb"), filepath.Join(td, "stubs", "echo.yaml")},
+		{filepath.Join(td, "stream.pb"), filepath.Join(td, "stubs", "ticker.yaml")},
 	}
 	addrs := make([]string, len(mocks))
 	errc := make(chan error, len(mocks)+1)
@@ -143,8 +150,8 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	}
 	go func() { errc <- serveUntil(ctx, thriftSrv.Serve, thriftSrv.Stop, thriftLis) }()
 
-	cfg, err := demoConfig(dir, listen, adminAddr, map[string]string{
-		"library": addrs[0], "echo": addrs[1], "calc": thriftLis.Addr().String()})
+	endpoints := map[string]string{"library": addrs[0], "echo": addrs[1], "ticker": addrs[2], "calc": thriftLis.Addr().String()}
+	cfg, err := demoConfig(dir, listen, adminAddr, endpoints)
 	if err != nil {
 		return err
 	}
@@ -168,8 +175,7 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 	metrics := observability.NewMetrics()
 	// An edit of examples/demo.yaml (or SIGHUP, or POST /admin/reload)
 	// reloads it, pointed at the same mocks.
-	g, err := gateway.New(ctx, cfg, log, metrics, gateway.WithFailures(recentErrors.RecordFailure), gateway.WithConfigTransform(demoTransform(dir, listen, adminAddr, map[string]string{
-		"library": addrs[0], "echo": addrs[1], "calc": thriftLis.Addr().String()}, providerURL+idp.JWKSPath)))
+	g, err := gateway.New(ctx, cfg, log, metrics, gateway.WithFailures(recentErrors.RecordFailure), gateway.WithConfigTransform(demoTransform(dir, listen, adminAddr, endpoints, providerURL+idp.JWKSPath)))
 	if err != nil {
 		return err
 	}
@@ -193,7 +199,8 @@ func runDemo(ctx context.Context, dir, listen, adminAddr string, stdout, stderr 
 		adminListener = l.Admin
 		demoControls.Store(l.Admin, libControl.Addr().String())
 		fmt.Fprintf(stdout, "Switchboard demo: gateway on http://%s, admin on http://%s\n", l.HTTP, l.Admin)
-		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s (fault control endpoint: %s/faults), echo on %s\n", addrs[0], libControl.URL(), addrs[1])
+		fmt.Fprintf(stdout, "mock gRPC backends (server reflection on): library on %s (fault control endpoint: %s/faults), echo on %s, ticker (streams) on %s\n",
+			addrs[0], libControl.URL(), addrs[1], addrs[2])
 		fmt.Fprintf(stdout, "mock Thrift backend (binary, framed): %s; embedded NATS with JetStream: %s\n", thriftLis.Addr(), busURL)
 		fmt.Fprintf(stdout, "identity provider (OIDC discovery, JWKS): %s; admin token: %s; API key: %s\n\nTry:\n\n", providerURL, demoAdminToken(), demoAPIKey)
 		for _, c := range demoCurls {

@@ -53,9 +53,9 @@ func TestExplainDemoCurls(t *testing.T) {
 // firstGatewayCurl is the first curl command of a demo line that calls the
 // gateway (not the admin API or a mock), or "".
 func firstGatewayCurl(line string) string {
-	// The demo's lines join commands with " && " and "; ", which no URL
-	// of theirs holds.
-	for _, part := range strings.Split(strings.ReplaceAll(line, " && ", "; "), "; ") {
+	// The demo's lines join commands with " && ", "; " and " & ", which no
+	// URL of theirs holds.
+	for _, part := range strings.Split(strings.NewReplacer(" && ", "; ", " & ", "; ").Replace(line), "; ") {
 		part = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(part), "do "))
 		if strings.HasPrefix(part, "curl ") && strings.Contains(part, "http://127.0.0.1:8080/") {
 			return part

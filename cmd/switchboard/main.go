@@ -55,6 +55,8 @@ func init() {
 			"switchboard mock nats --url nats://127.0.0.1:4222 --stubs testdata/stubs/orders.yaml", cmdMockNATS},
 		{"explain", "-c FILE [--json] 'curl ...'", "show what the gateway would do with a request: the route and near misses, bindings, the backend message, policies and backend; calls nothing",
 			"switchboard explain -c examples/demo.yaml 'curl -s http://127.0.0.1:8080/v1/shelves/1/books/2'", cmdExplain},
+		{"ws", "[--origin O] [-H 'Name: value']... [--timeout D] URL", "a WebSocket client for streaming routes: each stdin line a text frame, each frame received a line of stdout",
+			`printf '{"at":1}\n{"at":2}\n' | switchboard ws ws://127.0.0.1:8080/v1/ticks:chat`, cmdWS},
 		{"version", "", "print the module version, commit and Go version", "switchboard version", cmdVersion},
 	}
 }

@@ -197,6 +197,7 @@ func printThrift(w io.Writer, path string, prog *idl.Program) {
 			ext = " extends " + svc.Extends.FullName()
 		}
 		fmt.Fprintf(w, "service %s%s  (%s)\n", svc.Name, ext, path)
+		fmt.Fprintf(w, "  (Thrift has no streaming: every function is one call and one reply, or none when oneway)\n")
 		for _, fn := range svc.AllFunctions() {
 			fmt.Fprintf(w, "  %s\n", thriftSignature(fn))
 			rules := 0

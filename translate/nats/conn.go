@@ -99,6 +99,8 @@ type Backend struct {
 
 	srv *embedded.Server // embedded server this backend owns, or nil
 
+	streams streamSet // open subscriptions (OpenStream)
+
 	closed    chan struct{} // closed by the connection's ClosedHandler
 	closeOnce sync.Once
 	closeErr  error
@@ -198,6 +200,9 @@ func (b *Backend) options(opts ConnOptions) ([]natsgo.Option, error) {
 			log.Info("nats connected", slog.String("url", nc.ConnectedUrlRedacted()))
 		}),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			// A core subscription misses what is published meanwhile:
+			// its stream must end rather than go on with a silent gap.
+			b.streams.endAll(errConnectionLost)
 			if err != nil {
 				log.Warn("nats disconnected", slog.String("error", err.Error()))
 			} else {
@@ -212,6 +217,7 @@ func (b *Backend) options(opts ConnOptions) ([]natsgo.Option, error) {
 			log.Debug("nats reconnect attempt failed", slog.Any("error", err))
 		}),
 		natsgo.ClosedHandler(func(*natsgo.Conn) {
+			b.streams.endAll(errBackendClosed)
 			log.Info("nats connection closed")
 			close(b.closed)
 		}),
@@ -346,12 +352,14 @@ func (b *Backend) EndpointHealth() []translate.EndpointHealth {
 // the gateway.
 func (b *Backend) Conn() *natsgo.Conn { return b.nc }
 
-// Close drains the connection (replies already on their way are still
-// delivered, for up to 5s), then shuts the embedded server down and waits
-// for it. Calls made afterwards fail with UNAVAILABLE.
+// Close ends open subscriptions (deleting their consumers), drains the
+// connection (replies already on their way are still delivered, for up
+// to 5s), then shuts the embedded server down and waits for it. Calls
+// made afterwards fail with UNAVAILABLE.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		if b.nc != nil {
+			b.streams.close(errBackendClosed, deleteTimeout+time.Second)
 			if err := b.nc.Drain(); err != nil {
 				// Not connected (reconnecting): nothing can drain.
 				b.nc.Close()

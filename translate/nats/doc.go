@@ -30,6 +30,45 @@
 //     per stream, not per client: use UUIDs. Without a key the gateway sends
 //     a fresh id per HTTP request, so the resilience layer's own retries of
 //     one request are stored once as well.
+//   - subscribe (GET only): a stream of every message published on the
+//     subject, until the client goes; see Subscriptions.
+//
+// # Subscriptions
+//
+// A subscribe route's subject may hold the wildcards * (a whole token) and
+// > (the last token) in its literal text; path variables still fill one
+// token each and can never be wildcards, so no client widens its
+// subscription. Each message is sent as a JSON envelope,
+//
+//	{"subject":"orders.42.created","sequence":7,"data":{"total":5}}
+//
+// with data the payload when it is JSON (compacted), or, on a typed route
+// (reply: a message type), the payload decoded from protobuf; any other
+// payload (not JSON, not UTF-8, empty, not of the type) is
+// "data_base64" (standard base64) instead. Headers are not sent.
+//
+// Without stream: it is a core NATS subscription: messages published from
+// the moment it opened, up to max_pending (default 1000, at most 100000)
+// and PendingBytesLimit buffered for a slow client; once one would be
+// dropped, the stream ends with RESOURCE_EXHAUSTED "the client reads too
+// slowly: messages were dropped". A lost connection ends it with
+// UNAVAILABLE (what is published meanwhile is missed). It cannot start
+// from a position: start_seq, start_time or deliver is a 400, and
+// Last-Event-ID is ignored (browsers resend it on every reconnect).
+//
+// With stream: NAME it is a JetStream ordered consumer on that stream,
+// filtered by the subject, pulled one message at a time as the client
+// takes them (a slow client holds the consumer back; the gateway buffers
+// nothing). Each message's "sequence" is its stream sequence, also its SSE
+// id. It starts from Last-Event-ID: N (after N: a reconnecting
+// EventSource misses nothing and sees nothing twice), else from one of
+// start_seq=N (at N, from 1), start_time=RFC 3339 (the first message
+// stored at or after it) or deliver=all|last|new (new by default). Two of
+// the query parameters, a repeated one, or a malformed value are a 400
+// naming it; Last-Event-ID takes precedence over the query, which stays
+// the same on every reconnect. The consumer is deleted as soon as the
+// stream ends (or by the server after 5 minutes, if the gateway could not).
+// A missing stream is 503 UNAVAILABLE, as for a jetstream publish.
 //
 // # Payloads
 //
@@ -58,7 +97,7 @@
 //
 // # Status codes
 //
-//	200  request mode: the reply
+//	200  request mode: the reply; subscribe mode: the stream
 //	202  publish and jetstream modes: taken / stored
 //	400  INVALID_ARGUMENT    bad path variable, body not JSON or not the
 //	                         request type, too deep, bad Idempotency-Key;

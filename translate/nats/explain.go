@@ -2,10 +2,12 @@ package nats
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -17,7 +19,11 @@ var _ translate.Explainer = (*Transcoder)(nil)
 
 // ExplainCall shows the message as it would be published: the subject,
 // the headers, and the payload (decoded from protobuf on a typed route).
+// A subscription publishes nothing: it shows what it would subscribe to.
 func (t *Transcoder) ExplainCall(call *translate.Call) ([]byte, string, error) {
+	if t.mode == ModeSubscribe {
+		return t.explainSubscription(call)
+	}
 	var text strings.Builder
 	fmt.Fprintf(&text, "%s %s\n", strings.ToUpper(t.mode), call.Method)
 	keys := make([]string, 0, len(call.Metadata))
@@ -55,4 +61,27 @@ func (t *Transcoder) ExplainCall(call *translate.Call) ([]byte, string, error) {
 		payload = []byte("null")
 	}
 	return payload, text.String(), nil
+}
+
+func (t *Transcoder) explainSubscription(call *translate.Call) ([]byte, string, error) {
+	s, err := decodeSubscription(call.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	var text strings.Builder
+	fmt.Fprintf(&text, "SUBSCRIBE %s\n", call.Method)
+	if s.Stream == "" {
+		fmt.Fprintf(&text, "core NATS: messages published from now on, up to %d buffered\n", cmp.Or(s.MaxPending, DefaultMaxPending))
+	} else {
+		fmt.Fprintf(&text, "JetStream stream %s, ordered consumer, delivering %s", s.Stream, s.Deliver)
+		switch s.Deliver {
+		case deliverSeq:
+			fmt.Fprintf(&text, " from sequence %d", s.StartSeq)
+		case deliverTime:
+			fmt.Fprintf(&text, " from %s", s.StartTime.Format(time.RFC3339Nano))
+		}
+		text.WriteString("\n")
+	}
+	js, _ := json.Marshal(s)
+	return js, text.String(), nil
 }

@@ -51,13 +51,19 @@ type RouteConfig struct {
 // RouteTarget is routes[i].nats.
 type RouteTarget struct {
 	Subject string `yaml:"subject"` // template: "orders.{id}.created"
-	Mode    string `yaml:"mode"`    // request (default) | publish | jetstream
+	Mode    string `yaml:"mode"`    // request (default) | publish | jetstream | subscribe
 	Raw     bool   `yaml:"raw"`     // pass the body through unvalidated
 	// Request and Reply name protobuf message types of the loaded
 	// descriptors: JSON is transcoded to protobuf on the wire and back.
+	// A subscription's messages are of the Reply type.
 	Request string   `yaml:"request"`
 	Reply   string   `yaml:"reply"`
 	Headers []string `yaml:"headers"`
+	// Stream (subscribe only) reads a JetStream stream instead of core
+	// NATS; MaxPending (core subscribe only) bounds the messages buffered
+	// for a slow client.
+	Stream     string `yaml:"stream"`
+	MaxPending *int   `yaml:"max_pending"`
 }
 
 func (Protocol) Name() string             { return "nats" }
@@ -104,13 +110,63 @@ func (p Protocol) Validate(c *config.Config) config.Problems {
 			add(key+".subject", "required")
 		}
 		switch nr.Mode {
-		case "", ModeRequest, ModePublish, ModeJetStream:
+		case "", ModeRequest, ModePublish, ModeJetStream, ModeSubscribe:
 		default:
-			add(key+".mode", "unknown mode %q (want request, publish or jetstream)", nr.Mode)
+			add(key+".mode", "unknown mode %q (want request, publish, jetstream or subscribe)", nr.Mode)
 		}
 		if nr.Raw && (nr.Request != "" || nr.Reply != "") {
 			add(key+".raw", "raw excludes typed request and reply")
 		}
+		if nr.Mode == ModeSubscribe {
+			for _, pr := range validateSubscribe(c, i, key, nr) {
+				add(pr.key, "%s", pr.msg)
+			}
+			continue
+		}
+		if nr.Stream != "" {
+			add(key+".stream", "applies to mode subscribe only (a jetstream publish finds its stream by subject)")
+		}
+		if nr.MaxPending != nil {
+			add(key+".max_pending", "applies to mode subscribe only")
+		}
+	}
+	return ps
+}
+
+type keyProblem struct{ key, msg string }
+
+// validateSubscribe checks a subscribe route: GET only, no body or publish
+// options, and its stream and buffer.
+func validateSubscribe(c *config.Config, i int, key string, nr *RouteTarget) []keyProblem {
+	var ps []keyProblem
+	add := func(k, format string, args ...any) { ps = append(ps, keyProblem{k, fmt.Sprintf(format, args...)}) }
+	if method, _, _ := c.Routes[i].MethodPath(); method != "" && method != "GET" {
+		add(key+".mode", "subscribe needs a GET route (this one is %s)", method)
+	}
+	// A subscription sends nothing: options about the message it would
+	// send have nothing to act on.
+	if nr.Raw {
+		add(key+".raw", "does not apply to mode subscribe (it sends no body; messages come back as JSON envelopes)")
+	}
+	if nr.Request != "" {
+		add(key+".request", "does not apply to mode subscribe (it sends no body; reply types the messages)")
+	}
+	if len(nr.Headers) > 0 {
+		add(key+".headers", "does not apply to mode subscribe (it publishes no message to carry them)")
+	}
+	if c.Routes[i].Hedge != nil {
+		add(fmt.Sprintf("routes[%d].hedge", i), "does not apply to mode subscribe (a stream is never hedged)")
+	}
+	if nr.Stream != "" {
+		if problem := streamNameProblem(nr.Stream); problem != "" {
+			add(key+".stream", "%s", problem)
+		}
+		if nr.MaxPending != nil {
+			add(key+".max_pending", "applies to core subscriptions only: a stream's messages are pulled one at a time")
+		}
+	}
+	if nr.MaxPending != nil && (*nr.MaxPending < 1 || *nr.MaxPending > MaxPendingLimit) {
+		add(key+".max_pending", "must be between 1 and %d", MaxPendingLimit)
 	}
 	return ps
 }
@@ -166,9 +222,15 @@ func (p Protocol) Route(b *protocol.Build, i int) *routes.Route {
 	}
 	jo := cfg.JSON.Merge(sec.JSON).Mapping()
 	t := sec.NATS
-	nr := Route{Subject: t.Subject, Mode: t.Mode, Raw: t.Raw,
+	nr := Route{Subject: t.Subject, Mode: t.Mode, Raw: t.Raw, Stream: t.Stream,
 		Headers: append(append([]string{}, be.Config.Headers...), t.Headers...), MaxDepth: cfg.Limits.MaxJSONDepth,
 		Strict: jo.Strict, UseProtoNames: jo.UseProtoNames, UseEnumNumbers: jo.UseEnumNumbers, OmitUnpopulated: !jo.EmitUnpopulated}
+	if t.MaxPending != nil {
+		nr.MaxPending = *t.MaxPending
+	}
+	if t.Mode == ModeSubscribe {
+		nr.Headers = nil // the backend's headers: a subscription sends none
+	}
 	for _, typed := range []struct {
 		name string
 		dst  *protoreflect.MessageDescriptor

@@ -31,6 +31,9 @@ func (t *Transcoder) Operation(defs *jsonschema.Definitions) translate.Operation
 		})
 	}
 
+	if t.mode == ModeSubscribe {
+		return t.subscribeOperation(defs, m, doc)
+	}
 	switch {
 	case t.raw:
 		doc.Request = &translate.BodyDoc{MediaType: translate.AnyMediaType,

@@ -37,6 +37,9 @@ type subjectTemplate struct {
 	leadingVar bool
 	// size is the length of the literal text, to size the builder.
 	size int
+	// wildcards: a subscription's template, whose literal tokens may be
+	// * and > (never its values).
+	wildcards bool
 }
 
 type subjectPart struct {
@@ -55,13 +58,14 @@ func (t *subjectTemplate) variable() bool {
 }
 
 // parseSubject checks a subject template against the route's path fields:
-// every {var} must name one, literal text must be valid subject text
-// without wildcards, and no token may be empty.
-func parseSubject(tmpl string, pathFields []string) (*subjectTemplate, error) {
+// every {var} must name one, literal text must be valid subject text, and
+// no token may be empty. Wildcards are refused unless wildcards is set (a
+// subscription), and then only as whole literal tokens, > only last.
+func parseSubject(tmpl string, pathFields []string, wildcards bool) (*subjectTemplate, error) {
 	if tmpl == "" {
 		return nil, errors.New("subject template is empty")
 	}
-	t := &subjectTemplate{raw: tmpl}
+	t := &subjectTemplate{raw: tmpl, wildcards: wildcards}
 	var shape strings.Builder // the template with each variable as "x", to check tokens
 	rest := tmpl
 	for rest != "" {
@@ -71,7 +75,7 @@ func parseSubject(tmpl string, pathFields []string) (*subjectTemplate, error) {
 			lit = rest[:open]
 		}
 		if lit != "" {
-			if err := checkLiteral(lit); err != nil {
+			if err := checkLiteral(lit, wildcards); err != nil {
 				return nil, fmt.Errorf("subject %q: %w", tmpl, err)
 			}
 			t.parts = append(t.parts, subjectPart{literal: lit})
@@ -102,22 +106,34 @@ func parseSubject(tmpl string, pathFields []string) (*subjectTemplate, error) {
 		shape.WriteString("x")
 		rest = rest[open+closeAt+1:]
 	}
-	for _, tok := range strings.Split(shape.String(), ".") {
-		if tok == "" {
+	toks := strings.Split(shape.String(), ".")
+	for i, tok := range toks {
+		switch {
+		case tok == "":
 			return nil, fmt.Errorf("subject %q: empty token (leading, trailing or double '.')", tmpl)
+		case tok == ">" && i < len(toks)-1:
+			return nil, fmt.Errorf("subject %q: wildcard > must be the last token", tmpl)
+		case i == 0 && (tok == "*" || tok == ">"):
+			// A subscription to "*.>" or ">" would hand clients every
+			// reply inbox (_INBOX.*) and JetStream's API traffic ($JS.*).
+			return nil, fmt.Errorf("subject %q: the first token must not be a wildcard (it would take every namespace, _INBOX and $JS among them)", tmpl)
+		case tok != "*" && tok != ">" && strings.ContainsAny(tok, "*>"):
+			// "a*" or "{id}>" would be a literal character, not the
+			// wildcard the author meant.
+			return nil, fmt.Errorf("subject %q: wildcards * and > must be whole tokens", tmpl)
 		}
 	}
 	return t, nil
 }
 
-func checkLiteral(s string) error {
+func checkLiteral(s string, wildcards bool) error {
 	if !utf8.ValidString(s) {
 		return errors.New("not valid UTF-8")
 	}
 	for _, r := range s {
 		switch {
-		case r == '*' || r == '>':
-			return errors.New("wildcards * and > cannot be published to")
+		case (r == '*' || r == '>') && !wildcards:
+			return errors.New("wildcards * and > cannot be published to (only mode subscribe takes them)")
 		case r == '}':
 			return errors.New("'}' without an opening '{'")
 		case unicode.IsSpace(r) || unicode.IsControl(r):
@@ -158,7 +174,7 @@ func (t *subjectTemplate) render(params routes.Params) (string, *translate.Error
 	}
 	// Belt and braces: the parts were checked one by one, the whole is
 	// checked as the server will see it.
-	if !validSubject(s) {
+	if (t.wildcards && !validFilter(s)) || (!t.wildcards && !validSubject(s)) {
 		return "", translate.BadRequest("the path variables do not form a valid NATS subject")
 	}
 	return s, nil
@@ -206,6 +222,26 @@ func validSubject(s string) bool {
 	}
 	for _, r := range s {
 		if r == '*' || r == '>' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validFilter reports whether s is a subject one can subscribe to: as
+// validSubject, but tokens may be the wildcards * and > (last only).
+func validFilter(s string) bool {
+	if s == "" || len(s) > MaxSubjectBytes || !utf8.ValidString(s) {
+		return false
+	}
+	toks := strings.Split(s, ".")
+	for i, tok := range toks {
+		if tok == "" || (tok == ">" && i < len(toks)-1) || (tok != "*" && tok != ">" && strings.ContainsAny(tok, "*>")) {
+			return false
+		}
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			return false
 		}
 	}

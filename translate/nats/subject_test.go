@@ -33,7 +33,7 @@ func TestParseSubject(t *testing.T) {
 		{"orders. x", "whitespace"},
 		{"orders.\x00", "control"},
 	} {
-		_, err := parseSubject(tc.tmpl, fields)
+		_, err := parseSubject(tc.tmpl, fields, false)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%q: %v", tc.tmpl, err)
@@ -41,7 +41,7 @@ func TestParseSubject(t *testing.T) {
 			t.Errorf("%q: error %v, want %q", tc.tmpl, err, tc.want)
 		}
 	}
-	if _, err := parseSubject("a.{id}", nil); err == nil || !strings.Contains(err.Error(), "the route has none") {
+	if _, err := parseSubject("a.{id}", nil, false); err == nil || !strings.Contains(err.Error(), "the route has none") {
 		t.Errorf("no path fields: %v", err)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	ModeRequest   = "request"   // request/reply: wait for one reply, 200 with its body
 	ModePublish   = "publish"   // core publish: 202 once nats.go has the message
 	ModeJetStream = "jetstream" // JetStream publish: 202 once the stream has stored it
+	ModeSubscribe = "subscribe" // GET only: stream the messages on the subject to the client
 )
 
 // DefaultMaxDepth bounds JSON nesting when Route.MaxDepth is 0, as
@@ -36,16 +37,24 @@ type Route struct {
 	// path variable of the route (its field path) and is replaced by the
 	// decoded value, which must be a single, non-wildcard token.
 	Subject string
-	// Mode is ModeRequest (the default when empty), ModePublish or
-	// ModeJetStream.
+	// Mode is ModeRequest (the default when empty), ModePublish,
+	// ModeJetStream or ModeSubscribe.
 	Mode string
 	// Raw passes the body through untouched, with any Content-Type, which
 	// is forwarded as a NATS header. Otherwise the body must be JSON.
 	Raw bool
 	// Request and Reply, when set, make the route typed: the JSON body is
-	// transcoded to Request in protobuf binary, and (request mode only) the
-	// reply is decoded as Reply and rendered as JSON.
+	// transcoded to Request in protobuf binary, and the reply (request
+	// mode), or each message (subscribe mode), is decoded as Reply and
+	// rendered as JSON.
 	Request, Reply protoreflect.MessageDescriptor
+	// Stream, on a subscribe route, names the JetStream stream to read
+	// (an ordered consumer filtered by the subject, which can start from a
+	// position); "" is a core NATS subscription.
+	Stream string
+	// MaxPending bounds the messages a core subscription buffers for a
+	// client that reads slowly; 0 is DefaultMaxPending.
+	MaxPending int
 	// Resolver resolves Any types in typed payloads and error details; nil
 	// means the linked-in types only.
 	Resolver translate.Resolver
@@ -76,6 +85,9 @@ type Transcoder struct {
 	resolver    translate.Resolver
 	maxDepth    int
 
+	stream     string // subscribe: JetStream stream, "" for core
+	maxPending int    // subscribe: core mode's buffer, in messages
+
 	reqType, replyType protoreflect.MessageType // nil when untyped
 	reqName            protoreflect.FullName
 	unmarshal          protojson.UnmarshalOptions
@@ -97,14 +109,19 @@ func NewTranscoder(backendName string, pathFields []string, r Route) (*Transcode
 		t.mode, t.delivery = ModePublish, translate.DeliveryOneway
 	case ModeJetStream:
 		t.mode, t.delivery = ModeJetStream, translate.DeliveryAck
+	case ModeSubscribe:
+		t.mode, t.delivery = ModeSubscribe, translate.DeliveryReply
 	default:
-		return nil, fmt.Errorf("nats route: mode %q: want request, publish or jetstream", r.Mode)
+		return nil, fmt.Errorf("nats route: mode %q: want request, publish, jetstream or subscribe", r.Mode)
 	}
-	subj, err := parseSubject(r.Subject, pathFields)
+	subj, err := parseSubject(r.Subject, pathFields, t.mode == ModeSubscribe)
 	if err != nil {
 		return nil, fmt.Errorf("nats route: %w", err)
 	}
 	t.subject = subj
+	if err := t.subscribeOptions(r); err != nil {
+		return nil, fmt.Errorf("nats route %s: %w", r.Subject, err)
+	}
 	if t.maxDepth < 0 {
 		return nil, fmt.Errorf("nats route %s: max depth %d is negative", r.Subject, t.maxDepth)
 	}
@@ -114,8 +131,8 @@ func NewTranscoder(backendName string, pathFields []string, r Route) (*Transcode
 	if r.Raw && (r.Request != nil || r.Reply != nil) {
 		return nil, fmt.Errorf("nats route %s: a raw route cannot also be typed", r.Subject)
 	}
-	if r.Reply != nil && t.mode != ModeRequest {
-		return nil, fmt.Errorf("nats route %s: a reply type needs mode request (%s has no reply)", r.Subject, t.mode)
+	if r.Reply != nil && t.mode != ModeRequest && t.mode != ModeSubscribe {
+		return nil, fmt.Errorf("nats route %s: a reply type needs mode request or subscribe (%s has no reply)", r.Subject, t.mode)
 	}
 	if r.Request != nil {
 		t.reqType = dynamicpb.NewMessageType(r.Request)
@@ -164,8 +181,12 @@ func (t *Transcoder) Describe() string {
 	return d
 }
 
-// Body: a raw route passes any bytes; the others take JSON.
+// Body: a raw route passes any bytes; a subscription reads none; the
+// others take JSON.
 func (t *Transcoder) Body() translate.BodyKind {
+	if t.mode == ModeSubscribe {
+		return translate.BodyNone
+	}
 	if t.raw {
 		return translate.BodyAny
 	}
@@ -177,11 +198,15 @@ func (t *Transcoder) Body() translate.BodyKind {
 func (t *Transcoder) Forwarding() *translate.Forwarding { return &t.fwd }
 
 // Encode builds the subject, checks and encodes the body, and adds the
-// headers NATS itself reads.
+// headers NATS itself reads. A subscription's call carries its start
+// instead of a body (see encodeSubscribe).
 func (t *Transcoder) Encode(req *translate.Request, call *translate.Call) error {
 	subject, perr := t.subject.render(req.Params)
 	if perr != nil {
 		return perr
+	}
+	if t.mode == ModeSubscribe {
+		return t.encodeSubscribe(req, call, subject)
 	}
 	payload, err := t.encode(req.Body)
 	if err != nil {
@@ -199,9 +224,13 @@ func (t *Transcoder) Encode(req *translate.Request, call *translate.Call) error 
 }
 
 // Decode renders the outcome: the subject of a publish, the stream's
-// acknowledgement, or the reply of a request.
+// acknowledgement, or the reply of a request. A subscription has no one
+// reply: its messages go through DecodeMessage.
 func (t *Transcoder) Decode(call *translate.Call, reply *translate.Reply) (*translate.Response, error) {
 	switch t.mode {
+	case ModeSubscribe:
+		return nil, &translate.Error{Code: codes.Internal, Message: "internal error",
+			Cause: fmt.Errorf("nats subscribe route %s decoded as a unary call", t.subject.raw)}
 	case ModePublish:
 		b, _ := json.Marshal(struct {
 			Subject string `json:"subject"`

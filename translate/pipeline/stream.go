@@ -69,6 +69,11 @@ func (l StreamLimits) withDefaults() StreamLimits {
 	return l
 }
 
+// headWait is how long a server stream's response head waits for the
+// first message: long enough for a stream that fails at once to answer
+// with its own status, short enough for a client of a quiet stream.
+const headWait = time.Second
+
 // noCompression keeps the gateway's response compression (gzhttp) off a
 // stream, which it would buffer; gzhttp removes the header.
 const noCompression = "No-Gzip-Compression"
@@ -253,15 +258,36 @@ func (c *streamCall) fail(err error) []byte {
 // a slow client slows the backend (gRPC's flow control) instead of
 // filling the gateway's memory.
 func (c *streamCall) download(w http.ResponseWriter, r *http.Request, framing stream.Framing) {
-	first, err := c.s.Recv()
-	if err != nil && !errors.Is(err, io.EOF) {
+	// Wait a moment for the first message, so that a stream that fails at
+	// once gets an ordinary error response with its status; a quiet one
+	// (a subscription) gets its response head then, so the client knows
+	// it is connected.
+	type recv struct {
+		msg translate.StreamMessage
+		err error
+	}
+	firstc := make(chan recv, 1)
+	go func() {
+		m, err := c.s.Recv()
+		firstc <- recv{m, err}
+	}()
+	var first recv
+	early := false
+	select {
+	case first = <-firstc:
+	case <-time.After(headWait):
+		early = true
+	}
+	if !early && first.err != nil && !errors.Is(first.err, io.EOF) {
 		// Nothing sent yet: an ordinary error response, with its status.
-		translate.Fail(w, r, c.ended(err), c.t.resolver)
+		translate.Fail(w, r, c.ended(first.err), c.t.resolver)
 		return
 	}
 	h := w.Header()
-	if md, herr := c.s.Header(); herr == nil {
-		c.metadataTo(h, md)
+	if !early {
+		if md, herr := c.s.Header(); herr == nil {
+			c.metadataTo(h, md)
+		}
 	}
 	h.Set(noCompression, "1")
 	rc := http.NewResponseController(w)
@@ -275,7 +301,10 @@ func (c *streamCall) download(w http.ResponseWriter, r *http.Request, framing st
 		return wr.Ping()
 	}, framing == stream.SSE)
 	defer stopKeepAlive()
-	msg := first
+	if early {
+		first = <-firstc // Recv ends with the stream's context at the latest
+	}
+	msg, err := first.msg, first.err
 	for err == nil {
 		js, derr := c.t.stream.DecodeMessage(msg)
 		if derr != nil {
