@@ -93,6 +93,7 @@ type streamCall struct {
 	req      translate.Request
 	limits   StreamLimits
 	idle     *time.Timer
+	maxEnd   time.Time // when MaxDuration ends the stream
 	counters *observability.StreamCounters
 	info     *observability.Info
 	framing  string
@@ -120,7 +121,9 @@ func (c *streamCall) received() {
 // going away, or what the backend said.
 func (c *streamCall) ended(err error) *translate.Error {
 	switch cause := context.Cause(c.ctx); {
-	case errors.Is(cause, errMaxDuration):
+	// The backend has the same deadline (gRPC passes it on) and may end
+	// the stream a moment before the gateway's own timer says why.
+	case errors.Is(cause, errMaxDuration) || !time.Now().Before(c.maxEnd) && translate.FromError(err).Code != codes.OK:
 		return &translate.Error{Code: codes.DeadlineExceeded, Cause: err,
 			Message: fmt.Sprintf("the stream reached its maximum duration of %s", c.limits.MaxDuration)}
 	case errors.Is(cause, errIdle):
@@ -215,7 +218,8 @@ func (t *Target) openStream(r *http.Request, params routes.Params, kind translat
 		prev := stop
 		stop = func() { stop2(); prev() }
 	}
-	c := &streamCall{t: t, ctx: ctx, req: req, limits: limits, info: observability.FromContext(r.Context())}
+	c := &streamCall{t: t, ctx: ctx, req: req, limits: limits, info: observability.FromContext(r.Context()),
+		maxEnd: time.Now().Add(limits.MaxDuration)}
 	c.cancel = func(cause error) {
 		cancel(cause)
 		stop()
