@@ -46,10 +46,10 @@ func (b *Backend) OpenStream(ctx context.Context, call *translate.Call, kind tra
 // stream is one gRPC stream; messages are raw bytes (the Codec passes
 // []byte through).
 type stream struct {
-	b    *Backend
-	ctx  context.Context
-	cs   grpc.ClientStream
-	seq  uint64
+	b   *Backend
+	ctx context.Context
+	cs  grpc.ClientStream
+	seq uint64
 	// ended is the status the stream ended with, once Recv saw it.
 	mu    sync.Mutex
 	ended error

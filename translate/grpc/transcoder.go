@@ -131,7 +131,9 @@ func NewStreamTranscoder(rule, messages *binding.Rule, forward []string) *Stream
 
 func (t *StreamTranscoder) Kind() translate.StreamKind { return t.kind }
 
-func (t *StreamTranscoder) Describe() string { return "grpc " + t.method + " (" + t.kind.String() + ")" }
+func (t *StreamTranscoder) Describe() string {
+	return "grpc " + t.method + " (" + t.kind.String() + ")"
+}
 
 // Body: a client's stream is read message by message by the pipeline,
 // never as one body.
