@@ -262,23 +262,45 @@ func (c *streamCall) fail(err error) []byte {
 // a slow client slows the backend (gRPC's flow control) instead of
 // filling the gateway's memory.
 func (c *streamCall) download(w http.ResponseWriter, r *http.Request, framing stream.Framing) {
-	// Wait a moment for the first message, so that a stream that fails at
-	// once gets an ordinary error response with its status; a quiet one
-	// (a subscription) gets its response head then, so the client knows
-	// it is connected.
+	// One reader ahead of the writer: a message that is already there
+	// when the last was written joins it in one write to the client
+	// (flushed once the reader has nothing more), while at most one waits
+	// here, so a slow client still slows the backend.
 	type recv struct {
 		msg translate.StreamMessage
 		err error
 	}
-	firstc := make(chan recv, 1)
+	msgs := make(chan recv, 1)
+	readerDone := make(chan struct{})
 	go func() {
-		m, err := c.s.Recv()
-		firstc <- recv{m, err}
+		defer close(readerDone)
+		for {
+			m, err := c.s.Recv()
+			msgs <- recv{m, err}
+			if err != nil {
+				return
+			}
+		}
 	}()
+	defer func() {
+		// End the backend's stream, and let the reader deliver its last.
+		c.cancel(context.Canceled)
+		for {
+			select {
+			case <-msgs:
+			case <-readerDone:
+				return
+			}
+		}
+	}()
+	// Wait a moment for the first message, so that a stream that fails at
+	// once gets an ordinary error response with its status; a quiet one
+	// (a subscription) gets its response head then, so the client knows
+	// it is connected.
 	var first recv
 	early := false
 	select {
-	case first = <-firstc:
+	case first = <-msgs:
 	case <-time.After(headWait):
 		early = true
 	}
@@ -300,39 +322,44 @@ func (c *streamCall) download(w http.ResponseWriter, r *http.Request, framing st
 	_ = rc.SetWriteDeadline(time.Time{})
 	wr := stream.NewWriter(w, framing)
 	wr.Start()
+	wr.Hold(true)
 	stopKeepAlive := c.keepAlive(func() error {
 		_ = rc.SetWriteDeadline(time.Now().Add(c.limits.IdleTimeout))
 		return wr.Ping()
 	}, framing == stream.SSE)
 	defer stopKeepAlive()
 	if early {
-		first = <-firstc // Recv ends with the stream's context at the latest
+		first = <-msgs
 	}
-	msg, err := first.msg, first.err
-	for err == nil {
-		js, derr := c.t.stream.DecodeMessage(msg)
+	next := first
+	for next.err == nil {
+		js, derr := c.t.stream.DecodeMessage(next.msg)
 		if derr != nil {
-			err = derr
+			next.err = derr
 			break
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(c.limits.IdleTimeout))
-		if werr := wr.Message(js, msg.ID); werr != nil {
+		werr := wr.Message(js, next.msg.ID)
+		if werr == nil && len(msgs) == 0 {
+			werr = wr.Flush()
+		}
+		if werr != nil {
 			// The client is gone or stopped reading: end the backend's
 			// stream (close cancels it).
 			c.info.SetError(codes.Canceled.String(), fmt.Errorf("writing to the client: %w", werr))
 			return
 		}
 		c.received()
-		msg, err = c.s.Recv()
+		next = <-msgs
 	}
 	stopKeepAlive()
 	_ = rc.SetWriteDeadline(time.Now().Add(c.limits.IdleTimeout))
-	if errors.Is(err, io.EOF) {
+	if errors.Is(next.err, io.EOF) {
 		c.trailersTo(h)
 		_ = wr.Close()
 		return
 	}
-	_ = wr.Error(c.fail(err))
+	_ = wr.Error(c.fail(next.err))
 }
 
 // upload sends each line of an NDJSON body as a message of the client's

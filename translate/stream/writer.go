@@ -46,6 +46,7 @@ type Writer struct {
 	msgs    int
 	bytes   int64
 	buf     []byte       // the frame being written, reused so a message costs no allocation
+	hold    bool         // Message leaves flushing to Flush
 	scratch bytes.Buffer // for compacting a message with a line break
 }
 
@@ -197,7 +198,7 @@ func (w *Writer) Error(status []byte) error {
 	}
 	w.closed = true
 	w.start()
-	w.write(b)
+	w.send(b)
 	w.buf = b
 	return w.err
 }
@@ -219,9 +220,9 @@ func (w *Writer) Close() error {
 	w.start()
 	if w.framing == JSONArray {
 		if w.msgs == 0 {
-			w.write([]byte("[]\n"))
+			w.send([]byte("[]\n"))
 		} else {
-			w.write([]byte("\n]\n"))
+			w.send([]byte("\n]\n"))
 		}
 	}
 	return w.err
@@ -240,7 +241,7 @@ func (w *Writer) Ping() error {
 		return nil
 	}
 	w.start()
-	w.write([]byte(": ping\n\n"))
+	w.send([]byte(": ping\n\n"))
 	return w.err
 }
 
@@ -284,7 +285,35 @@ func (w *Writer) write(b []byte) {
 		w.err = fmt.Errorf("stream: write: %w", err)
 		return
 	}
+	if !w.hold {
+		w.flush()
+	}
+}
+
+// send writes b and flushes it whether or not the writer is held: the
+// stream's end and keep-alives must reach the client at once.
+func (w *Writer) send(b []byte) {
+	w.write(b)
+	if w.hold {
+		w.flush()
+	}
+}
+
+// Hold makes Message leave flushing to Flush, for a caller that knows
+// more messages are ready: a burst is then one write to the client, not
+// one per message. Error, Close and Ping still flush.
+func (w *Writer) Hold(on bool) {
+	w.mu.Lock()
+	w.hold = on
+	w.mu.Unlock()
+}
+
+// Flush sends what Message wrote while held.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.flush()
+	return w.err
 }
 
 func (w *Writer) flush() {
