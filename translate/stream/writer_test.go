@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -543,6 +544,38 @@ func BenchmarkWriterMessage(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = w.Message(msg, "")
+			}
+		})
+	}
+}
+
+// TestWriterHold: held messages wait for Flush; the stream's end and
+// keep-alives are flushed at once even while held.
+func TestWriterHold(t *testing.T) {
+	for _, f := range []Framing{NDJSON, SSE, JSONArray} {
+		t.Run(f.String(), func(t *testing.T) {
+			fw := newFlushWriter()
+			w := NewWriter(fw, f)
+			w.Start()
+			w.Hold(true)
+			head := len(fw.flushedAt)
+			for i := range 3 {
+				if err := w.Message([]byte(`{"n":1}`), strconv.Itoa(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(fw.flushedAt) != head {
+				t.Fatalf("held messages flushed: %v", fw.flushedAt)
+			}
+			if err := w.Flush(); err != nil || len(fw.flushedAt) != head+1 || fw.flushedAt[head] != fw.body.Len() {
+				t.Fatalf("Flush: %v, flushes %v of %d bytes", err, fw.flushedAt, fw.body.Len())
+			}
+			_ = w.Ping()
+			if err := w.Error([]byte(`{"code":14,"message":"x"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if last := fw.flushedAt[len(fw.flushedAt)-1]; last != fw.body.Len() {
+				t.Errorf("the error was not flushed while held: %d of %d bytes flushed", last, fw.body.Len())
 			}
 		})
 	}
