@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-gw/switchboard/policy/tlsconf"
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/pipeline"
 	"github.com/switchboard-gw/switchboard/translate/protocol"
 	"github.com/switchboard-gw/switchboard/translate/resilience"
 )
@@ -67,6 +68,11 @@ type Gateway struct {
 
 	state    atomic.Pointer[State]
 	draining atomic.Bool
+	// drain ends when shutdown starts, and every stream with it; streams
+	// counts those still being served.
+	drain      context.Context
+	startDrain context.CancelFunc
+	streams    sync.WaitGroup
 	// mu serialises schema changes; readers never take it.
 	mu sync.Mutex
 }
@@ -104,6 +110,7 @@ var ErrChanged = errors.New("concurrent change")
 // builds the first route table. It fails with every problem found.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, metrics *observability.Metrics, opts ...Option) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log, metrics: metrics}
+	g.drain, g.startDrain = context.WithCancel(context.Background())
 	reg, err := registry(cfg)
 	if err != nil {
 		return nil, err
@@ -557,6 +564,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	observability.FromContext(r.Context()).SetRoute(route.Pattern, route.Target.Backend())
+	if s, ok := route.Target.(interface{ Streaming() translate.StreamKind }); ok && s.Streaming() != translate.Unary {
+		// A stream ends when the gateway shuts down, which waits for it
+		// to say so (a hijacked WebSocket is not net/http's to wait for).
+		g.streams.Add(1)
+		defer g.streams.Done()
+		w, r = uncompressed(w, r), r.WithContext(pipeline.WithDrain(r.Context(), g.drain))
+	}
 	route.Target.ServeRoute(w, r, params)
 }
 
@@ -728,28 +742,27 @@ func compress(h http.Handler) http.Handler {
 	}
 	gz := wrap(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" || acceptsStream(r.Header.Values("Accept")) {
-			// A WebSocket's handshake, whose 101 gzhttp would hold back,
-			// or a client asking for a stream, whose response head gzhttp
-			// would hold until the first message. (A stream asked for
-			// with no such Accept is kept plain by the pipeline once its
-			// first message comes.)
+		if r.Header.Get("Upgrade") != "" {
+			// A WebSocket's handshake: gzhttp would hold back its 101.
 			h.ServeHTTP(w, r)
 			return
 		}
-		gz.ServeHTTP(w, r)
+		// A streaming route takes the writer beneath gzhttp (see
+		// uncompressed): gzhttp holds a response head until the first
+		// body byte, which a quiet stream may not send for long.
+		gz.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), plainWriterKey{}, w)))
 	})
 }
 
-// acceptsStream reports whether an Accept header names a streaming media
-// type.
-func acceptsStream(accept []string) bool {
-	for _, v := range accept {
-		if strings.Contains(v, "text/event-stream") || strings.Contains(v, "application/x-ndjson") {
-			return true
-		}
+type plainWriterKey struct{}
+
+// uncompressed is the response writer beneath the gateway's compression,
+// for a streaming route, or w.
+func uncompressed(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	if plain, ok := r.Context().Value(plainWriterKey{}).(http.ResponseWriter); ok {
+		return plain
 	}
-	return false
+	return w
 }
 
 // Endpoints lists, per backend, the upstream addresses its protocol client

@@ -114,11 +114,24 @@ func (g *Gateway) Run(ctx context.Context, admin http.Handler, started func(List
 	g.log.Info("shutting down", "drain_timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// Streams never go idle by themselves: they are told to end (a last
+	// error line, a WebSocket's 1001) and waited for.
+	g.startDrain()
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			g.log.Warn("shutdown did not drain in time", "error", err)
 			_ = s.Close()
 		}
+	}
+	streamsDone := make(chan struct{})
+	go func() {
+		g.streams.Wait()
+		close(streamsDone)
+	}()
+	select {
+	case <-streamsDone:
+	case <-sctx.Done():
+		g.log.Warn("streams did not end in time")
 	}
 	g.Close()
 	return runErr

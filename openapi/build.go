@@ -221,12 +221,12 @@ func (b *builder) operation(r *routes.Route, od translate.OperationDoc, params [
 			"The socket closes with 1000 when the stream ended well, else with 4000 plus the gRPC code after a last {\"error\": Status} frame.")
 	case od.ClientStreaming:
 		op.Description = jsonschema.JoinParagraphs(op.Description, "The method takes a stream of requests: an application/x-ndjson body, "+
-			"one JSON message a line, read as it arrives (a bad line is a 400 naming it). A WebSocket carries it too.")
+			"one JSON message a line, read as it arrives (a bad line is a 400 naming it).")
 	case od.ServerStreaming:
 		op.Description = jsonschema.JoinParagraphs(op.Description, "The method answers with a stream, framed as Accept asks: "+
 			"application/x-ndjson (the default; {\"result\": message} a line, a last {\"error\": Status} line if it fails), "+
 			"text/event-stream (a data: event a message with an id:, a last event: error) or application/json (one array, written as messages arrive). "+
-			"A WebSocket (Upgrade: websocket) carries it too.")
+			"A WebSocket (Upgrade: websocket) carries it too, one message a text frame.")
 	}
 
 	for _, p := range params {

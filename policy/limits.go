@@ -101,8 +101,10 @@ type streamBody struct {
 
 // StreamBody is the body of a request that streams messages (an NDJSON
 // upload), decoded, bounded at max bytes in all (0: no bound) instead of
-// the one-body limit, and not charged to the body budget: its reader
-// holds one message at a time. Without Limits in front, it is r.Body.
+// the one-body limit. It is charged to the body budget as it is read; its
+// reader holds one message at a time, and gives back what a message took
+// (TabFrom(ctx).Close) once it is sent. Without Limits in front, it is
+// r.Body.
 func StreamBody(w http.ResponseWriter, r *http.Request, max int64) io.ReadCloser {
 	sb, ok := r.Context().Value(streamBodyKey{}).(*streamBody)
 	if !ok || sb.raw == nil {
@@ -115,7 +117,7 @@ func StreamBody(w http.ResponseWriter, r *http.Request, max int64) io.ReadCloser
 	if max > 0 {
 		body = http.MaxBytesReader(w, body, max)
 	}
-	return body
+	return Meter(body, TabFrom(r.Context()))
 }
 
 func hasBody(r *http.Request) bool {

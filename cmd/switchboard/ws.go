@@ -41,6 +41,9 @@ func cmdWS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 	}
 	h := http.Header(headers)
+	if h == nil {
+		h = http.Header{}
+	}
 	if *origin != "" {
 		h.Set("Origin", *origin)
 	}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-gw/switchboard/translate"
 )
@@ -114,7 +117,26 @@ func (s *stream) fail(err error) error {
 		trailer = s.cs.Trailer()
 	}
 	e := s.b.mapError(s.ctx, err, header, trailer)
+	if st, _ := status.FromError(err); s.ctx.Err() == nil && brokenTransport(st.Message()) {
+		// grpc-go's own words for a connection that broke mid-stream,
+		// after the headers came: the connection's, not the server's;
+		// they name sockets, which belong in the log.
+		e.Code, e.Message, e.Details = codes.Unavailable, "the connection to backend "+s.b.name+" broke mid-stream", nil
+		e.FromServer, e.Application = false, false
+	}
 	e.Endpoint = s.Endpoint()
 	s.ended = e
 	return e
+}
+
+// brokenTransport recognises grpc-go's statuses for a stream whose
+// connection failed under it.
+func brokenTransport(msg string) bool {
+	for _, m := range []string{"error reading from server", "stream terminated by RST_STREAM", "transport is closing",
+		"connection reset by peer", "the connection is draining"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }

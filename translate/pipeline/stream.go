@@ -74,14 +74,20 @@ func (l StreamLimits) withDefaults() StreamLimits {
 // with its own status, short enough for a client of a quiet stream.
 const headWait = time.Second
 
-// noCompression keeps the gateway's response compression (gzhttp) off a
-// stream, which it would buffer; gzhttp removes the header.
-const noCompression = "No-Gzip-Compression"
-
 var (
 	errMaxDuration = errors.New("the stream reached its maximum duration")
 	errIdle        = errors.New("the stream was idle too long")
+	errShutdown    = errors.New("the gateway is shutting down")
 )
+
+type drainKey struct{}
+
+// WithDrain returns ctx carrying drain, whose end ends every stream served
+// under it: a gateway shutting down cannot wait for streams to finish on
+// their own.
+func WithDrain(ctx, drain context.Context) context.Context {
+	return context.WithValue(ctx, drainKey{}, drain)
+}
 
 // streamCall is one stream being served: its context, the backend's
 // stream, and what the access log and metrics learn of it.
@@ -94,6 +100,8 @@ type streamCall struct {
 	limits   StreamLimits
 	idle     *time.Timer
 	maxEnd   time.Time // when MaxDuration ends the stream
+	undrain  func() bool
+	r        *http.Request
 	counters *observability.StreamCounters
 	info     *observability.Info
 	framing  string
@@ -129,6 +137,8 @@ func (c *streamCall) ended(err error) *translate.Error {
 	case errors.Is(cause, errIdle):
 		return &translate.Error{Code: codes.DeadlineExceeded, Cause: err,
 			Message: fmt.Sprintf("no message for %s: the stream was idle too long", c.limits.IdleTimeout)}
+	case errors.Is(cause, errShutdown):
+		return &translate.Error{Code: codes.Unavailable, Cause: err, Message: "the gateway is shutting down: reconnect"}
 	}
 	var ce clientError
 	if errors.As(context.Cause(c.ctx), &ce) {
@@ -149,6 +159,13 @@ func (t *Target) serveStream(w http.ResponseWriter, r *http.Request, params rout
 	var framing stream.Framing
 	switch {
 	case websocket:
+		// Before the backend hears of it: a refused page must not start
+		// the method with a visitor's credentials.
+		if !t.originAllowed(r) {
+			translate.Fail(w, r, &translate.Error{Code: codes.PermissionDenied,
+				Message: "this origin may not open a WebSocket on this route"}, t.resolver)
+			return
+		}
 	case kind == translate.BidiStream:
 		w.Header().Set("Upgrade", "websocket")
 		translate.Fail(w, r, translate.Refuse(translate.ReasonUpgradeRequired,
@@ -218,16 +235,21 @@ func (t *Target) openStream(r *http.Request, params routes.Params, kind translat
 		prev := stop
 		stop = func() { stop2(); prev() }
 	}
-	c := &streamCall{t: t, ctx: ctx, req: req, limits: limits, info: observability.FromContext(r.Context()),
+	c := &streamCall{t: t, ctx: ctx, req: req, limits: limits, info: observability.FromContext(r.Context()), r: r,
 		maxEnd: time.Now().Add(limits.MaxDuration)}
 	c.cancel = func(cause error) {
 		cancel(cause)
 		stop()
 	}
 	c.idle = time.AfterFunc(limits.IdleTimeout, func() { cancel(errIdle) })
+	c.undrain = func() bool { return false }
+	if drain, ok := r.Context().Value(drainKey{}).(context.Context); ok {
+		c.undrain = context.AfterFunc(drain, func() { cancel(errShutdown) })
+	}
 	s, err := t.backend.OpenStream(ctx, call, kind)
 	if err != nil {
 		c.idle.Stop()
+		c.undrain()
 		c.cancel(context.Canceled)
 		return nil, c.ended(err)
 	}
@@ -242,6 +264,7 @@ func (t *Target) openStream(r *http.Request, params routes.Params, kind translat
 // it at once) and gives back its slot.
 func (c *streamCall) close() {
 	c.idle.Stop()
+	c.undrain()
 	c.cancel(context.Canceled)
 	c.s.Close()
 	c.counters.Closed()
@@ -311,11 +334,13 @@ func (c *streamCall) download(w http.ResponseWriter, r *http.Request, framing st
 	}
 	h := w.Header()
 	if !early {
+		// Once the head has gone (a quiet stream), the backend's
+		// headers can only come as trailers.
 		if md, herr := c.s.Header(); herr == nil {
 			c.metadataTo(h, md)
 		}
 	}
-	h.Set(noCompression, "1")
+	h.Add("Vary", "Accept") // the framing depends on it
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for replies, not streams: each write
 	// is bounded by the idle timeout instead.
@@ -354,8 +379,8 @@ func (c *streamCall) download(w http.ResponseWriter, r *http.Request, framing st
 	}
 	stopKeepAlive()
 	_ = rc.SetWriteDeadline(time.Now().Add(c.limits.IdleTimeout))
+	c.trailersTo(h)
 	if errors.Is(next.err, io.EOF) {
-		c.trailersTo(h)
 		_ = wr.Close()
 		return
 	}
@@ -379,7 +404,10 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			var wire []byte
-			if wire, err = c.t.stream.EncodeMessage(&c.req, line); err != nil {
+			if err = c.t.checkShape(r, line); err == nil {
+				wire, err = c.t.stream.EncodeMessage(&c.req, line)
+			}
+			if err != nil {
 				err = atLine(err, n)
 			}
 			if err == nil {
@@ -389,6 +417,9 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 					}
 					err = serr
 				} else {
+					// The message is the backend's now: what it held of
+					// the body budget goes back.
+					policy.TabFrom(r.Context()).Close()
 					c.sent()
 					continue
 				}
@@ -450,9 +481,14 @@ func uploadError(err error) error {
 }
 
 // atLine says which line of the stream a message's problem is on.
-func atLine(err error, n int) error {
+func atLine(err error, n int) error { return prefixed(err, fmt.Sprintf("line %d: ", n)) }
+
+// atMessage says which WebSocket message of the client's a problem is in.
+func atMessage(err error, n int) error { return prefixed(err, fmt.Sprintf("message %d: ", n)) }
+
+func prefixed(err error, prefix string) error {
 	e := *translate.FromError(err)
-	e.Message = fmt.Sprintf("line %d: %s", n, e.Message)
+	e.Message = prefix + e.Message
 	return &e
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
 
+	"github.com/switchboard-gw/switchboard/policy"
 	"github.com/switchboard-gw/switchboard/translate"
 )
 
@@ -52,12 +53,12 @@ func (e clientError) Error() string { return e.err.Error() }
 // origin (a WebSocket is not subject to CORS: without this check any page
 // could use a visitor's cookies on it). Clients that send no Origin are
 // not browsers.
-func (c *streamCall) originAllowed(r *http.Request) bool {
+func (t *Target) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
-	if allowed, configured := c.t.chain.AllowsOrigin(origin); configured {
+	if allowed, configured := t.chain.AllowsOrigin(origin); configured {
 		return allowed
 	}
 	u, err := url.Parse(origin)
@@ -65,11 +66,6 @@ func (c *streamCall) originAllowed(r *http.Request) bool {
 }
 
 func (c *streamCall) serveWebSocket(w http.ResponseWriter, r *http.Request, kind translate.StreamKind) {
-	if !c.originAllowed(r) {
-		translate.Fail(w, r, &translate.Error{Code: codes.PermissionDenied,
-			Message: "this origin may not open a WebSocket on this route"}, c.t.resolver)
-		return
-	}
 	// The server's timeouts are for requests: a socket's reads and writes
 	// are bounded by the stream's own limits.
 	rc := http.NewResponseController(w)
@@ -86,10 +82,16 @@ func (c *streamCall) serveWebSocket(w http.ResponseWriter, r *http.Request, kind
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(int64(c.limits.MaxMessageBytes))
+	// Reads have a context of their own: coder/websocket closes the
+	// connection when a read's context ends, and the stream's own end (a
+	// limit, a bad message) must still be told in a last frame and a
+	// close code.
+	readCtx, stopReading := context.WithCancel(context.Background())
+	defer stopReading()
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
-		c.receiveFrames(conn, kind)
+		c.receiveFrames(readCtx, conn, kind)
 	}()
 	stop := c.keepAlive(func() error {
 		ctx, cancel := context.WithTimeout(c.ctx, c.limits.IdleTimeout)
@@ -120,6 +122,7 @@ func (c *streamCall) serveWebSocket(w http.ResponseWriter, r *http.Request, kind
 	stop()
 	c.closeSocket(conn, end)
 	c.cancel(context.Canceled)
+	stopReading()
 	<-read
 }
 
@@ -145,7 +148,11 @@ func (c *streamCall) closeSocket(conn *websocket.Conn, end error) {
 	defer cancel()
 	frame := append(append([]byte(`{"error":`), status...), '}')
 	_ = conn.Write(ctx, websocket.MessageText, frame)
-	_ = conn.Close(websocket.StatusCode(4000+int(e.Code)), closeReason(e.Message))
+	code := websocket.StatusCode(4000 + int(e.Code))
+	if errors.Is(context.Cause(c.ctx), errShutdown) {
+		code = websocket.StatusGoingAway
+	}
+	_ = conn.Close(code, closeReason(e.Message))
 }
 
 // closeReason fits a message in a close frame's 123 bytes, on a rune
@@ -164,10 +171,11 @@ func closeReason(s string) string {
 
 // receiveFrames sends each text frame the client sends as a message of
 // its stream, until the client closes the socket or the stream ends.
-func (c *streamCall) receiveFrames(conn *websocket.Conn, kind translate.StreamKind) {
-	halfClosed := false
+func (c *streamCall) receiveFrames(ctx context.Context, conn *websocket.Conn, kind translate.StreamKind) {
+	halfClosed := !kind.ClientSends()
+	tab := policy.TabFrom(c.r.Context())
 	for {
-		typ, data, err := conn.Read(c.ctx)
+		typ, data, err := conn.Read(ctx)
 		if err != nil {
 			if c.ctx.Err() == nil {
 				// The client closed the socket, or it broke: the
@@ -177,24 +185,36 @@ func (c *streamCall) receiveFrames(conn *websocket.Conn, kind translate.StreamKi
 			return
 		}
 		switch {
-		case !kind.ClientSends() || halfClosed:
-			c.cancel(clientError{translate.BadRequest("this stream takes no more messages from the client")})
-			return
 		case typ != websocket.MessageText:
 			c.cancel(clientError{translate.BadRequest("send each message as a text frame of JSON")})
 			return
 		case len(data) == 0:
-			// The client's side is done; the backend's replies go on.
-			halfClosed = true
-			if err := c.s.CloseSend(); err != nil {
-				c.cancel(clientError{err})
-				return
+			// The client's side is done (or had nothing to send); the
+			// backend's replies go on.
+			if !halfClosed {
+				halfClosed = true
+				if err := c.s.CloseSend(); err != nil {
+					c.cancel(clientError{err})
+					return
+				}
 			}
 			continue
+		case halfClosed:
+			c.cancel(clientError{translate.BadRequest("this stream takes no more messages from the client")})
+			return
 		}
-		wire, err := c.t.stream.EncodeMessage(&c.req, data)
+		// A frame counts against the body budget, and its JSON against the
+		// route's limits, until the backend has it.
+		err = tab.Take(int64(len(data)))
+		if err == nil {
+			err = c.t.checkShape(c.r, data)
+		}
+		var wire []byte
+		if err == nil {
+			wire, err = c.t.stream.EncodeMessage(&c.req, data)
+		}
 		if err != nil {
-			c.cancel(clientError{atLine(err, int(c.in.Load())+1)})
+			c.cancel(clientError{atMessage(err, int(c.in.Load())+1)})
 			return
 		}
 		if err := c.s.Send(wire); err != nil {
@@ -203,6 +223,7 @@ func (c *streamCall) receiveFrames(conn *websocket.Conn, kind translate.StreamKi
 			}
 			return // io.EOF: the backend ended the stream; Recv says how
 		}
+		tab.Close()
 		c.sent()
 	}
 }

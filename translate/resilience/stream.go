@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -21,13 +22,14 @@ import (
 // backend's timeout does not bound them: a route's stream limits do.
 type Stream struct {
 	translate.Stream
-	b    *Backend
-	ctx  context.Context
-	once sync.Once // the outcome is recorded once
-	t    ticket
-	p    *pick
-	mu   sync.Mutex
-	done bool
+	b     *Backend
+	ctx   context.Context
+	once  sync.Once // the outcome is recorded once
+	t     ticket
+	p     *pick
+	mu    sync.Mutex
+	done  bool
+	quiet *time.Timer
 }
 
 // OpenStream opens a stream when the breaker and the backend's stream
@@ -63,8 +65,17 @@ func (b *Backend) OpenStream(ctx context.Context, call *translate.Call, kind tra
 		return nil, err
 	}
 	b.activeStreams.Add(1)
-	return &Stream{Stream: s, b: b, ctx: ctx, t: t, p: p}, nil
+	st := &Stream{Stream: s, b: b, ctx: ctx, t: t, p: p}
+	// A stream that is open and quiet (a subscription) proves the backend
+	// answers: it must not hold a half-open breaker's probe, which would
+	// refuse every other call while it lasts.
+	st.quiet = time.AfterFunc(StreamSettle, func() { st.settle(nil) })
+	return st, nil
 }
+
+// StreamSettle is how long a stream may be open without a message before
+// it counts as a success for the breaker and its endpoint.
+const StreamSettle = time.Second
 
 func (b *Backend) releaseStream() {
 	if b.streams != nil {
@@ -122,6 +133,9 @@ func (s *Stream) Close() {
 		return
 	}
 	s.done = true
+	if s.quiet != nil {
+		s.quiet.Stop()
+	}
 	s.settle(context.Canceled)
 	s.b.activeStreams.Add(-1)
 	s.b.releaseStream()

@@ -1,0 +1,111 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"google.golang.org/grpc"
+
+	"github.com/switchboard-gw/switchboard/admin"
+	"github.com/switchboard-gw/switchboard/config"
+	"github.com/switchboard-gw/switchboard/gateway"
+	"github.com/switchboard-gw/switchboard/observability"
+	"github.com/switchboard-gw/switchboard/translate/builtin"
+)
+
+// TestShutdownEndsStreams: streams never go idle by themselves, so
+// shutdown tells them to end: an NDJSON stream gets a last UNAVAILABLE
+// line, a WebSocket a last error frame and 1001, and Run returns without
+// waiting out shutdown_timeout.
+func TestShutdownEndsStreams(t *testing.T) {
+	addr := startTickerBackend(t, tickerMethods{
+		watch: func(_ []byte, s grpc.ServerStream) error {
+			msg := tickWire(1, "first")
+			if err := s.SendMsg(&msg); err != nil {
+				return err
+			}
+			<-s.Context().Done() // quiet until the gateway ends it
+			return s.Context().Err()
+		},
+	})
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin: 127.0.0.1:0
+limits: {shutdown_timeout: 60s}
+descriptors:
+  - file: ../testdata/stream.pb
+backends:
+  b:
+    grpc: {endpoints: ["%s"]}
+services:
+  - name: stream.v1.Ticker
+    backend: b
+`, addr)), "shutdown.yaml", builtin.Protocols().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := observability.NewMetrics()
+	logs := new(logWatch)
+	g, err := gateway.New(context.Background(), cfg, logs.logger(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan gateway.Listeners, 1)
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
+	}()
+	l := <-started
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + l.HTTP + "/v1/ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewReader(resp.Body)
+	if first, err := lines.ReadString('\n'); err != nil || !strings.Contains(first, `"note":"first"`) {
+		t.Fatalf("first line %q: %v", first, err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	conn, _, err := websocket.Dial(wctx, wsURL("http://"+l.HTTP, "/v1/ticks"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if _, b, err := conn.Read(wctx); err != nil || !strings.Contains(string(b), `"note":"first"`) {
+		t.Fatalf("first frame %s: %v", b, err)
+	}
+
+	begin := time.Now()
+	cancel()
+	last, err := lines.ReadString('\n')
+	if err != nil || !strings.HasPrefix(last, `{"error":{"code":14,"message":"the gateway is shutting down: reconnect"`) {
+		t.Errorf("NDJSON after shutdown began: %q, %v; want a last UNAVAILABLE line", last, err)
+	}
+	if _, b, err := conn.Read(wctx); err != nil || !strings.HasPrefix(string(b), `{"error":{"code":14,`) {
+		t.Errorf("WebSocket after shutdown began: %s, %v; want a last error frame", b, err)
+	}
+	if _, _, err := conn.Read(wctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Errorf("WebSocket closed with %v, want 1001 going away", err)
+	}
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return: shutdown waited for the streams")
+	}
+	t.Logf("shutdown with two streams open took %v", time.Since(begin))
+}
