@@ -567,6 +567,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s, ok := route.Target.(interface{ Streaming() translate.StreamKind }); ok && s.Streaming() != translate.Unary {
 		// A stream ends when the gateway shuts down, which waits for it
 		// to say so (a hijacked WebSocket is not net/http's to wait for).
+		if g.drain.Err() != nil {
+			translate.Fail(w, r, &translate.Error{Code: codes.Unavailable, Message: "the gateway is shutting down",
+				Header: http.Header{"Retry-After": {"1"}}}, nil)
+			return
+		}
 		g.streams.Add(1)
 		defer g.streams.Done()
 		w, r = uncompressed(w, r), r.WithContext(pipeline.WithDrain(r.Context(), g.drain))

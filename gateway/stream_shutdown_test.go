@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 // line, a WebSocket a last error frame and 1001, and Run returns without
 // waiting out shutdown_timeout.
 func TestShutdownEndsStreams(t *testing.T) {
+	uploading := make(chan struct{})
 	addr := startTickerBackend(t, tickerMethods{
 		watch: func(_ []byte, s grpc.ServerStream) error {
 			msg := tickWire(1, "first")
@@ -31,6 +33,15 @@ func TestShutdownEndsStreams(t *testing.T) {
 				return err
 			}
 			<-s.Context().Done() // quiet until the gateway ends it
+			return s.Context().Err()
+		},
+		upload: func(s grpc.ServerStream) error {
+			var m []byte
+			if err := s.RecvMsg(&m); err != nil {
+				return err
+			}
+			close(uploading)
+			<-s.Context().Done()
 			return s.Context().Err()
 		},
 	})
@@ -87,6 +98,25 @@ services:
 		t.Fatalf("first frame %s: %v", b, err)
 	}
 
+	// An upload whose client has more to send, and is not sending it.
+	body, more := io.Pipe()
+	defer more.Close()
+	uploaded := make(chan *http.Response, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+l.HTTP+"/v1/ticks:upload", body)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
+		if err != nil {
+			uploaded <- nil
+			return
+		}
+		uploaded <- resp
+	}()
+	if _, err := more.Write([]byte("{\"at\":1}\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-uploading
+
 	begin := time.Now()
 	cancel()
 	last, err := lines.ReadString('\n')
@@ -98,6 +128,15 @@ services:
 	}
 	if _, _, err := conn.Read(wctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Errorf("WebSocket closed with %v, want 1001 going away", err)
+	}
+	if resp := <-uploaded; resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("upload open at shutdown: %v, want 503", resp)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "shutting down") {
+			t.Errorf("upload open at shutdown: %s", b)
+		}
 	}
 	select {
 	case err := <-runErr:

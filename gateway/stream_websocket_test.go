@@ -92,3 +92,50 @@ func TestStreamMessagesKeepJSONValueLimit(t *testing.T) {
 		t.Errorf("a line of 300,000 JSON values: %d %s; a unary body of the same is 413 (limits.max_json_values 100000)", r.status, r.body)
 	}
 }
+
+// TestWebSocketMessageChargedAsItArrives: a message still being sent holds
+// memory, and counts against limits.max_inflight_body_bytes as its bytes
+// arrive: past the budget the stream ends with UNAVAILABLE (4014) before
+// the message is finished.
+func TestWebSocketMessageChargedAsItArrives(t *testing.T) {
+	tg := startGateway(t, fmt.Sprintf(`
+limits: {max_body_bytes: 1048576, max_inflight_body_bytes: 2097152, streams: {max_message_bytes: 8388608}}
+descriptors:
+  - file: {root}/stream.pb
+backends:
+  ticker:
+    grpc: {endpoints: ["%s"]}
+services:
+  - name: stream.v1.Ticker
+    backend: ticker
+`, startMock(t, "stream.pb", "ticker.yaml")))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL(tg.http.URL, "/v1/ticks:chat"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	wr, err := conn.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	if _, err := wr.Write([]byte(`{"note":"`)); err != nil {
+		t.Fatal(err)
+	}
+	// 3 MiB of an unfinished message: over the 2 MiB budget. The gateway
+	// may close the socket while we write: stop then.
+	for range 48 {
+		if _, err := wr.Write(chunk); err != nil {
+			break
+		}
+	}
+	_, b, err := conn.Read(ctx)
+	if err != nil || !strings.Contains(string(b), `"code":14`) || !strings.Contains(string(b), "max_inflight_body_bytes") {
+		t.Fatalf("got %s, %v; want an UNAVAILABLE frame naming the budget", b, err)
+	}
+	if _, _, err := conn.Read(ctx); websocket.CloseStatus(err) != 4014 {
+		t.Errorf("closed with %v, want 4014", err)
+	}
+}

@@ -394,6 +394,10 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	body := policy.StreamBody(w, r, c.limits.MaxUploadBytes)
 	lines := stream.NewLineReader(body, c.limits.MaxMessageBytes)
+	// A read of the body does not end with the stream's context: when
+	// that ends (shutdown, a limit, the backend gone), so does the read.
+	stopUnblock := context.AfterFunc(c.ctx, func() { _ = rc.SetReadDeadline(time.Now()) })
+	defer stopUnblock()
 	for {
 		// The server's read timeout is for request heads and bodies, not
 		// streams: each line must come within the idle timeout instead.
@@ -427,8 +431,15 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 		}
 		// A bad line, a body too long or too slow, a failed send: the
 		// backend's stream is cancelled (close) and the client told why.
+		if c.ctx.Err() != nil {
+			// The stream ended first (shutdown, a limit): that is why.
+			err = c.ended(err)
+		} else {
+			err = uploadError(err)
+		}
 		c.cancel(context.Canceled)
-		translate.Fail(w, r, uploadError(err), c.t.resolver)
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		translate.Fail(w, r, err, c.t.resolver)
 		return
 	}
 	_ = rc.SetReadDeadline(time.Time{})

@@ -175,8 +175,14 @@ func (c *streamCall) receiveFrames(ctx context.Context, conn *websocket.Conn, ki
 	halfClosed := !kind.ClientSends()
 	tab := policy.TabFrom(c.r.Context())
 	for {
-		typ, data, err := conn.Read(ctx)
+		typ, data, err := readFrame(ctx, conn, tab)
 		if err != nil {
+			var te *translate.Error
+			if errors.As(err, &te) {
+				// The body budget is spent: the message cannot be held.
+				c.cancel(clientError{te})
+				return
+			}
 			if c.ctx.Err() == nil {
 				// The client closed the socket, or it broke: the
 				// stream ends with it.
@@ -203,12 +209,9 @@ func (c *streamCall) receiveFrames(ctx context.Context, conn *websocket.Conn, ki
 			c.cancel(clientError{translate.BadRequest("this stream takes no more messages from the client")})
 			return
 		}
-		// A frame counts against the body budget, and its JSON against the
-		// route's limits, until the backend has it.
-		err = tab.Take(int64(len(data)))
-		if err == nil {
-			err = c.t.checkShape(c.r, data)
-		}
+		// A frame counts against the body budget as it arrives (readFrame),
+		// and its JSON against the route's limits, until the backend has it.
+		err = c.t.checkShape(c.r, data)
 		var wire []byte
 		if err == nil {
 			wire, err = c.t.stream.EncodeMessage(&c.req, data)
@@ -226,4 +229,16 @@ func (c *streamCall) receiveFrames(ctx context.Context, conn *websocket.Conn, ki
 		tab.Close()
 		c.sent()
 	}
+}
+
+// readFrame reads one message, charging the body budget as its bytes
+// arrive: a message still being sent is held, and counts, too. The socket's
+// read limit bounds it.
+func readFrame(ctx context.Context, conn *websocket.Conn, tab *policy.Tab) (websocket.MessageType, []byte, error) {
+	typ, rd, err := conn.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(policy.Meter(io.NopCloser(rd), tab))
+	return typ, data, err
 }
