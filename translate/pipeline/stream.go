@@ -438,7 +438,6 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 			err = uploadError(err)
 		}
 		c.cancel(context.Canceled)
-		w.Header().Set("Connection", "close") // the rest of the body is not read
 		translate.Fail(w, r, err, c.t.resolver)
 		return
 	}
