@@ -110,6 +110,13 @@ type streamCall struct {
 	in, out atomic.Int64
 }
 
+// limitEnded reports whether the gateway ended the stream: a shutdown or
+// one of the route's limits (not the client, nor an error of its own).
+func (c *streamCall) limitEnded() bool {
+	cause := context.Cause(c.ctx)
+	return errors.Is(cause, errShutdown) || errors.Is(cause, errMaxDuration) || errors.Is(cause, errIdle)
+}
+
 // touch restarts the idle clock: a message went one way or the other.
 func (c *streamCall) touch() { c.idle.Reset(c.limits.IdleTimeout) }
 
@@ -396,7 +403,11 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 	lines := stream.NewLineReader(body, c.limits.MaxMessageBytes)
 	// A read of the body does not end with the stream's context: when
 	// that ends (shutdown, a limit, the backend gone), so does the read.
-	stopUnblock := context.AfterFunc(c.ctx, func() { _ = rc.SetReadDeadline(time.Now()) })
+	stopUnblock := context.AfterFunc(c.ctx, func() {
+		if c.limitEnded() {
+			_ = rc.SetReadDeadline(time.Now())
+		}
+	})
 	defer stopUnblock()
 	for {
 		// The server's read timeout is for request heads and bodies, not
@@ -431,7 +442,7 @@ func (c *streamCall) upload(w http.ResponseWriter, r *http.Request) {
 		}
 		// A bad line, a body too long or too slow, a failed send: the
 		// backend's stream is cancelled (close) and the client told why.
-		if c.ctx.Err() != nil {
+		if c.limitEnded() {
 			// The stream ended first (shutdown, a limit): that is why.
 			err = c.ended(err)
 		} else {
