@@ -548,9 +548,7 @@ func TestSubscribeJetStreamBackendClosed(t *testing.T) {
 	_, stream := jetStreamOf(t, s, "ORDERS", "orders.>")
 	b := backend(t, s.ClientURL())
 	st, _ := open(t, b, subscribeRoute(t, nil, Route{Subject: "orders.>", Stream: "ORDERS"}), subRequest("", nil))
-	if n := consumers(t, stream); n != 1 {
-		t.Fatalf("%d consumers", n)
-	}
+	poll(t, "the stream's consumer", func() bool { return consumers(t, stream) == 1 })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
