@@ -120,11 +120,9 @@ services:
 	// Repaired: once its ejection is over it is on probation, and the
 	// first call it takes brings it back.
 	flaky.down.Store(false)
-	for deadline := time.Now().Add(10 * time.Second); endpointState(t, tg, "lib", flaky.addr).State != "probation"; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the ejected endpoint never came back on probation")
-		}
-	}
+	waitFor(t, "the ejected endpoint to come back on probation", func() bool {
+		return endpointState(t, tg, "lib", flaky.addr).State == "probation"
+	})
 	flaky.calls.Store(0)
 	for range 30 {
 		if s := get(); s != http.StatusOK {

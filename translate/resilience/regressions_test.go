@@ -165,8 +165,18 @@ func TestEndpointCountsDoNotDrift(t *testing.T) {
 	calls.Wait()
 	close(stop)
 	wg.Wait()
-	// Hedges may still be finishing.
-	time.Sleep(100 * time.Millisecond)
+	// Hedges may still be finishing: wait for the last to give back its
+	// endpoint.
+	waitFor(t, func() bool {
+		b.endpoints.mu.Lock()
+		defer b.endpoints.mu.Unlock()
+		for _, ep := range b.endpoints.state {
+			if ep.inFlight != 0 || ep.probes != 0 {
+				return false
+			}
+		}
+		return true
+	})
 	b.endpoints.mu.Lock()
 	defer b.endpoints.mu.Unlock()
 	for addr, ep := range b.endpoints.state {

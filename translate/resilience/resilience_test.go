@@ -511,11 +511,7 @@ func TestBreakerHalfOpenProbes(t *testing.T) {
 			}
 			<-f.entered
 			// Refusals take no backend call: wait for them all.
-			for deadline := time.Now().Add(10 * time.Second); refused.Load() < int32(20-probes); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d refused, want %d", refused.Load(), 20-probes)
-				}
-			}
+			waitFor(t, func() bool { return refused.Load() >= int32(20-probes) })
 			if got := f.calls.Load(); got != int32(probes) {
 				t.Errorf("half-open admitted %d calls, want %d", got, probes)
 			}

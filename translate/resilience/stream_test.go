@@ -49,11 +49,7 @@ func TestQuietStreamSettlesHalfOpenProbe(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); _, _ = s.Recv() }()
-	for deadline := time.Now().Add(10 * time.Second); b.Status().Breaker.State != "closed"; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("breaker %+v: the quiet stream kept its probe", b.Status().Breaker)
-		}
-	}
+	waitFor(t, func() bool { return b.Status().Breaker.State == "closed" }) // the quiet stream gave its probe back
 	// The backend is healthy again (the script is used up): unary calls
 	// succeed, if they are let through.
 	for i := range 3 {
