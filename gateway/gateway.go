@@ -574,7 +574,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.streams.Add(1)
 		defer g.streams.Done()
-		w, r = uncompressed(w, r), r.WithContext(pipeline.WithDrain(r.Context(), g.drain))
+		w, r = uncompressed(w), r.WithContext(pipeline.WithDrain(r.Context(), g.drain))
 	}
 	route.Target.ServeRoute(w, r, params)
 }
@@ -752,20 +752,21 @@ func compress(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		// A streaming route takes the writer beneath gzhttp (see
-		// uncompressed): gzhttp holds a response head until the first
-		// body byte, which a quiet stream may not send for long.
-		gz.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), plainWriterKey{}, w)))
+		gz.ServeHTTP(w, r)
 	})
 }
 
-type plainWriterKey struct{}
-
 // uncompressed is the response writer beneath the gateway's compression,
-// for a streaming route, or w.
-func uncompressed(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
-	if plain, ok := r.Context().Value(plainWriterKey{}).(http.ResponseWriter); ok {
-		return plain
+// for a streaming route: gzhttp holds a response head until the first
+// body byte, which a quiet stream may not send for long.
+func uncompressed(w http.ResponseWriter) http.ResponseWriter {
+	switch gw := w.(type) {
+	case *gzhttp.GzipResponseWriter:
+		return gw.ResponseWriter
+	case gzhttp.GzipResponseWriterWithCloseNotify:
+		return gw.ResponseWriter
+	case *gzhttp.NoGzipResponseWriter:
+		return gw.ResponseWriter
 	}
 	return w
 }
