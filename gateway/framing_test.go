@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,11 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-gw/switchboard/admin"
-	"github.com/switchboard-gw/switchboard/config"
 	"github.com/switchboard-gw/switchboard/gateway"
-	"github.com/switchboard-gw/switchboard/observability"
-	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 // runGateway serves the library behind g.Run, the listener a deployment
@@ -206,21 +201,7 @@ services:
 // until the test ends.
 func runConfig(t *testing.T, yaml string) gateway.Listeners {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), "run.yaml", builtin.Protocols().Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := observability.NewMetrics()
-	g, err := gateway.New(context.Background(), cfg, quietLog(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan gateway.Listeners, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return <-started
+	run := runUntilCancelled(t, yaml, new(logWatch))
+	t.Cleanup(func() { run.cancel(); <-run.err })
+	return run.l
 }

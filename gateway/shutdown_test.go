@@ -30,7 +30,9 @@ import (
 // listener refuses connections and no goroutine is left (TestMain's goleak).
 func TestGracefulShutdown(t *testing.T) {
 	mockAddr := startMock(t, "library.pb", "library.yaml")
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	logs := new(logWatch)
+	calling := &spanStart{kind: trace.SpanKindClient, started: make(chan struct{})}
+	run := runUntilCancelled(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin: 127.0.0.1:0
 limits: {shutdown_timeout: 10s}
@@ -44,25 +46,9 @@ services:
   - name: library.v1.LibraryService
     backend: library
     unannotated: true
-`, mockAddr)), "shutdown.yaml", builtin.Protocols().Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := observability.NewMetrics()
-	logs := new(logWatch)
-	calling := &spanStart{kind: trace.SpanKindClient, started: make(chan struct{})}
-	g, err := gateway.New(context.Background(), cfg, logs.logger(), m,
+`, mockAddr), logs,
 		gateway.WithTracing(observability.NewTracingWith(calling, observability.TracingOptions{})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan gateway.Listeners, 1)
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
-	}()
-	l := <-started
+	l, g, cancel, runErr := run.l, run.g, run.cancel, run.err
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 
@@ -213,7 +199,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		out := []byte{}
 		return stream.SendMsg(&out)
 	})
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	logs := new(logWatch)
+	run := runUntilCancelled(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin: 127.0.0.1:0
 limits: {shutdown_timeout: 30s}
@@ -226,23 +213,8 @@ backends:
 services:
   - name: library.v1.LibraryService
     backend: library
-`, lis.Addr())), "shutdown.yaml", builtin.Protocols().Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := observability.NewMetrics()
-	logs := new(logWatch)
-	g, err := gateway.New(context.Background(), cfg, logs.logger(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan gateway.Listeners, 1)
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
-	}()
-	l := <-started
+`, lis.Addr()), logs)
+	l, cancel, runErr := run.l, run.cancel, run.err
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	defer client.CloseIdleConnections()
 	statuses := make(chan int, n)
@@ -279,4 +251,34 @@ services:
 	if err := <-runErr; err != nil {
 		t.Errorf("Run: %v", err)
 	}
+}
+
+// running is a gateway served by Run until its test cancels it.
+type running struct {
+	l      gateway.Listeners
+	g      *gateway.Gateway
+	cancel context.CancelFunc
+	err    <-chan error // what Run returned
+}
+
+// runUntilCancelled parses yaml and serves it with Run, logging to logs,
+// until the test calls cancel.
+func runUntilCancelled(t *testing.T, yaml string, logs *logWatch, opts ...gateway.Option) running {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), "shutdown.yaml", builtin.Protocols().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := observability.NewMetrics()
+	g, err := gateway.New(context.Background(), cfg, logs.logger(), m, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan gateway.Listeners, 1)
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
+	}()
+	return running{l: <-started, g: g, cancel: cancel, err: runErr}
 }

@@ -12,12 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 	"google.golang.org/grpc"
-
-	"github.com/switchboard-gw/switchboard/admin"
-	"github.com/switchboard-gw/switchboard/config"
-	"github.com/switchboard-gw/switchboard/gateway"
-	"github.com/switchboard-gw/switchboard/observability"
-	"github.com/switchboard-gw/switchboard/translate/builtin"
 )
 
 // TestShutdownEndsStreams: streams never go idle by themselves, so
@@ -45,7 +39,8 @@ func TestShutdownEndsStreams(t *testing.T) {
 			return s.Context().Err()
 		},
 	})
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	logs := new(logWatch)
+	run := runUntilCancelled(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin: 127.0.0.1:0
 limits: {shutdown_timeout: 60s}
@@ -57,24 +52,9 @@ backends:
 services:
   - name: stream.v1.Ticker
     backend: b
-`, addr)), "shutdown.yaml", builtin.Protocols().Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := observability.NewMetrics()
-	logs := new(logWatch)
-	g, err := gateway.New(context.Background(), cfg, logs.logger(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+`, addr), logs)
+	l, cancel, runErr := run.l, run.cancel, run.err
 	defer cancel()
-	started := make(chan gateway.Listeners, 1)
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- g.Run(ctx, admin.Handler(g, m.Handler(), g.Ready), func(l gateway.Listeners) { started <- l })
-	}()
-	l := <-started
 
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
