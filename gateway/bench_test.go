@@ -35,19 +35,7 @@ services:
 `, mockAddr))
 
 	b.Run("direct_grpc", func(b *testing.B) {
-		fds, err := descriptors.ReadSetFile(root + "/library.pb")
-		if err != nil {
-			b.Fatal(err)
-		}
-		set, err := descriptors.NewSet("library", "", descriptors.Source{}, fds)
-		if err != nil {
-			b.Fatal(err)
-		}
-		d, err := set.Files.FindDescriptorByName("library.v1.LibraryService.GetBook")
-		if err != nil {
-			b.Fatal(err)
-		}
-		md := d.(protoreflect.MethodDescriptor)
+		md := methodDescriptor(b, "library.pb", "library.v1.LibraryService.GetBook")
 		conn, err := grpc.NewClient(mockAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			b.Fatal(err)
@@ -155,4 +143,23 @@ routes:
 			}
 		})
 	}
+}
+
+// methodDescriptor is the method name of the descriptor set pb in
+// testdata, for a client that calls it directly.
+func methodDescriptor(tb testing.TB, pb, name string) protoreflect.MethodDescriptor {
+	tb.Helper()
+	fds, err := descriptors.ReadSetFile(root + "/" + pb)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := descriptors.NewSet(pb, "", descriptors.Source{}, fds)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := set.Files.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d.(protoreflect.MethodDescriptor)
 }

@@ -14,8 +14,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
-
-	"github.com/switchboard-gw/switchboard/descriptors"
 )
 
 // Messages per second through a server stream: BenchmarkServerStreamNDJSON
@@ -88,19 +86,7 @@ func BenchmarkServerStreamNDJSON(b *testing.B) {
 
 func BenchmarkServerStreamDirect(b *testing.B) {
 	addr := startBenchTicker(b)
-	fds, err := descriptors.ReadSetFile(root + "/stream.pb")
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, err := descriptors.NewSet("stream", "", descriptors.Source{}, fds)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := set.Files.FindDescriptorByName("stream.v1.Ticker.Watch")
-	if err != nil {
-		b.Fatal(err)
-	}
-	md := d.(protoreflect.MethodDescriptor)
+	md := methodDescriptor(b, "stream.pb", "stream.v1.Ticker.Watch")
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		b.Fatal(err)
