@@ -1,0 +1,336 @@
+package wirejson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Options are the JSON options of a plan, fixed when it is compiled: they
+// change the keys and values a plan writes, so each set has its own plans.
+type Options struct {
+	// UseProtoNames renders the proto field names instead of json_name.
+	UseProtoNames bool
+	// EmitUnpopulated renders unset fields with their zero value (null for
+	// fields with presence), as protojson does.
+	EmitUnpopulated bool
+	// UseEnumNumbers renders enums as numbers.
+	UseEnumNumbers bool
+	// DiscardUnknown skips unknown keys in request bodies; without it an
+	// unknown key is not taken (the reference path names it).
+	DiscardUnknown bool
+	// MaxDepth is the message nesting limit of request bodies, counted as
+	// protojson counts its RecursionLimit. 0 means no limit of the plan's
+	// own.
+	MaxDepth int
+	// WireDepth is the message nesting limit of replies on the wire,
+	// counted as proto.UnmarshalOptions counts its RecursionLimit. 0 means
+	// protobuf's default (10000).
+	WireDepth int
+}
+
+// WellKnown names the well-known types whose JSON form is not an object of
+// their fields.
+type WellKnown uint8
+
+const (
+	NotWellKnown WellKnown = iota
+	Any
+	Timestamp
+	Duration
+	FieldMask
+	Struct
+	Value
+	ListValue
+	Empty
+	// Wrapper is any of the nine google.protobuf.*Value wrappers, whose
+	// JSON is the JSON of their field 1.
+	Wrapper
+)
+
+var wellKnownByName = map[protoreflect.FullName]WellKnown{
+	"google.protobuf.Any":         Any,
+	"google.protobuf.Timestamp":   Timestamp,
+	"google.protobuf.Duration":    Duration,
+	"google.protobuf.FieldMask":   FieldMask,
+	"google.protobuf.Struct":      Struct,
+	"google.protobuf.Value":       Value,
+	"google.protobuf.ListValue":   ListValue,
+	"google.protobuf.Empty":       Empty,
+	"google.protobuf.DoubleValue": Wrapper,
+	"google.protobuf.FloatValue":  Wrapper,
+	"google.protobuf.Int64Value":  Wrapper,
+	"google.protobuf.UInt64Value": Wrapper,
+	"google.protobuf.Int32Value":  Wrapper,
+	"google.protobuf.UInt32Value": Wrapper,
+	"google.protobuf.BoolValue":   Wrapper,
+	"google.protobuf.StringValue": Wrapper,
+	"google.protobuf.BytesValue":  Wrapper,
+}
+
+// Message is the plan of one message type: its fields with everything a
+// request or reply needs of them resolved, so that transcoding does no
+// descriptor lookups. Plans are immutable once compiled and shared by all
+// requests.
+type Message struct {
+	Desc      protoreflect.MessageDescriptor
+	WellKnown WellKnown
+	// Fields in declaration order, the order protojson writes them in.
+	Fields []*Field
+	// Oneofs is how many real (not synthetic) oneofs the message has;
+	// Field.Oneof indexes them.
+	Oneofs int
+	// Required is set when the message reaches a proto2 required field,
+	// which only the reference path checks.
+	Required bool
+
+	byNumber []*Field         // indexed by field number when dense
+	byNumMap map[int32]*Field // otherwise
+	byName   map[string]*Field
+}
+
+// Field is the plan of one field.
+type Field struct {
+	Desc protoreflect.FieldDescriptor
+	Num  protowire.Number
+	Kind protoreflect.Kind
+	// WireType is the wire type of one value (of one element for lists,
+	// BytesType for messages and map entries).
+	WireType protowire.Type
+	// Tag is the encoded key of one value; PackedTag the key of a packed
+	// run (lists of numeric kinds only).
+	Tag, PackedTag []byte
+	// Key is `"name":`, the JSON key under the plan's options.
+	Key []byte
+	// Name is the key without quotes or colon.
+	Name string
+
+	List, Map bool
+	// Presence: an unset field is told from a zero one (proto3 optional,
+	// proto2, messages, oneof members).
+	Presence bool
+	// Packable: a repeated numeric field, which the wire may carry packed
+	// or not, whatever the descriptor says.
+	Packable bool
+	// Oneof is the index of the field's oneof, or -1.
+	Oneof int
+	// ValidateUTF8: strings must be valid UTF-8 on the wire (proto3, or
+	// editions' utf8_validation = VERIFY).
+	ValidateUTF8 bool
+
+	// Message is the plan of a message field's type, or of a map's entry.
+	Message *Message
+	// MapKey and MapValue are the entry's fields 1 and 2.
+	MapKey, MapValue *Field
+	// Enum is the enum type of an enum field; ClosedEnum says values it
+	// does not declare are unknown fields on the wire (proto2).
+	Enum       protoreflect.EnumDescriptor
+	ClosedEnum bool
+	// NullValue: the enum is google.protobuf.NullValue, whose JSON is null.
+	NullValue bool
+}
+
+// ErrUnsupported is wrapped by Compile's error for a message the plans do
+// not cover (groups, extensions, message sets); callers use the reference
+// path for it.
+var ErrUnsupported = errors.New("wirejson: not supported")
+
+// Compiler compiles and caches plans under one Options. It is safe for
+// concurrent use.
+type Compiler struct {
+	opts  Options
+	mu    sync.Mutex
+	plans map[protoreflect.FullName]*Message
+}
+
+// NewCompiler returns a compiler for opts.
+func NewCompiler(opts Options) *Compiler {
+	return &Compiler{opts: opts, plans: map[protoreflect.FullName]*Message{}}
+}
+
+// Options are the options the compiler's plans use.
+func (c *Compiler) Options() Options { return c.opts }
+
+// Compile returns the plan of md and of every message it reaches.
+func (c *Compiler) Compile(md protoreflect.MessageDescriptor) (*Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.plans[md.FullName()]; ok && m.Desc == md {
+		return m, nil
+	}
+	// A failed compile must not leave half-built plans behind.
+	added := map[protoreflect.FullName]*Message{}
+	m, err := c.compile(md, added)
+	if err != nil {
+		return nil, err
+	}
+	for n, p := range added {
+		c.plans[n] = p
+		p.Required = reachesRequired(p, map[*Message]bool{})
+	}
+	return m, nil
+}
+
+func (c *Compiler) compile(md protoreflect.MessageDescriptor, added map[protoreflect.FullName]*Message) (*Message, error) {
+	if m, ok := added[md.FullName()]; ok {
+		return m, nil // recursion: the plan is being filled in
+	}
+	if m, ok := c.plans[md.FullName()]; ok && m.Desc == md {
+		return m, nil
+	}
+	if md.ExtensionRanges().Len() > 0 {
+		return nil, fmt.Errorf("%w: %s has extension ranges", ErrUnsupported, md.FullName())
+	}
+	m := &Message{Desc: md, WellKnown: wellKnownByName[md.FullName()], byName: map[string]*Field{}}
+	added[md.FullName()] = m
+	oneofs := md.Oneofs()
+	real := map[protoreflect.OneofDescriptor]int{}
+	for i := 0; i < oneofs.Len(); i++ {
+		if od := oneofs.Get(i); !od.IsSynthetic() {
+			real[od] = m.Oneofs
+			m.Oneofs++
+		}
+	}
+	fields := md.Fields()
+	maxNum := int32(0)
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		f, err := c.field(fd, real, added)
+		if err != nil {
+			return nil, err
+		}
+		m.Fields = append(m.Fields, f)
+		if n := int32(fd.Number()); n > maxNum {
+			maxNum = n
+		}
+		// Both names are accepted in requests; json_name wins a clash, as
+		// in protojson, which looks it up first.
+		if _, taken := m.byName[fd.JSONName()]; !taken {
+			m.byName[fd.JSONName()] = f
+		}
+		if _, taken := m.byName[string(fd.Name())]; !taken {
+			m.byName[string(fd.Name())] = f
+		}
+	}
+	if maxNum <= 256 || int(maxNum) <= 4*len(m.Fields) {
+		m.byNumber = make([]*Field, maxNum+1)
+		for _, f := range m.Fields {
+			m.byNumber[f.Num] = f
+		}
+	} else {
+		m.byNumMap = make(map[int32]*Field, len(m.Fields))
+		for _, f := range m.Fields {
+			m.byNumMap[int32(f.Num)] = f
+		}
+	}
+	return m, nil
+}
+
+func (c *Compiler) field(fd protoreflect.FieldDescriptor, oneofs map[protoreflect.OneofDescriptor]int, added map[protoreflect.FullName]*Message) (*Field, error) {
+	if fd.Kind() == protoreflect.GroupKind {
+		return nil, fmt.Errorf("%w: %s is a group", ErrUnsupported, fd.FullName())
+	}
+	name := fd.JSONName()
+	if c.opts.UseProtoNames {
+		name = fd.TextName()
+	}
+	key, _ := json.Marshal(name)
+	f := &Field{
+		Desc:         fd,
+		Num:          fd.Number(),
+		Kind:         fd.Kind(),
+		WireType:     wireType(fd.Kind()),
+		Name:         name,
+		Key:          append(key, ':'),
+		List:         fd.IsList(),
+		Map:          fd.IsMap(),
+		Presence:     fd.HasPresence(),
+		Oneof:        -1,
+		ValidateUTF8: fd.Kind() == protoreflect.StringKind && enforceUTF8(fd),
+	}
+	f.Tag = protowire.AppendTag(nil, f.Num, f.WireType)
+	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+		f.Oneof = oneofs[od]
+	}
+	if f.List && f.WireType != protowire.BytesType {
+		f.Packable = true
+		f.PackedTag = protowire.AppendTag(nil, f.Num, protowire.BytesType)
+	}
+	if ed := fd.Enum(); ed != nil {
+		f.Enum = ed
+		f.ClosedEnum = ed.IsClosed()
+		f.NullValue = ed.FullName() == "google.protobuf.NullValue"
+	}
+	if md := fd.Message(); md != nil {
+		m, err := c.compile(md, added)
+		if err != nil {
+			return nil, err
+		}
+		f.Message = m
+		if f.Map {
+			f.MapKey, f.MapValue = m.Fields[0], m.Fields[1]
+			if f.MapKey.Num != 1 {
+				f.MapKey, f.MapValue = f.MapValue, f.MapKey
+			}
+		}
+	}
+	return f, nil
+}
+
+// enforceUTF8 says whether the wire must carry valid UTF-8 for a string
+// field: proto3 does, proto2 does not, editions say so in a feature that
+// protoreflect does not expose, so an editions file is treated as proto3's
+// default (verify).
+func enforceUTF8(fd protoreflect.FieldDescriptor) bool {
+	return fd.ParentFile() == nil || fd.ParentFile().Syntax() != protoreflect.Proto2
+}
+
+func wireType(k protoreflect.Kind) protowire.Type {
+	switch k {
+	case protoreflect.BoolKind, protoreflect.EnumKind,
+		protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Uint32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind:
+		return protowire.VarintType
+	case protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind, protoreflect.FloatKind:
+		return protowire.Fixed32Type
+	case protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
+		return protowire.Fixed64Type
+	default: // string, bytes, message
+		return protowire.BytesType
+	}
+}
+
+// reachesRequired reports whether m reaches a proto2 required field.
+func reachesRequired(m *Message, seen map[*Message]bool) bool {
+	if seen[m] {
+		return false
+	}
+	seen[m] = true
+	if m.Desc.RequiredNumbers().Len() > 0 {
+		return true
+	}
+	for _, f := range m.Fields {
+		if f.Message != nil && reachesRequired(f.Message, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+// ByNumber is the field with wire number n, or nil (an unknown field).
+func (m *Message) ByNumber(n protowire.Number) *Field {
+	if m.byNumber != nil {
+		if n >= 0 && int(n) < len(m.byNumber) {
+			return m.byNumber[n]
+		}
+		return nil
+	}
+	return m.byNumMap[int32(n)]
+}
+
+// ByName is the field a JSON key names, by json_name or proto name, or nil.
+func (m *Message) ByName(name string) *Field { return m.byName[name] }
