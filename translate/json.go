@@ -297,46 +297,110 @@ func hex4(b []byte) (rune, bool) {
 // DuplicateKey returns the first object key that appears twice in one
 // object of valid JSON. Parsers disagree on which value wins (the first,
 // the last, an error), so a gateway that passes JSON on unparsed must not
-// let one through.
+// let one through. Keys are compared as decoded ("a" and "\u0061" are the
+// same key), as encoding/json decodes them.
+//
+// It runs on every body of an untyped NATS route, so it scans the bytes
+// once and allocates nothing for the usual objects of a few keys; an
+// object with many keys gets a set, so a huge one stays linear.
 func DuplicateKey(b []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	type frame struct {
-		keys      map[string]struct{}
-		expectKey bool
+	type object struct {
+		start int                 // its first key in keys
+		set   map[string]struct{} // its keys, once it has more than manyKeys
 	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.keys != nil && top.expectKey {
-			if k, ok := tok.(string); ok {
-				if _, dup := top.keys[k]; dup {
-					return k, true
+	const manyKeys = 16
+	var kinds nesting // which open containers are objects
+	var objBuf [8]object
+	var keyBuf [32][]byte
+	objs, keys := objBuf[:0], keyBuf[:0]
+	prev := byte(0) // the last structural byte, or 'v' after a value
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			end, plain := stringEnd(b, i)
+			if end < 0 {
+				return "", false
+			}
+			// A string right after '{', or after ',' in an object, is a key.
+			if len(objs) > 0 && (prev == '{' || prev == ',' && kinds.top()) {
+				key := b[i+1 : end]
+				if !plain {
+					var s string
+					if json.Unmarshal(b[i:end+1], &s) != nil {
+						return "", false
+					}
+					key = []byte(s)
 				}
-				top.keys[k] = struct{}{}
-				top.expectKey = false
-				continue
+				o := &objs[len(objs)-1]
+				if o.set != nil {
+					if _, dup := o.set[string(key)]; dup {
+						return string(key), true
+					}
+					o.set[string(key)] = struct{}{}
+				} else {
+					for _, k := range keys[o.start:] {
+						if bytes.Equal(k, key) {
+							return string(key), true
+						}
+					}
+					keys = append(keys, key)
+					if len(keys)-o.start > manyKeys {
+						o.set = make(map[string]struct{}, 2*manyKeys)
+						for _, k := range keys[o.start:] {
+							o.set[string(k)] = struct{}{}
+						}
+					}
+				}
 			}
-		}
-		if top != nil && top.keys != nil {
-			top.expectKey = true // after a value comes the next key
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{keys: map[string]struct{}{}, expectKey: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].keys != nil {
-				stack[len(stack)-1].expectKey = true
+			i = end
+			c = 'v'
+		case '{':
+			kinds.push(true)
+			objs = append(objs, object{start: len(keys)})
+		case '[':
+			kinds.push(false)
+		case '}':
+			if len(objs) == 0 {
+				return "", false
 			}
+			kinds.pop()
+			keys = keys[:objs[len(objs)-1].start]
+			objs = objs[:len(objs)-1]
+			c = 'v'
+		case ']':
+			kinds.pop()
+			c = 'v'
+		case ',', ':':
+		default: // a number or literal
+			c = 'v'
+		}
+		prev = c
+	}
+	return "", false
+}
+
+// stringEnd is the index of the quote that ends the string starting at
+// b[start], or -1; plain says its bytes are its decoded value (no escapes,
+// valid UTF-8).
+func stringEnd(b []byte, start int) (end int, plain bool) {
+	plain = true
+	ascii := true
+	for i := start + 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			if plain && !ascii {
+				plain = utf8.Valid(b[start+1 : i])
+			}
+			return i, plain
+		case c == '\\':
+			plain = false
+			i++
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
+	return -1, false
 }
