@@ -1,10 +1,10 @@
 package wirejson
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -91,6 +91,8 @@ type Message struct {
 	byNumber []*Field         // indexed by field number when dense
 	byNumMap map[int32]*Field // otherwise
 	byName   map[string]*Field
+
+	opts *Options // the compiler's, for the renderer
 }
 
 // Field is the plan of one field.
@@ -132,6 +134,22 @@ type Field struct {
 	ClosedEnum bool
 	// NullValue: the enum is google.protobuf.NullValue, whose JSON is null.
 	NullValue bool
+
+	// What the reply renderer needs precomputed:
+	index int // in Message.Fields
+	// unpopulated is the JSON protojson's EmitUnpopulated writes for the
+	// field when unset, nil when it leaves the field out (oneof members,
+	// proto3 optional included).
+	unpopulated []byte
+	// defaultBits and defaultRaw are the field's default value (what an
+	// absent map value decodes to) in the renderer's form.
+	defaultBits uint64
+	defaultRaw  []byte
+	// enumNames are the quoted names of the enum's numbers, the first
+	// declared of aliases winning as in EnumValueDescriptors.ByNumber.
+	enumNames *enumNames
+	// badKey: the name is not valid UTF-8, which protojson fails to write.
+	badKey bool
 }
 
 // ErrUnsupported is wrapped by Compile's error for a message the plans do
@@ -185,7 +203,7 @@ func (c *Compiler) compile(md protoreflect.MessageDescriptor, added map[protoref
 	if md.ExtensionRanges().Len() > 0 {
 		return nil, fmt.Errorf("%w: %s has extension ranges", ErrUnsupported, md.FullName())
 	}
-	m := &Message{Desc: md, WellKnown: wellKnownByName[md.FullName()], byName: map[string]*Field{}}
+	m := &Message{Desc: md, WellKnown: wellKnownByName[md.FullName()], byName: map[string]*Field{}, opts: &c.opts}
 	added[md.FullName()] = m
 	oneofs := md.Oneofs()
 	real := map[protoreflect.OneofDescriptor]int{}
@@ -203,6 +221,7 @@ func (c *Compiler) compile(md protoreflect.MessageDescriptor, added map[protoref
 		if err != nil {
 			return nil, err
 		}
+		f.index = len(m.Fields)
 		m.Fields = append(m.Fields, f)
 		if n := int32(fd.Number()); n > maxNum {
 			maxNum = n
@@ -238,7 +257,9 @@ func (c *Compiler) field(fd protoreflect.FieldDescriptor, oneofs map[protoreflec
 	if c.opts.UseProtoNames {
 		name = fd.TextName()
 	}
-	key, _ := json.Marshal(name)
+	// The key is quoted as protojson quotes it, which unlike encoding/json
+	// leaves <, > and & alone.
+	key := appendQuoted(nil, []byte(name))
 	f := &Field{
 		Desc:         fd,
 		Num:          fd.Number(),
@@ -251,6 +272,7 @@ func (c *Compiler) field(fd protoreflect.FieldDescriptor, oneofs map[protoreflec
 		Presence:     fd.HasPresence(),
 		Oneof:        -1,
 		ValidateUTF8: fd.Kind() == protoreflect.StringKind && enforceUTF8(fd),
+		badKey:       !utf8.ValidString(name),
 	}
 	f.Tag = protowire.AppendTag(nil, f.Num, f.WireType)
 	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
@@ -264,7 +286,12 @@ func (c *Compiler) field(fd protoreflect.FieldDescriptor, oneofs map[protoreflec
 		f.Enum = ed
 		f.ClosedEnum = ed.IsClosed()
 		f.NullValue = ed.FullName() == "google.protobuf.NullValue"
+		f.enumNames = newEnumNames(ed)
 	}
+	if !f.List && !f.Map && fd.Message() == nil {
+		f.defaultBits, f.defaultRaw = defaultValue(fd)
+	}
+	f.unpopulated = unpopulatedJSON(f, c.opts.UseEnumNumbers)
 	if md := fd.Message(); md != nil {
 		m, err := c.compile(md, added)
 		if err != nil {
@@ -282,11 +309,17 @@ func (c *Compiler) field(fd protoreflect.FieldDescriptor, oneofs map[protoreflec
 }
 
 // enforceUTF8 says whether the wire must carry valid UTF-8 for a string
-// field: proto3 does, proto2 does not, editions say so in a feature that
-// protoreflect does not expose, so an editions file is treated as proto3's
-// default (verify).
+// field, as protobuf-go decides it (internal/strs.EnforceUTF8): proto3 does,
+// proto2 does not, and an editions field says so through its descriptor's
+// EnforceUTF8 method when it has one (protodesc's do, protocompile's do
+// not, and then protobuf-go does not check).
 func enforceUTF8(fd protoreflect.FieldDescriptor) bool {
-	return fd.ParentFile() == nil || fd.ParentFile().Syntax() != protoreflect.Proto2
+	if fd.Syntax() == protoreflect.Editions {
+		if e, ok := fd.(interface{ EnforceUTF8() bool }); ok {
+			return e.EnforceUTF8()
+		}
+	}
+	return fd.Syntax() == protoreflect.Proto3
 }
 
 func wireType(k protoreflect.Kind) protowire.Type {

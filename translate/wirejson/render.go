@@ -1,0 +1,1299 @@
+package wirejson
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// The renderer's errors. None reaches a client: any error sends the caller
+// to the reference path, which gives its own answer.
+var (
+	errWire      = errors.New("wirejson: invalid wire data")
+	errDepth     = errors.New("wirejson: reply nested deeper than the wire depth")
+	errUTF8      = errors.New("wirejson: string is not valid UTF-8")
+	errAny       = errors.New("wirejson: google.protobuf.Any is left to the reference path")
+	errTimestamp = errors.New("wirejson: google.protobuf.Timestamp out of range")
+	errDuration  = errors.New("wirejson: google.protobuf.Duration out of range")
+	errFieldMask = errors.New("wirejson: google.protobuf.FieldMask path has no JSON form")
+	errValue     = errors.New("wirejson: google.protobuf.Value has no kind, or a NaN or infinite number")
+	errShape     = errors.New("wirejson: well-known type with an unexpected shape")
+	errNotField  = errors.New("wirejson: field is not one of the message's")
+	errTooLarge  = errors.New("wirejson: reply too large")
+)
+
+// AppendJSON appends to dst the JSON of the message of type m encoded in b,
+// exactly as the reference path renders it: proto.UnmarshalOptions
+// {AllowPartial, RecursionLimit: Options.WireDepth} into a dynamicpb message,
+// then protojson.MarshalOptions{UseProtoNames, EmitUnpopulated,
+// UseEnumNumbers, AllowPartial} and translate.CompactJSON.
+//
+// An error means only "use the reference path", which produces the real
+// error or answer: the input does not decode, protojson would fail to write
+// it, or it holds a google.protobuf.Any.
+func (m *Message) AppendJSON(dst, b []byte) ([]byte, error) {
+	if len(b) > math.MaxInt32 {
+		return dst, errTooLarge
+	}
+	r := getRenderer(m, dst, b)
+	root := r.pushOcc(occ{start: 0, end: int32(len(b)), next: -1})
+	err := r.renderMessage(m, root, true, r.rootDepth())
+	out := r.out
+	r.release()
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// AppendFieldJSON appends the JSON of field f (a field of m) of the message
+// encoded in b: the value protojson writes for that key. set is false when
+// the field is unset, and nothing is appended: the caller writes its own
+// zero. As in the reference path the whole message is decoded, so that
+// invalid wire data anywhere is an error.
+func (m *Message) AppendFieldJSON(dst, b []byte, f *Field) (out []byte, set bool, err error) {
+	if f == nil || f.index >= len(m.Fields) || m.Fields[f.index] != f {
+		return dst, false, errNotField
+	}
+	if m.WellKnown != NotWellKnown && m.WellKnown != Empty {
+		// protojson renders these as a whole, not as an object of fields.
+		return dst, false, errShape
+	}
+	if len(b) > math.MaxInt32 {
+		return dst, false, errTooLarge
+	}
+	r := getRenderer(m, dst, b)
+	set, err = r.renderField(m, f)
+	out = r.out
+	r.release()
+	if err != nil {
+		return dst, false, err
+	}
+	return out, set, nil
+}
+
+// occ is one occurrence of a field on the wire: a value, a packed run, or
+// one segment of a message (a message that occurs more than once is the
+// merge of its segments). Occurrences of a field are chained in wire order.
+type occ struct {
+	start, end int32 // the value's bytes: its varint or fixed bytes, or the payload of a length-delimited value
+	next       int32 // the field's next occurrence, or -1
+	packed     bool
+	bits       uint64 // a single numeric value, decoded (see canonicalBits)
+}
+
+// slot is what the index pass learnt of one field of a message.
+type slot struct {
+	first, last int32 // occurrence chain, -1 when the field is unset
+	count       int32 // elements of a list, entries of a map
+}
+
+// mapEntry is one map entry, read for sorting.
+type mapEntry struct {
+	key  []byte // a string key
+	bits uint64 // any other key (see canonicalBits)
+	val  int32  // a scalar value's occurrence, a message value's chain, or -1 when absent
+}
+
+// renderer holds one render's scratch. Nested messages stack their slots,
+// occurrences and map entries on top of their parent's and truncate them
+// when done; indexes, not pointers, are kept across calls, as the slices
+// grow.
+type renderer struct {
+	buf     []byte // the whole reply: every occurrence indexes it
+	out     []byte
+	opts    *Options
+	slots   []slot
+	occs    []occ
+	oneofs  []int32 // the set member of each oneof while a message is indexed
+	entries []mapEntry
+}
+
+var renderers = sync.Pool{New: func() any { return new(renderer) }}
+
+func getRenderer(m *Message, dst, b []byte) *renderer {
+	r := renderers.Get().(*renderer)
+	r.buf, r.out, r.opts = b, dst, m.opts
+	return r
+}
+
+// release returns r to the pool without references to the caller's bytes;
+// scratch grown by a huge reply is dropped rather than kept.
+func (r *renderer) release() {
+	r.buf, r.out, r.opts = nil, nil, nil
+	clear(r.entries[:cap(r.entries)]) // string keys point into the reply
+	const keep = 1 << 14
+	if cap(r.slots) > keep || cap(r.occs) > keep || cap(r.entries) > keep || cap(r.oneofs) > keep {
+		*r = renderer{}
+	}
+	r.slots, r.occs, r.oneofs, r.entries = r.slots[:0], r.occs[:0], r.oneofs[:0], r.entries[:0]
+	renderers.Put(r)
+}
+
+// rootDepth is the depth left to the top-level message, counted as
+// proto.UnmarshalOptions counts RecursionLimit: each message decoded takes
+// one, a map entry one more.
+func (r *renderer) rootDepth() int {
+	limit := r.opts.WireDepth
+	if limit == 0 {
+		limit = protowire.DefaultRecursionLimit
+	}
+	return limit - 1
+}
+
+func (r *renderer) pushOcc(o occ) int32 {
+	r.occs = append(r.occs, o)
+	return int32(len(r.occs) - 1)
+}
+
+// chain appends an occurrence to the field of slot si.
+func (r *renderer) chain(si int, o occ) {
+	o.next = -1
+	i := r.pushOcc(o)
+	sl := &r.slots[si]
+	if sl.first < 0 {
+		sl.first = i
+	} else {
+		r.occs[sl.last].next = i
+	}
+	sl.last = i
+}
+
+// renderMessage writes the message m held in the occurrence chain from
+// first (only that occurrence if one; none if first < 0, the zero message).
+// depth is what is left to m.
+func (r *renderer) renderMessage(m *Message, first int32, one bool, depth int) error {
+	if first >= 0 && depth < 0 {
+		return errDepth
+	}
+	if m.WellKnown == Any {
+		return errAny
+	}
+	slotBase, occBase := len(r.slots), len(r.occs)
+	err := r.index(m, first, one, depth)
+	if err == nil {
+		err = r.emitMessage(m, slotBase, depth)
+	}
+	r.slots, r.occs = r.slots[:slotBase], r.occs[:occBase]
+	return err
+}
+
+// renderField renders field f of the top-level message m, decoding and
+// checking all of m as the reference path does.
+func (r *renderer) renderField(m *Message, f *Field) (bool, error) {
+	depth := r.rootDepth()
+	if depth < 0 {
+		return false, errDepth
+	}
+	root := r.pushOcc(occ{start: 0, end: int32(len(r.buf)), next: -1})
+	base := len(r.slots)
+	if err := r.index(m, root, true, depth); err != nil {
+		return false, err
+	}
+	for i, g := range m.Fields {
+		if g != f {
+			if err := r.validateField(g, r.slots[base+i], depth); err != nil {
+				return false, err
+			}
+		}
+	}
+	sl := r.slots[base+f.index]
+	if !r.isSet(f, sl) {
+		return false, nil
+	}
+	return true, r.emitValue(f, sl, depth)
+}
+
+// index reads the message in the chain from first into one slot per field
+// of m, pushed on r.slots. Scalars are decoded and checked as they come;
+// message values are left for their render, except those a oneof drops,
+// which are checked at once, as the reference decoder decodes them too.
+func (r *renderer) index(m *Message, first int32, one bool, depth int) error {
+	base := len(r.slots)
+	r.slots = slices.Grow(r.slots, len(m.Fields))
+	for range m.Fields {
+		r.slots = append(r.slots, slot{first: -1, last: -1})
+	}
+	oneofBase := len(r.oneofs)
+	for range m.Oneofs {
+		r.oneofs = append(r.oneofs, -1)
+	}
+	var err error
+	for o := first; o >= 0 && err == nil; o = r.occs[o].next {
+		seg := r.occs[o]
+		err = r.indexSegment(m, base, oneofBase, int(seg.start), int(seg.end), depth)
+		if one {
+			break
+		}
+	}
+	r.oneofs = r.oneofs[:oneofBase]
+	return err
+}
+
+func (r *renderer) indexSegment(m *Message, base, oneofBase, i, end, depth int) error {
+	for i < end {
+		num, wt, n := consumeTag(r.buf[i:end])
+		if n < 0 {
+			return errWire
+		}
+		i += n
+		f := m.ByNumber(num)
+		if f == nil {
+			if i, n = skipValue(r.buf, i, end, num, wt); n < 0 {
+				return errWire
+			}
+			continue
+		}
+		si := base + f.index
+		switch {
+		case f.Map:
+			// The reference decoder counts the entry's depth before it
+			// looks at the wire type.
+			if depth == 0 {
+				return errDepth
+			}
+			if wt != protowire.BytesType {
+				break
+			}
+			s, e, err := r.consumeBytes(i, end)
+			if err != nil {
+				return err
+			}
+			r.chain(si, occ{start: int32(s), end: int32(e)})
+			r.slots[si].count++
+			i = e
+			continue
+		case f.List:
+			if wt == f.WireType {
+				o, next, err := r.consumeValue(f, i, end)
+				if err != nil {
+					return err
+				}
+				r.chain(si, o)
+				r.slots[si].count++
+				i = next
+				continue
+			}
+			if f.Packable && wt == protowire.BytesType {
+				s, e, err := r.consumeBytes(i, end)
+				if err != nil {
+					return err
+				}
+				count, err := r.countPacked(f, s, e)
+				if err != nil {
+					return err
+				}
+				r.chain(si, occ{start: int32(s), end: int32(e), packed: true})
+				r.slots[si].count += int32(count)
+				i = e
+				continue
+			}
+		default:
+			if wt != f.WireType {
+				break
+			}
+			o, next, err := r.consumeValue(f, i, end)
+			if err != nil {
+				return err
+			}
+			i = next
+			if f.Oneof >= 0 {
+				if set := r.oneofs[oneofBase+f.Oneof]; set != int32(f.index) {
+					if set >= 0 {
+						// Setting a member clears the others.
+						if err := r.drop(m.Fields[set], base+int(set), depth); err != nil {
+							return err
+						}
+					}
+					r.oneofs[oneofBase+f.Oneof] = int32(f.index)
+				}
+			}
+			if f.Kind == protoreflect.MessageKind {
+				r.chain(si, o) // occurrences merge
+			} else {
+				o.next = -1
+				r.slots[si].first = r.pushOcc(o) // the last one wins
+				r.slots[si].last = r.slots[si].first
+			}
+			continue
+		}
+		// A known field with another wire type is an unknown field.
+		if i, n = skipValue(r.buf, i, end, num, wt); n < 0 {
+			return errWire
+		}
+	}
+	return nil
+}
+
+// drop unsets the field of slot si (a oneof member another replaced),
+// checking the messages it held.
+func (r *renderer) drop(f *Field, si, depth int) error {
+	sl := r.slots[si]
+	r.slots[si] = slot{first: -1, last: -1}
+	return r.validateField(f, sl, depth)
+}
+
+// validateField checks the messages and map entries a field holds that
+// will not be rendered; its scalars were checked when indexed.
+func (r *renderer) validateField(f *Field, sl slot, depth int) error {
+	switch {
+	case f.Map:
+		for o := sl.first; o >= 0; o = r.occs[o].next {
+			if err := r.validateEntry(f, int(r.occs[o].start), int(r.occs[o].end), depth-1); err != nil {
+				return err
+			}
+		}
+	case f.Kind == protoreflect.MessageKind:
+		for o := sl.first; o >= 0; o = r.occs[o].next {
+			if err := r.validate(f.Message, int(r.occs[o].start), int(r.occs[o].end), depth-1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validate checks that b[i:end] decodes as m at the given depth, without
+// rendering it. Each occurrence of a field decodes or not on its own, so
+// merges and oneofs do not matter here.
+func (r *renderer) validate(m *Message, i, end, depth int) error {
+	if depth < 0 {
+		return errDepth
+	}
+	for i < end {
+		num, wt, n := consumeTag(r.buf[i:end])
+		if n < 0 {
+			return errWire
+		}
+		i += n
+		f := m.ByNumber(num)
+		switch {
+		case f == nil:
+		case f.Map:
+			if depth == 0 {
+				return errDepth
+			}
+			if wt != protowire.BytesType {
+				break
+			}
+			s, e, err := r.consumeBytes(i, end)
+			if err != nil {
+				return err
+			}
+			if err := r.validateEntry(f, s, e, depth-1); err != nil {
+				return err
+			}
+			i = e
+			continue
+		case wt == f.WireType:
+			o, next, err := r.consumeValue(f, i, end)
+			if err != nil {
+				return err
+			}
+			if f.Kind == protoreflect.MessageKind {
+				if err := r.validate(f.Message, int(o.start), int(o.end), depth-1); err != nil {
+					return err
+				}
+			}
+			i = next
+			continue
+		case f.Packable && wt == protowire.BytesType:
+			s, e, err := r.consumeBytes(i, end)
+			if err != nil {
+				return err
+			}
+			if _, err := r.countPacked(f, s, e); err != nil {
+				return err
+			}
+			i = e
+			continue
+		}
+		if i, n = skipValue(r.buf, i, end, num, wt); n < 0 {
+			return errWire
+		}
+	}
+	return nil
+}
+
+// validateEntry checks a map entry; depth is the entry's.
+func (r *renderer) validateEntry(f *Field, i, end, depth int) error {
+	occBase := len(r.occs)
+	defer func() { r.occs = r.occs[:occBase] }()
+	e, err := r.parseEntry(f, i, end)
+	if err != nil {
+		return err
+	}
+	return r.validateChain(f.MapValue, e.val, depth-1)
+}
+
+// validateChain checks the message segments of a map value.
+func (r *renderer) validateChain(vf *Field, first int32, depth int) error {
+	if vf.Kind != protoreflect.MessageKind {
+		return nil
+	}
+	for o := first; o >= 0; o = r.occs[o].next {
+		if err := r.validate(vf.Message, int(r.occs[o].start), int(r.occs[o].end), depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseEntry reads a map entry: the last key, and the last scalar value or
+// the chain of a message value's segments (they merge). A missing key or
+// value is the zero value.
+func (r *renderer) parseEntry(f *Field, i, end int) (mapEntry, error) {
+	e := mapEntry{val: -1}
+	kf, vf := f.MapKey, f.MapValue
+	last := int32(-1)
+	for i < end {
+		num, wt, n := consumeTag(r.buf[i:end])
+		if n < 0 {
+			return e, errWire
+		}
+		i += n
+		switch {
+		case num == 1 && wt == kf.WireType:
+			o, next, err := r.consumeValue(kf, i, end)
+			if err != nil {
+				return e, err
+			}
+			e.key, e.bits = r.buf[o.start:o.end], o.bits
+			i = next
+		case num == 2 && wt == vf.WireType:
+			o, next, err := r.consumeValue(vf, i, end)
+			if err != nil {
+				return e, err
+			}
+			o.next = -1
+			at := r.pushOcc(o)
+			if vf.Kind == protoreflect.MessageKind && last >= 0 {
+				r.occs[last].next = at
+			} else {
+				e.val = at
+			}
+			last = at
+			i = next
+		default:
+			if i, n = skipValue(r.buf, i, end, num, wt); n < 0 {
+				return e, errWire
+			}
+		}
+	}
+	return e, nil
+}
+
+// consumeTag reads a field's key; n < 0 for a key the reference decoder
+// rejects (truncated, field number 0 or above the maximum).
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	var v uint64
+	var n int
+	if len(b) > 0 && b[0] < 0x80 {
+		v, n = uint64(b[0]), 1
+	} else if v, n = protowire.ConsumeVarint(b); n < 0 {
+		return 0, 0, -1
+	}
+	num := v >> 3
+	if num < uint64(protowire.MinValidNumber) || num > uint64(protowire.MaxValidNumber) {
+		return 0, 0, -1
+	}
+	return protowire.Number(num), protowire.Type(v & 7), n
+}
+
+// skipValue skips an unknown field's value at b[i:end], as the reference
+// decoder does; n < 0 when it is invalid.
+func skipValue(b []byte, i, end int, num protowire.Number, wt protowire.Type) (next, n int) {
+	n = protowire.ConsumeFieldValue(num, wt, b[i:end])
+	return i + n, n
+}
+
+func (r *renderer) consumeBytes(i, end int) (start, stop int, err error) {
+	l, n := protowire.ConsumeVarint(r.buf[i:end])
+	if n < 0 || l > uint64(end-i-n) {
+		return 0, 0, errWire
+	}
+	start = i + n
+	return start, start + int(l), nil
+}
+
+// consumeValue reads one value of f (f.WireType, not packed) at
+// r.buf[i:end], checked as the reference decoder checks it.
+func (r *renderer) consumeValue(f *Field, i, end int) (o occ, next int, err error) {
+	switch f.WireType {
+	case protowire.VarintType:
+		var v uint64
+		var n int
+		if i < end && r.buf[i] < 0x80 {
+			v, n = uint64(r.buf[i]), 1
+		} else if v, n = protowire.ConsumeVarint(r.buf[i:end]); n < 0 {
+			return o, 0, errWire
+		}
+		return occ{start: int32(i), end: int32(i + n), bits: canonicalBits(f.Kind, v)}, i + n, nil
+	case protowire.Fixed32Type:
+		if end-i < 4 {
+			return o, 0, errWire
+		}
+		v := uint64(binary.LittleEndian.Uint32(r.buf[i:]))
+		return occ{start: int32(i), end: int32(i + 4), bits: canonicalBits(f.Kind, v)}, i + 4, nil
+	case protowire.Fixed64Type:
+		if end-i < 8 {
+			return o, 0, errWire
+		}
+		v := binary.LittleEndian.Uint64(r.buf[i:])
+		return occ{start: int32(i), end: int32(i + 8), bits: v}, i + 8, nil
+	default:
+		s, e, err := r.consumeBytes(i, end)
+		if err != nil {
+			return o, 0, err
+		}
+		if f.ValidateUTF8 && !utf8.Valid(r.buf[s:e]) {
+			return o, 0, errUTF8
+		}
+		return occ{start: int32(s), end: int32(e)}, e, nil
+	}
+}
+
+// countPacked checks a packed run and counts its elements.
+func (r *renderer) countPacked(f *Field, s, e int) (int, error) {
+	switch f.WireType {
+	case protowire.Fixed32Type:
+		if (e-s)%4 != 0 {
+			return 0, errWire
+		}
+		return (e - s) / 4, nil
+	case protowire.Fixed64Type:
+		if (e-s)%8 != 0 {
+			return 0, errWire
+		}
+		return (e - s) / 8, nil
+	}
+	count := 0
+	for i := s; i < e; count++ {
+		if r.buf[i] < 0x80 {
+			i++
+			continue
+		}
+		_, n := protowire.ConsumeVarint(r.buf[i:e])
+		if n < 0 {
+			return 0, errWire
+		}
+		i += n
+	}
+	return count, nil
+}
+
+// canonicalBits is a numeric wire value as the field's kind reads it, so
+// that zero means the zero value: 32-bit integers and enums truncated (and
+// sign-extended), zigzag undone, bools 0 or 1, floats their IEEE bits.
+func canonicalBits(k protoreflect.Kind, v uint64) uint64 {
+	switch k {
+	case protoreflect.BoolKind:
+		if v != 0 {
+			return 1
+		}
+		return 0
+	case protoreflect.Int32Kind, protoreflect.EnumKind, protoreflect.Sfixed32Kind:
+		return uint64(int64(int32(v)))
+	case protoreflect.Sint32Kind:
+		return uint64(int64(int32(protowire.DecodeZigZag(v & math.MaxUint32))))
+	case protoreflect.Uint32Kind:
+		return uint64(uint32(v))
+	case protoreflect.Sint64Kind:
+		return uint64(protowire.DecodeZigZag(v))
+	}
+	return v
+}
+
+// isSet says whether the reference's message would have the field (Has).
+func (r *renderer) isSet(f *Field, sl slot) bool {
+	switch {
+	case sl.first < 0:
+		return false
+	case f.List || f.Map:
+		return sl.count > 0
+	case f.Presence:
+		return true
+	}
+	o := r.occs[sl.last]
+	if f.WireType == protowire.BytesType {
+		return o.end > o.start
+	}
+	return o.bits != 0 // -0.0 is set, as its bits are not zero
+}
+
+// emitMessage writes the message indexed at slots[base:].
+func (r *renderer) emitMessage(m *Message, base, depth int) error {
+	switch m.WellKnown {
+	case Timestamp, Duration:
+		secs, nanos, err := r.secondsNanos(m, base)
+		if err != nil {
+			return err
+		}
+		if m.WellKnown == Timestamp {
+			r.out, err = appendTimestamp(r.out, secs, nanos)
+		} else {
+			r.out, err = appendDuration(r.out, secs, nanos)
+		}
+		return err
+	case Wrapper:
+		f := m.ByNumber(1)
+		if f == nil || f.List || f.Map || f.Kind == protoreflect.MessageKind {
+			return errShape
+		}
+		// The wrapped value, or its zero: a wrapper's JSON is never null.
+		return r.emitScalarOrDefault(f, r.slots[base+f.index])
+	case FieldMask:
+		f := m.ByNumber(1)
+		if f == nil || !f.List || f.Kind != protoreflect.StringKind {
+			return errShape
+		}
+		return r.emitFieldMask(f, r.slots[base+f.index])
+	case Struct:
+		f := m.ByNumber(1)
+		if f == nil || !f.Map {
+			return errShape
+		}
+		return r.emitMap(f, r.slots[base+f.index], depth)
+	case ListValue:
+		f := m.ByNumber(1)
+		if f == nil || !f.List {
+			return errShape
+		}
+		return r.emitList(f, r.slots[base+f.index], depth)
+	case Value:
+		for i, f := range m.Fields {
+			sl := r.slots[base+i]
+			if f.Oneof < 0 || sl.first < 0 {
+				continue
+			}
+			if f.Kind == protoreflect.DoubleKind {
+				if v := math.Float64frombits(r.occs[sl.last].bits); math.IsNaN(v) || math.IsInf(v, 0) {
+					return errValue
+				}
+			}
+			return r.emitValue(f, sl, depth)
+		}
+		return errValue
+	}
+	return r.emitFields(m, base, depth)
+}
+
+// emitFields writes a message as an object of its fields, in declaration
+// order.
+func (r *renderer) emitFields(m *Message, base, depth int) error {
+	r.out = append(r.out, '{')
+	comma := false
+	emitUnpopulated := r.opts.EmitUnpopulated
+	for i, f := range m.Fields {
+		sl := r.slots[base+i]
+		if !r.isSet(f, sl) {
+			if !emitUnpopulated || f.unpopulated == nil {
+				continue
+			}
+			if f.badKey {
+				return errUTF8
+			}
+			if comma {
+				r.out = append(r.out, ',')
+			}
+			comma = true
+			r.out = append(r.out, f.Key...)
+			r.out = append(r.out, f.unpopulated...)
+			continue
+		}
+		if f.badKey {
+			return errUTF8
+		}
+		if comma {
+			r.out = append(r.out, ',')
+		}
+		comma = true
+		r.out = append(r.out, f.Key...)
+		if err := r.emitValue(f, sl, depth); err != nil {
+			return err
+		}
+	}
+	r.out = append(r.out, '}')
+	return nil
+}
+
+// emitValue writes the value of a set field of a message at depth.
+func (r *renderer) emitValue(f *Field, sl slot, depth int) error {
+	switch {
+	case f.Map:
+		return r.emitMap(f, sl, depth)
+	case f.List:
+		return r.emitList(f, sl, depth)
+	case f.Kind == protoreflect.MessageKind:
+		return r.renderMessage(f.Message, sl.first, false, depth-1)
+	}
+	o := r.occs[sl.last]
+	var err error
+	r.out, err = appendScalar(r.out, f, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
+	return err
+}
+
+func (r *renderer) emitScalarOrDefault(f *Field, sl slot) error {
+	var err error
+	if sl.first < 0 {
+		r.out, err = appendScalar(r.out, f, f.defaultRaw, f.defaultBits, r.opts.UseEnumNumbers)
+		return err
+	}
+	o := r.occs[sl.last]
+	r.out, err = appendScalar(r.out, f, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
+	return err
+}
+
+func (r *renderer) emitList(f *Field, sl slot, depth int) error {
+	r.out = append(r.out, '[')
+	comma := false
+	for o := sl.first; o >= 0; o = r.occs[o].next {
+		oc := r.occs[o]
+		if oc.packed {
+			var err error
+			if r.out, err = r.appendPacked(r.out, f, int(oc.start), int(oc.end), comma); err != nil {
+				return err
+			}
+			comma = comma || oc.end > oc.start
+			continue
+		}
+		if comma {
+			r.out = append(r.out, ',')
+		}
+		comma = true
+		if f.Kind == protoreflect.MessageKind {
+			if err := r.renderMessage(f.Message, o, true, depth-1); err != nil {
+				return err
+			}
+			continue
+		}
+		var err error
+		if r.out, err = appendScalar(r.out, f, r.buf[oc.start:oc.end], oc.bits, r.opts.UseEnumNumbers); err != nil {
+			return err
+		}
+	}
+	r.out = append(r.out, ']')
+	return nil
+}
+
+// appendPacked writes the elements of a packed run, which countPacked
+// checked.
+func (r *renderer) appendPacked(out []byte, f *Field, s, e int, comma bool) ([]byte, error) {
+	var err error
+	for i := s; i < e; {
+		var v uint64
+		switch f.WireType {
+		case protowire.Fixed32Type:
+			v = uint64(binary.LittleEndian.Uint32(r.buf[i:]))
+			i += 4
+		case protowire.Fixed64Type:
+			v = binary.LittleEndian.Uint64(r.buf[i:])
+			i += 8
+		default:
+			var n int
+			if r.buf[i] < 0x80 {
+				v, n = uint64(r.buf[i]), 1
+			} else {
+				v, n = protowire.ConsumeVarint(r.buf[i:e])
+			}
+			i += n
+		}
+		if comma {
+			out = append(out, ',')
+		}
+		comma = true
+		if out, err = appendScalar(out, f, nil, canonicalBits(f.Kind, v), r.opts.UseEnumNumbers); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// emitMap writes a map's entries in protojson's order (order.GenericKeyOrder):
+// false before true, numbers ascending, strings by byte; of entries with
+// the same key the last wins.
+func (r *renderer) emitMap(f *Field, sl slot, depth int) error {
+	entryBase := len(r.entries)
+	defer func() { r.entries = r.entries[:entryBase] }()
+	for o := sl.first; o >= 0; o = r.occs[o].next {
+		e, err := r.parseEntry(f, int(r.occs[o].start), int(r.occs[o].end))
+		if err != nil {
+			return err
+		}
+		r.entries = append(r.entries, e)
+	}
+	kf, vf := f.MapKey, f.MapValue
+	entries := r.entries[entryBase:]
+	switch kf.Kind {
+	case protoreflect.StringKind:
+		slices.SortStableFunc(entries, compareStringKeys)
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		slices.SortStableFunc(entries, compareSignedKeys)
+	default:
+		slices.SortStableFunc(entries, compareUnsignedKeys)
+	}
+	n := len(entries)
+	r.out = append(r.out, '{')
+	comma := false
+	for k := 0; k < n; k++ {
+		e := r.entries[entryBase+k]
+		if k+1 < n && sameKey(kf, e, r.entries[entryBase+k+1]) {
+			// Replaced by a later entry, but decoded all the same.
+			if err := r.validateChain(vf, e.val, depth-2); err != nil {
+				return err
+			}
+			continue
+		}
+		if comma {
+			r.out = append(r.out, ',')
+		}
+		comma = true
+		var err error
+		if r.out, err = appendKey(r.out, kf, e); err != nil {
+			return err
+		}
+		switch {
+		case vf.Kind == protoreflect.MessageKind:
+			err = r.renderMessage(vf.Message, e.val, false, depth-2)
+		case e.val >= 0:
+			o := r.occs[e.val]
+			r.out, err = appendScalar(r.out, vf, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
+		default:
+			r.out, err = appendScalar(r.out, vf, vf.defaultRaw, vf.defaultBits, r.opts.UseEnumNumbers)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.out = append(r.out, '}')
+	return nil
+}
+
+func compareStringKeys(a, b mapEntry) int { return bytes.Compare(a.key, b.key) }
+
+func compareSignedKeys(a, b mapEntry) int {
+	x, y := int64(a.bits), int64(b.bits)
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+func compareUnsignedKeys(a, b mapEntry) int {
+	switch {
+	case a.bits < b.bits:
+		return -1
+	case a.bits > b.bits:
+		return 1
+	}
+	return 0
+}
+
+func sameKey(kf *Field, a, b mapEntry) bool {
+	if kf.Kind == protoreflect.StringKind {
+		return bytes.Equal(a.key, b.key)
+	}
+	return a.bits == b.bits
+}
+
+// appendKey writes a map key as protojson's WriteName does, with its colon.
+func appendKey(out []byte, kf *Field, e mapEntry) ([]byte, error) {
+	switch kf.Kind {
+	case protoreflect.StringKind:
+		if !kf.ValidateUTF8 && !utf8.Valid(e.key) {
+			return out, errUTF8
+		}
+		out = appendQuoted(out, e.key)
+	case protoreflect.BoolKind:
+		if e.bits != 0 {
+			out = append(out, `"true"`...)
+		} else {
+			out = append(out, `"false"`...)
+		}
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		out = append(out, '"')
+		out = strconv.AppendInt(out, int64(e.bits), 10)
+		out = append(out, '"')
+	default:
+		out = append(out, '"')
+		out = strconv.AppendUint(out, e.bits, 10)
+		out = append(out, '"')
+	}
+	return append(out, ':'), nil
+}
+
+// secondsNanos reads a Timestamp's or Duration's fields (zero when unset).
+func (r *renderer) secondsNanos(m *Message, base int) (secs int64, nanos int32, err error) {
+	sf, nf := m.ByNumber(1), m.ByNumber(2)
+	if sf == nil || nf == nil || sf.Kind != protoreflect.Int64Kind || nf.Kind != protoreflect.Int32Kind {
+		return 0, 0, errShape
+	}
+	if sl := r.slots[base+sf.index]; sl.first >= 0 {
+		secs = int64(r.occs[sl.last].bits)
+	}
+	if sl := r.slots[base+nf.index]; sl.first >= 0 {
+		nanos = int32(r.occs[sl.last].bits)
+	}
+	return secs, nanos, nil
+}
+
+// The ranges protojson accepts (encoding/protojson/well_known_types.go).
+const (
+	maxTimestampSeconds = 253402300799
+	minTimestampSeconds = -62135596800
+	maxDurationSeconds  = 315576000000
+	maxNanos            = 999999999
+	timestampFormat     = "2006-01-02T15:04:05.000000000"
+)
+
+// appendTimestamp writes RFC 3339 in UTC with 0, 3, 6 or 9 fractional
+// digits, as protojson does.
+func appendTimestamp(out []byte, secs int64, nanos int32) ([]byte, error) {
+	if secs < minTimestampSeconds || secs > maxTimestampSeconds || nanos < 0 || nanos > maxNanos {
+		return out, errTimestamp
+	}
+	out = append(out, '"')
+	out = time.Unix(secs, int64(nanos)).UTC().AppendFormat(out, timestampFormat)
+	out = trimNanos(out)
+	return append(out, 'Z', '"'), nil
+}
+
+// appendDuration writes seconds with 0, 3, 6 or 9 fractional digits and an
+// s, as protojson does.
+func appendDuration(out []byte, secs int64, nanos int32) ([]byte, error) {
+	if secs < -maxDurationSeconds || secs > maxDurationSeconds || nanos < -maxNanos || nanos > maxNanos ||
+		(secs > 0 && nanos < 0) || (secs < 0 && nanos > 0) {
+		return out, errDuration
+	}
+	out = append(out, '"')
+	if secs < 0 || nanos < 0 {
+		out = append(out, '-')
+		secs, nanos = -secs, -nanos
+	}
+	out = strconv.AppendInt(out, secs, 10)
+	out = append(out, '.')
+	var digits [9]byte
+	for i, n := 8, nanos; i >= 0; i-- {
+		digits[i] = byte('0' + n%10)
+		n /= 10
+	}
+	out = append(out, digits[:]...)
+	out = trimNanos(out)
+	return append(out, 's', '"'), nil
+}
+
+// trimNanos drops zero groups of three from the nine fractional digits at
+// the end of out, and the point when all are zero.
+func trimNanos(out []byte) []byte {
+	for range 2 {
+		if !bytes.HasSuffix(out, []byte("000")) {
+			return out
+		}
+		out = out[:len(out)-3]
+	}
+	if bytes.HasSuffix(out, []byte(".000")) {
+		out = out[:len(out)-4]
+	}
+	return out
+}
+
+// emitFieldMask writes the paths in lowerCamelCase joined by commas,
+// refusing a path protojson refuses: not a valid name, or one whose camel
+// case does not map back to it.
+func (r *renderer) emitFieldMask(f *Field, sl slot) error {
+	r.out = append(r.out, '"')
+	comma := false
+	for o := sl.first; o >= 0; o = r.occs[o].next {
+		oc := r.occs[o]
+		if comma {
+			r.out = append(r.out, ',')
+		}
+		comma = true
+		var ok bool
+		if r.out, ok = appendCamelPath(r.out, r.buf[oc.start:oc.end]); !ok {
+			return errFieldMask
+		}
+	}
+	r.out = append(r.out, '"')
+	return nil
+}
+
+// appendCamelPath appends strs.JSONCamelCase(path) when path is a valid
+// full name and strs.JSONSnakeCase gives it back.
+func appendCamelPath(out, path []byte) ([]byte, bool) {
+	if !validFullName(path) {
+		return out, false
+	}
+	start := len(out)
+	afterUnderscore := false
+	for _, c := range path {
+		if c != '_' {
+			if afterUnderscore && 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+		}
+		afterUnderscore = c == '_'
+	}
+	// Snake-case it back, comparing as we go.
+	j := 0
+	for _, c := range out[start:] {
+		if 'A' <= c && c <= 'Z' {
+			if j >= len(path) || path[j] != '_' {
+				return out, false
+			}
+			j++
+			c += 'a' - 'A'
+		}
+		if j >= len(path) || path[j] != c {
+			return out, false
+		}
+		j++
+	}
+	return out, j == len(path)
+}
+
+// validFullName is protoreflect.FullName.IsValid: identifiers (a letter or
+// underscore, then those and digits) joined by dots.
+func validFullName(s []byte) bool {
+	ident := 0 // length of the identifier so far
+	for _, c := range s {
+		switch {
+		case c == '.':
+			if ident == 0 {
+				return false
+			}
+			ident = 0
+		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			ident++
+		case '0' <= c && c <= '9':
+			if ident == 0 {
+				return false
+			}
+			ident++
+		default:
+			return false
+		}
+	}
+	return ident > 0
+}
+
+// appendScalar writes a scalar as protojson does. raw is a string's or
+// bytes' content, bits a numeric value (see canonicalBits).
+func appendScalar(out []byte, f *Field, raw []byte, bits uint64, useEnumNumbers bool) ([]byte, error) {
+	switch f.Kind {
+	case protoreflect.BoolKind:
+		if bits != 0 {
+			return append(out, "true"...), nil
+		}
+		return append(out, "false"...), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return strconv.AppendInt(out, int64(bits), 10), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return strconv.AppendUint(out, bits, 10), nil
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		// 64-bit integers are strings in JSON.
+		out = append(out, '"')
+		out = strconv.AppendInt(out, int64(bits), 10)
+		return append(out, '"'), nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		out = append(out, '"')
+		out = strconv.AppendUint(out, bits, 10)
+		return append(out, '"'), nil
+	case protoreflect.FloatKind:
+		return appendFloat(out, float64(math.Float32frombits(uint32(bits))), 32), nil
+	case protoreflect.DoubleKind:
+		return appendFloat(out, math.Float64frombits(bits), 64), nil
+	case protoreflect.StringKind:
+		// A proto2 string decodes whatever it holds; protojson then fails
+		// to write one that is not UTF-8.
+		if !f.ValidateUTF8 && !utf8.Valid(raw) {
+			return out, errUTF8
+		}
+		return appendQuoted(out, raw), nil
+	case protoreflect.BytesKind:
+		out = append(out, '"')
+		out = base64.StdEncoding.AppendEncode(out, raw)
+		return append(out, '"'), nil
+	case protoreflect.EnumKind:
+		if f.NullValue {
+			return append(out, "null"...), nil
+		}
+		n := int32(bits)
+		if !useEnumNumbers {
+			if name := f.enumNames.lookup(n); name != nil {
+				return append(out, name...), nil
+			}
+		}
+		return strconv.AppendInt(out, int64(n), 10), nil
+	}
+	return out, errShape
+}
+
+// appendFloat is protojson's (internal/encoding/json): NaN and the
+// infinities as strings, otherwise the shortest form that reads back as
+// the same value of bitSize, in exponent form outside [1e-6, 1e21).
+func appendFloat(out []byte, n float64, bitSize int) []byte {
+	switch {
+	case math.IsNaN(n):
+		return append(out, `"NaN"`...)
+	case math.IsInf(n, +1):
+		return append(out, `"Infinity"`...)
+	case math.IsInf(n, -1):
+		return append(out, `"-Infinity"`...)
+	}
+	format := byte('f')
+	if abs := math.Abs(n); abs != 0 {
+		if bitSize == 64 && (abs < 1e-6 || abs >= 1e21) ||
+			bitSize == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	out = strconv.AppendFloat(out, n, format, -1, bitSize)
+	if format == 'e' {
+		// Exponents of one digit: e-07 becomes e-7.
+		n := len(out)
+		if n >= 4 && out[n-4] == 'e' && out[n-3] == '-' && out[n-2] == '0' {
+			out[n-2] = out[n-1]
+			out = out[:n-1]
+		}
+	}
+	return out
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendQuoted writes valid UTF-8 as a JSON string, escaped exactly as
+// protojson escapes it: quote, backslash and control characters only,
+// with \b \f \n \r \t and \u00xx otherwise.
+func appendQuoted(out, s []byte) []byte {
+	out = append(out, '"')
+	start := 0
+	for i, c := range s {
+		if c >= ' ' && c != '"' && c != '\\' {
+			continue
+		}
+		out = append(out, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			out = append(out, '\\', c)
+		case '\b':
+			out = append(out, '\\', 'b')
+		case '\f':
+			out = append(out, '\\', 'f')
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	out = append(out, s[start:]...)
+	return append(out, '"')
+}
+
+// enumNames maps enum numbers to their quoted names.
+type enumNames struct {
+	dense  [][]byte // by number, for numbers 0 to len-1
+	sparse map[int32][]byte
+}
+
+func newEnumNames(ed protoreflect.EnumDescriptor) *enumNames {
+	values := ed.Values()
+	names := &enumNames{}
+	for i := 0; i < values.Len(); i++ {
+		num := values.Get(i).Number()
+		// ByNumber decides between aliases, as protojson asks it.
+		name := appendQuoted(nil, []byte(values.ByNumber(num).Name()))
+		if num >= 0 && num < 256 {
+			for int(num) >= len(names.dense) {
+				names.dense = append(names.dense, nil)
+			}
+			names.dense[num] = name
+			continue
+		}
+		if names.sparse == nil {
+			names.sparse = map[int32][]byte{}
+		}
+		names.sparse[int32(num)] = name
+	}
+	return names
+}
+
+func (e *enumNames) lookup(n int32) []byte {
+	if e == nil {
+		return nil
+	}
+	if n >= 0 && int(n) < len(e.dense) {
+		return e.dense[n]
+	}
+	return e.sparse[n]
+}
+
+// defaultValue is a scalar field's default in the renderer's form.
+func defaultValue(fd protoreflect.FieldDescriptor) (bits uint64, raw []byte) {
+	v := fd.Default()
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		if v.Bool() {
+			return 1, nil
+		}
+		return 0, nil
+	case protoreflect.EnumKind:
+		return uint64(int64(v.Enum())), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return uint64(v.Int()), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return v.Uint(), nil
+	case protoreflect.FloatKind:
+		return uint64(math.Float32bits(float32(v.Float()))), nil
+	case protoreflect.DoubleKind:
+		return math.Float64bits(v.Float()), nil
+	case protoreflect.StringKind:
+		return 0, []byte(v.String())
+	case protoreflect.BytesKind:
+		return 0, v.Bytes()
+	}
+	return 0, nil
+}
+
+// unpopulatedJSON is what protojson's EmitUnpopulated writes for f unset:
+// nothing for oneof members (proto3 optional's synthetic oneof too), [] and
+// {} for lists and maps, null for fields with presence, else the default.
+func unpopulatedJSON(f *Field, useEnumNumbers bool) []byte {
+	switch {
+	case f.Desc.ContainingOneof() != nil:
+		return nil
+	case f.List:
+		return []byte("[]")
+	case f.Map:
+		return []byte("{}")
+	case f.Presence || f.Kind == protoreflect.MessageKind:
+		return []byte("null")
+	}
+	out, err := appendScalar(nil, f, f.defaultRaw, f.defaultBits, useEnumNumbers)
+	if err != nil {
+		return nil
+	}
+	return out
+}
