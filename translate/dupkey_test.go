@@ -103,3 +103,51 @@ func BenchmarkDuplicateKey(b *testing.B) {
 		}
 	}
 }
+
+var validJSONSeeds = []string{
+	``, ` `, `1`, `-`, `-0`, `01`, `1.`, `1.5`, `1e`, `1e+`, `1E-5`, `-1.5e+10`, `0x1`, `1_0`, `.5`, `true`, `tru`, `truex`, `nul`, `null `,
+	`"a"`, `"a`, `"\"`, `"\u00e9"`, `"\u00g9"`, `"\x"`, "\"\x01\"", "\"\xff\"", "\"\x7f\"", `"\/"`, `{}`, `[]`, `{ }`, `[ ]`, `[1,]`, `[,1]`,
+	`{"a":1}`, `{"a":1,}`, `{"a"}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`, `[1 2]`, `{"a":[1,{"b":null}]}`, `[[[]]]`, `[[[]]`, `]`, `}`,
+	`1 1`, `{} {}`, "\t\r\n[\t1\r,\n2 ]\n", `[true,false,null,"x",-0.0e0]`, `{"a":{"b":{"c":[]}}}`, `["\ud800"]`, `"\u12"`, `[1]]`,
+}
+
+func TestValidJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	cases := append([]string(nil), validJSONSeeds...)
+	for _, n := range []int{9999, 10000, 10001} {
+		cases = append(cases, strings.Repeat("[", n)+strings.Repeat("]", n), strings.Repeat(`{"a":`, n)+"1"+strings.Repeat("}", n))
+	}
+	for _, give := range cases {
+		if got, want := ValidJSON([]byte(give)), json.Valid([]byte(give)); got != want {
+			t.Errorf("ValidJSON(%.60q) = %v, json.Valid says %v", give, got, want)
+		}
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range append(validJSONSeeds, duplicateKeySeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := ValidJSON(b), json.Valid(b); got != want {
+			t.Errorf("ValidJSON(%q) = %v, json.Valid says %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkValidJSON(b *testing.B) {
+	body := []byte(`{"id":"42","items":[{"sku":"BOOK","quantity":1},{"sku":"PEN","quantity":3}],"total_cents":2398,"note":"gift \"wrap\"","ratio":-1.5e3,"ok":true,"none":null}`)
+	for _, c := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{"ValidJSON", ValidJSON}, {"json.Valid", json.Valid}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if !c.valid(body) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
+}

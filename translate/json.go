@@ -404,3 +404,187 @@ func stringEnd(b []byte, start int) (end int, plain bool) {
 	}
 	return -1, false
 }
+
+// maxJSONDepth is encoding/json's nesting limit, which ValidJSON keeps.
+const maxJSONDepth = 10000
+
+// ValidJSON reports whether b is one JSON value, exactly as json.Valid
+// does (the same grammar, bytes that are not UTF-8 allowed in strings, at
+// most 10000 levels of nesting), in one pass of plain loops rather than
+// encoding/json's state function per byte: it runs on request and reply
+// bodies, some of them twice.
+func ValidJSON(b []byte) bool {
+	var open nesting // which open containers are objects
+	i := skipJSONSpace(b, 0)
+	for {
+		// A value starts at b[i].
+		if i >= len(b) {
+			return false
+		}
+		switch c := b[i]; c {
+		case '{', '[':
+			if open.n >= maxJSONDepth {
+				return false
+			}
+			open.push(c == '{')
+			i = skipJSONSpace(b, i+1)
+			if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
+				open.pop()
+				i++
+				break // an empty container is a value
+			}
+			if c == '{' {
+				if i = jsonKey(b, i); i < 0 {
+					return false
+				}
+			}
+			continue // its first value
+		case '"':
+			i = jsonStringEnd(b, i)
+		case 't':
+			i = jsonLiteral(b, i, "true")
+		case 'f':
+			i = jsonLiteral(b, i, "false")
+		case 'n':
+			i = jsonLiteral(b, i, "null")
+		default:
+			i = jsonNumberEnd(b, i)
+		}
+		if i < 0 {
+			return false
+		}
+		// After a value: close what it ends, or go on to the next one.
+		for {
+			i = skipJSONSpace(b, i)
+			if open.n == 0 {
+				return i == len(b)
+			}
+			if i >= len(b) {
+				return false
+			}
+			obj := open.top()
+			if c := b[i]; obj && c == '}' || !obj && c == ']' {
+				open.pop()
+				i++
+				continue
+			}
+			if b[i] != ',' {
+				return false
+			}
+			i = skipJSONSpace(b, i+1)
+			if obj {
+				if i = jsonKey(b, i); i < 0 {
+					return false
+				}
+			}
+			break
+		}
+	}
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonKey reads `"key" :` from b[i] and returns where its value starts,
+// or -1.
+func jsonKey(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	if i = jsonStringEnd(b, i); i < 0 {
+		return -1
+	}
+	i = skipJSONSpace(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return -1
+	}
+	return skipJSONSpace(b, i+1)
+}
+
+// jsonStringEnd returns the index after the string that starts at b[i],
+// or -1 for a bad escape, a control character or no closing quote.
+func jsonStringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		c := b[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue // the common case first
+		}
+		switch {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return -1
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return -1
+				}
+				if _, ok := hex4(b[i+1 : i+5]); !ok {
+					return -1
+				}
+				i += 4
+			default:
+				return -1
+			}
+		case c < 0x20:
+			return -1
+		}
+	}
+	return -1
+}
+
+// jsonNumberEnd returns the index after the number that starts at b[i]:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, or -1.
+func jsonNumberEnd(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return -1
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		i = jsonDigitsEnd(b, i+1)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		if i++; i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return -1
+		}
+		i = jsonDigitsEnd(b, i)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return -1
+		}
+		i = jsonDigitsEnd(b, i)
+	}
+	return i
+}
+
+func jsonDigitsEnd(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func jsonLiteral(b []byte, i int, lit string) int {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}

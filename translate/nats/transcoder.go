@@ -253,7 +253,7 @@ func (t *Transcoder) encode(body []byte) ([]byte, error) {
 		// in the gRPC binding: there is nothing to decode.
 		return body, nil
 	}
-	if !json.Valid(body) {
+	if !translate.ValidJSON(body) {
 		return nil, translate.BadRequest(translate.NotJSON(body))
 	}
 	if t.reqType == nil {
@@ -336,7 +336,7 @@ func (t *Transcoder) decodeReply(reply *translate.Reply) (*translate.Response, e
 	}
 	if ct == "" && len(reply.Body) > 0 {
 		ct = "application/octet-stream"
-		if json.Valid(reply.Body) {
+		if translate.ValidJSON(reply.Body) {
 			ct = "application/json"
 		}
 	}

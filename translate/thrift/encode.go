@@ -3,7 +3,6 @@ package thrift
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -404,7 +403,7 @@ func (s *encState) jsonDouble(v []byte) (float64, bool) {
 			return math.Inf(-1), true
 		}
 		lit = str
-		if !json.Valid(lit) || len(lit) == 0 || lit[0] != '-' && (lit[0] < '0' || lit[0] > '9') {
+		if !translate.ValidJSON(lit) || len(lit) == 0 || lit[0] != '-' && (lit[0] < '0' || lit[0] > '9') {
 			s.fail("%s is not a number", shortText(str))
 			return 0, false
 		}
@@ -795,7 +794,7 @@ func encodeRoot(compact bool, st *tstruct, root *node, maxDepth int, dst []byte)
 // trimJSON checks that body is one JSON value and returns it without
 // surrounding whitespace, or nil for null.
 func trimJSON(body []byte) ([]byte, *translate.Error) {
-	if !json.Valid(body) {
+	if !translate.ValidJSON(body) {
 		return nil, translate.BadRequest(translate.NotJSON(body))
 	}
 	v := bytes.TrimFunc(body, func(r rune) bool { return r < utf8.RuneSelf && isSpace(byte(r)) })

@@ -1,7 +1,7 @@
 package thrift
 
 import (
-	"encoding/json"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -145,9 +145,9 @@ func jsonKind(v []byte) string {
 }
 
 // unquote returns the text of the quoted JSON string q. Without escapes it
-// is the bytes between the quotes (no copy); with escapes encoding/json
-// decodes them, surrogate pairs included. ok is false for text that is not
-// UTF-8.
+// is the bytes between the quotes (no copy); with escapes they are decoded
+// as encoding/json decodes them, surrogate pairs included and a lone
+// surrogate as U+FFFD. ok is false for text that is not UTF-8.
 func unquote(q []byte) (s []byte, ok bool) {
 	inner := q[1 : len(q)-1]
 	escaped := false
@@ -163,11 +163,83 @@ func unquote(q []byte) (s []byte, ok bool) {
 	if !utf8.Valid(inner) {
 		return nil, false
 	}
-	var str string
-	if err := json.Unmarshal(q, &str); err != nil {
-		return nil, false
+	return unescape(inner)
+}
+
+// unescape decodes the escapes of a valid JSON string's inner bytes.
+func unescape(in []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+1 >= len(in) {
+			return nil, false
+		}
+		i++
+		switch in[i] {
+		case '"', '\\', '/':
+			out = append(out, in[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(in[i+1:])
+			if r < 0 {
+				return nil, false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				// A pair only with the escape right after it; otherwise
+				// U+FFFD, and what follows is read on its own.
+				r2 := rune(-1)
+				if i+2 < len(in) && in[i+1] == '\\' && in[i+2] == 'u' {
+					r2 = hex4(in[i+3:])
+				}
+				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, false
+		}
 	}
-	return []byte(str), true
+	return out, true
+}
+
+// hex4 reads four hex digits at the start of b, or -1.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // isIntLiteral reports whether s is -?(0|[1-9][0-9]*), JSON's integer form.
