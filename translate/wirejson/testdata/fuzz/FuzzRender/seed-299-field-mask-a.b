@@ -1,0 +1,3 @@
+go test fuzz v1
+uint32(781)
+[]byte("\n\x03a.b")

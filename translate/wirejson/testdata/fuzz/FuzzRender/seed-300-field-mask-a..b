@@ -1,0 +1,3 @@
+go test fuzz v1
+uint32(1037)
+[]byte("\n\x04a..b")
