@@ -27,6 +27,16 @@ import (
 // body said about the same field, and the query only reaches fields that
 // neither the body nor the path binds.
 func (r *Rule) Request(params routes.Params, query url.Values, body []byte, contentType string) ([]byte, error) {
+	if b, ok := r.fastRequest(params, query, body, contentType); ok {
+		return b, nil
+	}
+	return r.referenceRequest(params, query, body, contentType)
+}
+
+// referenceRequest is Request through a dynamicpb message and protojson:
+// the path for every input the fast path declines, and its oracle in the
+// differential tests.
+func (r *Rule) referenceRequest(params routes.Params, query url.Values, body []byte, contentType string) ([]byte, error) {
 	msg := r.in.New()
 	if err := r.bindBody(msg, body, contentType); err != nil {
 		return nil, err

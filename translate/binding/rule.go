@@ -98,6 +98,10 @@ type Rule struct {
 	// then is the built message checked, as the check walks the message.
 	checkInit bool
 
+	// fast is the transcoding with no intermediate message; the fields
+	// above stay the reference it falls back to.
+	fast fastPath
+
 	unmarshal protojson.UnmarshalOptions
 	marshal   protojson.MarshalOptions
 	decode    proto.UnmarshalOptions
@@ -219,6 +223,7 @@ func NewRule(md protoreflect.MethodDescriptor, pathFields []string, body, respon
 			r.respZero = zeroJSON(r.out, fd, r.marshal)
 		}
 	}
+	r.compileFast(opts)
 	return r, nil
 }
 

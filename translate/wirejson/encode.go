@@ -1,12 +1,15 @@
 package wirejson
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -1032,6 +1035,9 @@ func (e *encoder) stringWellKnown(m *Message) error {
 		return err
 	}
 	raw := e.in[start:e.pos]
+	if m.WellKnown == Timestamp {
+		return e.timestamp(raw)
+	}
 	var msg proto.Message
 	switch m.WellKnown {
 	case Timestamp:
@@ -1137,4 +1143,34 @@ func closeLength(dst []byte, start int) []byte {
 	copy(dst[start+size-1:], dst[start:start+n])
 	protowire.AppendVarint(dst[:start-1], uint64(n))
 	return dst
+}
+
+// timestamp writes a Timestamp from its JSON string raw (quotes included),
+// with exactly protojson's checks: RFC 3339 as time.Parse reads it, in
+// range, and at most nine fractional digits.
+func (e *encoder) timestamp(raw []byte) error {
+	s := string(raw[1 : len(raw)-1])
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return errDecline // escapes in a timestamp: the reference's call
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return errDecline
+	}
+	secs := t.Unix()
+	if secs < minTimestampSeconds || secs > maxTimestampSeconds {
+		return errDecline
+	}
+	i := strings.LastIndexByte(s, '.')
+	j := strings.LastIndexAny(s, "Z-+")
+	if i >= 0 && j >= i && j-i > len(".999999999") {
+		return errDecline
+	}
+	if secs != 0 {
+		e.out = protowire.AppendVarint(append(e.out, 0x08), uint64(secs))
+	}
+	if n := t.Nanosecond(); n != 0 {
+		e.out = protowire.AppendVarint(append(e.out, 0x10), uint64(n))
+	}
+	return nil
 }

@@ -226,13 +226,15 @@ func (c *Compiler) compile(md protoreflect.MessageDescriptor, added map[protoref
 		if n := int32(fd.Number()); n > maxNum {
 			maxNum = n
 		}
-		// Both names are accepted in requests; json_name wins a clash, as
-		// in protojson, which looks it up first.
 		if _, taken := m.byName[fd.JSONName()]; !taken {
 			m.byName[fd.JSONName()] = f
 		}
-		if _, taken := m.byName[string(fd.Name())]; !taken {
-			m.byName[string(fd.Name())] = f
+	}
+	// Both names are accepted in requests; a json_name wins a clash with
+	// another field's proto name, as protojson looks json_names up first.
+	for _, f := range m.Fields {
+		if _, taken := m.byName[string(f.Desc.Name())]; !taken {
+			m.byName[string(f.Desc.Name())] = f
 		}
 	}
 	if maxNum <= 256 || int(maxNum) <= 4*len(m.Fields) {
