@@ -105,11 +105,27 @@ func (ep *endpoint) up(now int64) bool {
 }
 
 type conn struct {
-	nc        net.Conn
-	br        *bufio.Reader
-	seq       int32
+	nc  net.Conn
+	br  *bufio.Reader
+	seq int32
+	// rc is nc's raw connection, for the liveness check; nil where there
+	// is none (the check then passes).
+	rc        syscall.RawConn
 	wbuf      []byte
 	idleSince time.Time
+	// deadline is the one set on nc: a call sets its own only when it
+	// differs, and an expired one is cleared before the liveness check.
+	deadline time.Time
+}
+
+func newConn(nc net.Conn) *conn {
+	c := &conn{nc: nc, br: bufio.NewReader(nc)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+		}
+	}
+	return c
 }
 
 // Dial checks the options and builds the pool. It does not connect:
@@ -306,7 +322,7 @@ func (b *Backend) acquire(ctx context.Context, ep *endpoint) (*conn, error) {
 		if c == nil {
 			break
 		}
-		if time.Since(c.idleSince) < maxIdle && c.br.Buffered() == 0 && alive(c.nc) {
+		if time.Since(c.idleSince) < maxIdle && c.br.Buffered() == 0 && c.alive() {
 			return c, nil
 		}
 		ep.close(c)
@@ -320,7 +336,7 @@ func (b *Backend) acquire(ctx context.Context, ep *endpoint) (*conn, error) {
 		}
 		return nil, &callError{stepDial, err}
 	}
-	c := &conn{nc: nc, br: bufio.NewReader(nc)}
+	c := newConn(nc)
 	ep.mu.Lock()
 	ep.open[c] = struct{}{}
 	closed := b.closed.Load()
@@ -383,8 +399,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // a past deadline, which must not land on the connection's next call.
 func (b *Backend) roundTrip(ctx context.Context, c *conn, call *translate.Call) (_ *translate.Reply, reusable bool, _ error) {
 	deadline, _ := ctx.Deadline()
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, false, &callError{stepSend, err}
+	if !deadline.Equal(c.deadline) {
+		if err := c.nc.SetDeadline(deadline); err != nil {
+			return nil, false, &callError{stepSend, err}
+		}
+		c.deadline = deadline
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	reply, err := b.exchange(c, call)
@@ -396,14 +415,9 @@ func (b *Backend) roundTrip(ctx context.Context, c *conn, call *translate.Call) 
 		// as the next call's. Such a connection is not reused.
 		reusable = err == nil && call.Delivery != translate.DeliveryOneway
 	}
-	if reusable {
-		// An expired deadline left on an idle connection would fail its
-		// liveness check, so the pool would reconnect after every quiet
-		// spell longer than the call timeout.
-		if err := c.nc.SetDeadline(time.Time{}); err != nil {
-			reusable = false
-		}
-	}
+	// The call's deadline stays on the connection while it is idle: the
+	// next call sets its own, and acquire clears one that expired
+	// before the liveness check, which it would fail.
 	return reply, reusable, err
 }
 
@@ -430,7 +444,7 @@ func (b *Backend) exchange(c *conn, call *translate.Call) (*translate.Reply, err
 	if typ == Oneway {
 		return &translate.Reply{}, nil
 	}
-	msg, err := readMessage(c.br, b.compact, b.framed, b.maxMsg, nil)
+	msg, err := readMessage(c.br, b.compact, b.framed, b.maxMsg, nil, call.Method)
 	if err != nil {
 		var ioe *ioError
 		if errors.As(err, &ioe) {
@@ -582,16 +596,22 @@ func (b *Backend) Close() error {
 // alive reports whether a pooled connection can still be used: the peer
 // has not closed it and sent nothing unasked. The check is a non-blocking
 // read where the platform allows it (see conncheck_unix.go).
-func alive(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+func (c *conn) alive() bool {
+	if c.rc == nil {
 		return true
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
+	if !c.deadline.IsZero() {
+		// The last call's deadline, left on the connection: once passed,
+		// the read would fail on it rather than on the socket.
+		if time.Now().Before(c.deadline) {
+			return connAlive(c.rc)
+		}
+		if c.nc.SetDeadline(time.Time{}) != nil {
+			return false
+		}
+		c.deadline = time.Time{}
 	}
-	return connAlive(rc)
+	return connAlive(c.rc)
 }
 
 // deadlinePassed: the call's deadline is behind us, though ctx's timer

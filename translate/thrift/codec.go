@@ -174,8 +174,18 @@ var ErrMissingResult = errors.New("the reply has neither a result nor a declared
 // DecodeResult reads a result struct. A non-void function's result with
 // neither a value nor an exception is ErrMissingResult.
 func (m *Method) DecodeResult(b []byte) (*Result, error) {
+	res, err := m.decodeResult(b)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// decodeResult is DecodeResult without a Result on the heap, for the
+// Transcoder, which reads one per call.
+func (m *Method) decodeResult(b []byte) (Result, error) {
 	s := decState{d: decoder{b: b, compact: m.compact}, maxDepth: m.maxDepth, maxOut: m.maxOut, out: make([]byte, 0, 2*len(b)+16)}
-	res := &Result{}
+	var res Result
 	var last int16
 	seen := map[int16]bool{}
 	for s.d.err == nil {
@@ -191,7 +201,7 @@ func (m *Method) DecodeResult(b []byte) (*Result, error) {
 			continue
 		}
 		if seen[id] {
-			return nil, wireErrorf("result field %s is sent twice", f.name)
+			return Result{}, wireErrorf("result field %s is sent twice", f.name)
 		}
 		seen[id] = true
 		start := len(s.out)
@@ -213,7 +223,7 @@ func (m *Method) DecodeResult(b []byte) (*Result, error) {
 		}
 	}
 	if s.d.err != nil {
-		return nil, s.d.err
+		return Result{}, s.d.err
 	}
 	if ex := res.Exception; ex != nil {
 		res.Success = nil
@@ -229,7 +239,7 @@ func (m *Method) DecodeResult(b []byte) (*Result, error) {
 		return res, nil
 	}
 	if m.success != nil && res.Success == nil {
-		return nil, ErrMissingResult
+		return Result{}, ErrMissingResult
 	}
 	return res, nil
 }

@@ -55,31 +55,31 @@ func appendMessage(dst []byte, compact, framed bool, name string, typ MessageTyp
 
 // readMessage reads one message and checks that its body is one
 // well-formed struct (bytes after it in a frame are ignored). Body is
-// freshly allocated (or appended to
-// buf[:0] when buf is given), so that it may outlive the connection's next
-// use. Failures are *errWire for bytes that make no sense or break a limit,
-// *ioError for the connection.
-func readMessage(br *bufio.Reader, compact, framed bool, maxBytes int, buf []byte) (*Message, error) {
+// freshly allocated (or appended to buf[:0] when buf is given), so that it
+// may outlive the connection's next use. A name equal to want is want
+// itself, not a copy: a client knows the name it expects. Failures are
+// *errWire for bytes that make no sense or break a limit, *ioError for the
+// connection.
+func readMessage(br *bufio.Reader, compact, framed bool, maxBytes int, buf []byte, want string) (Message, error) {
 	if framed {
-		hd := decoder{b: buf[:0], src: br, limit: 4}
-		h := hd.take(4)
-		if hd.err != nil {
-			return nil, hd.err
+		var h [4]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return Message{}, &ioError{err}
 		}
-		n := int64(int32(binary.BigEndian.Uint32(h)))
+		n := int64(int32(binary.BigEndian.Uint32(h[:])))
 		switch {
 		case n <= 0:
-			return nil, wireErrorf("invalid frame size %d", n)
+			return Message{}, wireErrorf("invalid frame size %d", n)
 		case n > int64(maxBytes):
-			return nil, wireErrorf("frame of %d bytes exceeds the limit of %d bytes", n, maxBytes)
+			return Message{}, wireErrorf("frame of %d bytes exceeds the limit of %d bytes", n, maxBytes)
 		}
 		// need grows the buffer as bytes arrive, in chunks, so a frame
 		// that is announced but never sent costs nothing.
 		fd := decoder{b: buf[:0], src: br, limit: int(n)}
 		if !fd.need(int(n)) {
-			return nil, fd.err
+			return Message{}, fd.err
 		}
-		d := decoder{b: fd.b, compact: compact}
+		d := decoder{b: fd.b, compact: compact, want: want}
 		name, typ, seq := d.messageBegin(maxNameBytes)
 		start := d.i
 		// The struct is walked even though the frame says where it ends:
@@ -88,21 +88,21 @@ func readMessage(br *bufio.Reader, compact, framed bool, maxBytes int, buf []byt
 		// framed and buffered replies get the same checks.
 		d.skip(tStruct, maxWireDepth)
 		if d.err != nil {
-			return nil, d.err
+			return Message{}, d.err
 		}
-		return &Message{Name: name, Type: typ, SeqID: seq, Body: d.b[start:d.i:d.i]}, nil
+		return Message{Name: name, Type: typ, SeqID: seq, Body: d.b[start:d.i:d.i]}, nil
 	}
-	d := decoder{b: buf[:0], compact: compact, src: br, limit: maxBytes}
+	d := decoder{b: buf[:0], compact: compact, src: br, limit: maxBytes, want: want}
 	name, typ, seq := d.messageBegin(maxNameBytes)
 	if d.err != nil {
-		return nil, d.err
+		return Message{}, d.err
 	}
 	start := d.i
 	d.skip(tStruct, maxWireDepth)
 	if d.err != nil {
-		return nil, d.err
+		return Message{}, d.err
 	}
-	return &Message{Name: name, Type: typ, SeqID: seq, Body: d.b[start:d.i:d.i]}, nil
+	return Message{Name: name, Type: typ, SeqID: seq, Body: d.b[start:d.i:d.i]}, nil
 }
 
 // Framer reads and writes whole messages in one protocol and transport,
@@ -144,7 +144,7 @@ func (f Framer) ReadMessage(br *bufio.Reader) (*Message, error) {
 	if _, err := br.Peek(1); err != nil {
 		return nil, err
 	}
-	m, err := readMessage(br, f.compact, !f.buffered, f.limit(), nil)
+	m, err := readMessage(br, f.compact, !f.buffered, f.limit(), nil, "")
 	if err != nil {
 		if ioe, ok := err.(*ioError); ok {
 			if ioe.err == io.EOF {
@@ -154,7 +154,7 @@ func (f Framer) ReadMessage(br *bufio.Reader) (*Message, error) {
 		}
 		return nil, err
 	}
-	return m, nil
+	return &m, nil
 }
 
 // AppendMessage appends m, envelope and body, framed if the transport is.

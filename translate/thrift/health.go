@@ -1,7 +1,6 @@
 package thrift
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -131,7 +130,8 @@ func (b *Backend) check(ctx context.Context, ep *endpoint) error {
 	// Close must not wait out a check's timeout.
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
 	defer stop()
-	c := &conn{nc: nc, br: bufio.NewReader(nc)}
+	c := newConn(nc)
+	c.deadline = deadline
 	// The empty args struct is its stop byte, in either protocol.
 	_, err = b.exchange(c, &translate.Call{Method: method, Body: []byte{0}, Delivery: translate.DeliveryReply})
 	switch {

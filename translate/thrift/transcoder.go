@@ -407,7 +407,7 @@ func setLeaf(root *node, bp boundPath, texts []string, origin string, fromPath b
 // reply renders the result struct, or turns a declared exception into the
 // error response.
 func (t *Transcoder) reply(b []byte) ([]byte, error) {
-	res, err := t.m.DecodeResult(b)
+	res, err := t.m.decodeResult(b)
 	if errors.Is(err, ErrMissingResult) {
 		return nil, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
 			Message: "backend " + t.backendName + " returned no result for " + t.fn.Name, Cause: err}

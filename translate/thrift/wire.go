@@ -413,6 +413,9 @@ type decoder struct {
 	err     error
 	src     *bufio.Reader
 	limit   int
+	// want is the message name the reader expects: a name equal to it is
+	// returned without a copy.
+	want string
 }
 
 // ioError is a failure of the connection under a streaming decoder, as
@@ -820,7 +823,11 @@ func (d *decoder) name(n int64, maxName int) string {
 		d.fail(wireErrorf("message name of %d bytes", n))
 		return ""
 	}
-	return string(d.take(int(n)))
+	b := d.take(int(n))
+	if string(b) == d.want {
+		return d.want
+	}
+	return string(b)
 }
 
 // maxNameBytes bounds a message name; method names are identifiers.
