@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/switchboard-gw/switchboard/routes"
@@ -48,15 +49,64 @@ func decodeInput(t *testing.T, s *schema, r *Rule, b []byte) *dynamicpb.Message 
 	return m
 }
 
-// canonical re-encodes a built request deterministically, so that field
-// order and explicit zeros do not count as differences.
+// canonical re-encodes a built request deterministically, the contents of
+// every Any included, so that field order and explicit zeros do not count
+// as differences.
 func canonical(t *testing.T, s *schema, r *Rule, b []byte) []byte {
 	t.Helper()
-	out, err := proto.MarshalOptions{Deterministic: true, AllowPartial: true}.Marshal(decodeInput(t, s, r, b))
+	m := decodeInput(t, s, r, b)
+	canonicalAny(t, s, m)
+	out, err := proto.MarshalOptions{Deterministic: true, AllowPartial: true}.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// canonicalAny re-encodes the value of every Any in m deterministically.
+func canonicalAny(t *testing.T, s *schema, m protoreflect.Message) {
+	t.Helper()
+	if m.Descriptor().FullName() == "google.protobuf.Any" {
+		fds := m.Descriptor().Fields()
+		url, value := m.Get(fds.ByNumber(1)).String(), m.Get(fds.ByNumber(2)).Bytes()
+		mt, err := s.res.FindMessageByURL(url)
+		if err != nil {
+			return
+		}
+		inner := mt.New()
+		if err := (proto.UnmarshalOptions{Resolver: s.res, AllowPartial: true}).Unmarshal(value, inner.Interface()); err != nil {
+			t.Fatalf("Any %s does not decode: %v", url, err)
+		}
+		canonicalAny(t, s, inner)
+		b, err := proto.MarshalOptions{Deterministic: true, AllowPartial: true}.Marshal(inner.Interface())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 0 || m.Has(fds.ByNumber(2)) {
+			m.Set(fds.ByNumber(2), protoreflect.ValueOfBytes(b))
+		}
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
+					canonicalAny(t, s, v.Message())
+					return true
+				})
+			}
+		case fd.IsList():
+			if fd.Message() != nil {
+				for i := 0; i < v.List().Len(); i++ {
+					canonicalAny(t, s, v.List().Get(i).Message())
+				}
+			}
+		case fd.Message() != nil:
+			canonicalAny(t, s, v.Message())
+		}
+		return true
+	})
 }
 
 // FuzzFastRequest runs FuzzRequest's rules and inputs through both paths.
@@ -90,6 +140,12 @@ var fastRequestSeeds = []fastSeed{
 	{`{"mask":"a.b,cD","dur":"-1.5s","val":{"a":[1,"x",null,true,{"b":{}}]},"opt":0,"custom":"c","inner":{"x":"i"}}`, "", "1"},
 	{`{"i32":1e2,"u32":"1.0","i64":" 5","flt":"1e39","color":"PURPLE","by":"!!"}`, "", "1"},
 	{`{"a":"x","inner":{}}`, "", "1"},
+	{`{"any":{"x":"a","@type":"type.googleapis.com/bindingtest.v1.Inner","y":2}}`, "", "1"},
+	{`{"any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1.5s"}}`, "", "1"},
+	{`{"any":{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/bindingtest.v1.Kinds","i32":1,"any":{}}}}`, "", "1"},
+	{`{"any":{"@type":"type.googleapis.com/google.protobuf.Empty"}}`, "", "1"},
+	{`{"any":{"@type":"type.googleapis.com/bindingtest.v1.Nope","x":1}}`, "", "1"},
+	{`{"any":{"x":"a"}}`, "", "1"},
 	{`{"i32":1,"i32":2}`, "", "1"},
 	{`{"s":"\ud800"}`, "", "1"},
 	{`{"unknown":{"deep":[1,{"x":[[]]}]},"s":"ok"}`, "", "1"},
@@ -131,6 +187,9 @@ func TestFastPathTakesCommonInputs(t *testing.T) {
 		{"kinds_unknown_skipped", kindsStar, nil, "", fastRequestSeeds[10].body},
 		{"kinds_repeated_body", withBody(kindsQuery, "r_i64"), nil, "", `["1",2]`},
 		{"kinds_map_body", withBody(kindsQuery, "by_i32"), nil, "", `{"1":"a"}`},
+		{"kinds_any", kindsStar, nil, "", `{"any":{"x":"a","@type":"type.googleapis.com/bindingtest.v1.Inner","y":2}}`},
+		{"kinds_any_wkt", kindsStar, nil, "", `{"any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1.5s"}}`},
+		{"kinds_any_in_any", kindsStar, nil, "", `{"any":{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/bindingtest.v1.Kinds","i32":1,"any":{}}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

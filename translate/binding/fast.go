@@ -19,9 +19,8 @@ import (
 // It takes the common inputs and declines the rest, which then take the
 // reference path (dynamicpb and protojson), the definition of right: any
 // input the reference would refuse, and the rare cases that are not worth a
-// second implementation (Any, HttpBody, map entries in the query, oneof
-// members in the query, a PATCH body filling update_mask, proto2 required
-// fields). The differential fuzz targets hold both paths to the same
+// second implementation (HttpBody, map entries in the query, oneof members
+// in the query, a PATCH body filling update_mask, proto2 required fields). The differential fuzz targets hold both paths to the same
 // answers.
 type fastPath struct {
 	opts wirejson.Options
@@ -44,6 +43,7 @@ func (r *Rule) compileFast(opts Options) {
 		DiscardUnknown:  !opts.Strict,
 		MaxDepth:        r.maxDepth,
 		WireDepth:       replyDepth(r.maxDepth),
+		Resolver:        r.res,
 	}
 	c := wirejson.NewCompiler(r.fast.opts)
 	if in, err := c.Compile(r.in.Descriptor()); err == nil && !in.Required && r.bodyHTTP == nil {

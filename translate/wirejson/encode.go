@@ -160,14 +160,13 @@ func (e *encoder) message(m *Message) error {
 		return errDecline
 	}
 	e.pos++
-	var seenSmall, oneofsSmall uint64
-	var seenBig, oneofsBig []bool
-	if len(m.Fields) > 64 {
-		seenBig = make([]bool, len(m.Fields))
-	}
-	if m.Oneofs > 64 {
-		oneofsBig = make([]bool, m.Oneofs)
-	}
+	return e.fields(m, false)
+}
+
+// fields reads the members of an object as the fields of m, after its '{'.
+// inAny skips the "@type" of an Any's contents.
+func (e *encoder) fields(m *Message, inAny bool) error {
+	seen := newSeenSet(m)
 	if e.next() == '}' {
 		e.pos++
 		return nil
@@ -184,52 +183,13 @@ func (e *encoder) message(m *Message) error {
 			return errDecline
 		}
 		e.pos++
-		f := m.byName[string(name)]
-		if f == nil && len(name) > 1 && name[0] == '[' && name[len(name)-1] == ']' {
-			return errDecline // an extension's name: the reference resolves it
-		}
-		if f == nil {
-			if !e.opts.DiscardUnknown {
-				return errDecline
-			}
-			if err := e.skipValue(); err != nil {
+		if inAny && string(name) == "@type" {
+			// Found and checked before the contents were read.
+			if _, err := e.stringToken(nil); err != nil {
 				return err
 			}
-		} else {
-			i := f.Desc.Index()
-			if seenBig != nil {
-				if seenBig[i] {
-					return errDecline
-				}
-				seenBig[i] = true
-			} else {
-				if seenSmall&(1<<i) != 0 {
-					return errDecline
-				}
-				seenSmall |= 1 << i
-			}
-			if e.peekNull() && !acceptsNull(f) {
-				if !e.literal("null") {
-					return errDecline
-				}
-			} else {
-				if f.Oneof >= 0 {
-					if oneofsBig != nil {
-						if oneofsBig[f.Oneof] {
-							return errDecline
-						}
-						oneofsBig[f.Oneof] = true
-					} else {
-						if oneofsSmall&(1<<f.Oneof) != 0 {
-							return errDecline
-						}
-						oneofsSmall |= 1 << f.Oneof
-					}
-				}
-				if err := e.field(f); err != nil {
-					return err
-				}
-			}
+		} else if err := e.member(m, name, &seen); err != nil {
+			return err
 		}
 		switch e.next() {
 		case ',':
@@ -241,6 +201,68 @@ func (e *encoder) message(m *Message) error {
 			return errDecline
 		}
 	}
+}
+
+// seenSet records the fields and oneofs an object has named, to refuse a
+// field named twice (under either name) and a second member of a oneof, as
+// the reference does.
+type seenSet struct {
+	fieldsSmall, oneofsSmall uint64
+	fieldsBig, oneofsBig     []bool // for messages with more than 64
+}
+
+func newSeenSet(m *Message) seenSet {
+	var s seenSet
+	if len(m.Fields) > 64 {
+		s.fieldsBig = make([]bool, len(m.Fields))
+	}
+	if m.Oneofs > 64 {
+		s.oneofsBig = make([]bool, m.Oneofs)
+	}
+	return s
+}
+
+// mark records i and reports whether it was new.
+func mark(small *uint64, big []bool, i int) bool {
+	if big != nil {
+		if big[i] {
+			return false
+		}
+		big[i] = true
+		return true
+	}
+	if *small&(1<<i) != 0 {
+		return false
+	}
+	*small |= 1 << i
+	return true
+}
+
+// member reads the value of the object member name of a message m.
+func (e *encoder) member(m *Message, name []byte, seen *seenSet) error {
+	f := m.byName[string(name)]
+	if f == nil {
+		if len(name) > 1 && name[0] == '[' && name[len(name)-1] == ']' {
+			return errDecline // an extension's name: the reference resolves it
+		}
+		if !e.opts.DiscardUnknown {
+			return errDecline
+		}
+		return e.skipValue()
+	}
+	if !mark(&seen.fieldsSmall, seen.fieldsBig, f.Desc.Index()) {
+		return errDecline
+	}
+	if e.peekNull() && !acceptsNull(f) {
+		if !e.literal("null") {
+			return errDecline
+		}
+		return nil // null is unset; it still counts as naming the field
+	}
+	if f.Oneof >= 0 && !mark(&seen.oneofsSmall, seen.oneofsBig, f.Oneof) {
+		return errDecline
+	}
+	return e.field(f)
 }
 
 // acceptsNull: null is a value for google.protobuf.Value and NullValue, and
@@ -980,7 +1002,157 @@ func (e *encoder) wellKnown(m *Message) error {
 	case Timestamp, Duration, FieldMask:
 		return e.stringWellKnown(m)
 	}
-	return errDecline // Any
+	return e.any(m)
+}
+
+// any reads a google.protobuf.Any: its "@type" names the type, found
+// through the plan's resolver, and the other members are that type's
+// fields (or, for a well-known type, its JSON under "value"). It writes
+// type_url and value (the contents' own wire bytes), as the reference does.
+func (e *encoder) any(m *Message) error {
+	if e.opts.Resolver == nil || e.next() != '{' {
+		return errDecline
+	}
+	start := e.pos
+	e.pos++
+	url, members, err := e.typeURL()
+	if err != nil {
+		return err
+	}
+	if url == nil {
+		// {} is an empty Any. Without "@type" the reference skips the
+		// object when it discards unknown fields, leaving the Any empty
+		// but present; typeURL has read and checked it.
+		if members == 0 || e.opts.DiscardUnknown {
+			return nil
+		}
+		return errDecline
+	}
+	mt, err := e.opts.Resolver.FindMessageByURL(string(url))
+	if err != nil {
+		return errDecline
+	}
+	inner, err := m.compiler.Compile(mt.Descriptor())
+	if err != nil || inner.Required {
+		return errDecline
+	}
+	e.out = protowire.AppendString(append(e.out, 0x0a), string(url)) // type_url = 1
+	e.out = append(e.out, 0x12)                                       // value = 2
+	valueAt := e.openLen()
+	e.pos = start + 1
+	if inner.WellKnown == NotWellKnown {
+		e.depth++
+		if e.depth > e.maxDepth() {
+			return errDecline
+		}
+		err = e.fields(inner, true)
+		e.depth--
+	} else {
+		err = e.anyValue(inner)
+	}
+	if err != nil {
+		return err
+	}
+	e.closeLen(valueAt)
+	return nil
+}
+
+// typeURL reads the members of the object after its '{' up to its '}',
+// checking their syntax as the reference's scan does, and returns its
+// "@type", which may come anywhere, or nil, and how many members it has.
+func (e *encoder) typeURL() (url []byte, members int, err error) {
+	if e.next() == '}' {
+		e.pos++
+		return nil, 0, nil
+	}
+	for {
+		if e.next() != '"' {
+			return nil, 0, errDecline
+		}
+		name, err := e.stringToken(nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		if e.next() != ':' {
+			return nil, 0, errDecline
+		}
+		e.pos++
+		members++
+		if string(name) == "@type" {
+			if url != nil || e.next() != '"' {
+				return nil, 0, errDecline // twice, or not a string
+			}
+			if url, err = e.stringToken(nil); err != nil {
+				return nil, 0, err
+			}
+			if len(url) == 0 {
+				return nil, 0, errDecline
+			}
+		} else if err := e.skipValue(); err != nil {
+			return nil, 0, err
+		}
+		switch e.next() {
+		case ',':
+			e.pos++
+		case '}':
+			e.pos++
+			return url, members, nil
+		default:
+			return nil, 0, errDecline
+		}
+	}
+}
+
+// anyValue reads the members of an Any holding a well-known type: "@type",
+// and "value", the type's own JSON form.
+func (e *encoder) anyValue(inner *Message) error {
+	found := false
+	for {
+		if e.next() != '"' {
+			return errDecline
+		}
+		name, err := e.stringToken(nil)
+		if err != nil {
+			return err
+		}
+		if e.next() != ':' {
+			return errDecline
+		}
+		e.pos++
+		switch string(name) {
+		case "@type":
+			if _, err := e.stringToken(nil); err != nil {
+				return err
+			}
+		case "value":
+			if found {
+				return errDecline
+			}
+			found = true
+			if err := e.message(inner); err != nil {
+				return err
+			}
+		default:
+			if !e.opts.DiscardUnknown {
+				return errDecline
+			}
+			if err := e.skipValue(); err != nil {
+				return err
+			}
+		}
+		switch e.next() {
+		case ',':
+			e.pos++
+		case '}':
+			e.pos++
+			if !found && inner.WellKnown != Empty {
+				return errDecline
+			}
+			return nil
+		default:
+			return errDecline
+		}
+	}
 }
 
 // value reads any JSON value as a google.protobuf.Value.

@@ -27,10 +27,19 @@ type Options struct {
 	// protojson counts its RecursionLimit. 0 means no limit of the plan's
 	// own.
 	MaxDepth int
+	// Resolver finds the types google.protobuf.Any values name; nil
+	// leaves every Any to the reference path.
+	Resolver Resolver
 	// WireDepth is the message nesting limit of replies on the wire,
 	// counted as proto.UnmarshalOptions counts its RecursionLimit. 0 means
 	// protobuf's default (10000).
 	WireDepth int
+}
+
+// Resolver finds a message type by an Any's type URL, as
+// protoregistry.Types and the descriptor snapshots do.
+type Resolver interface {
+	FindMessageByURL(url string) (protoreflect.MessageType, error)
 }
 
 // WellKnown names the well-known types whose JSON form is not an object of
@@ -93,6 +102,8 @@ type Message struct {
 	byName   map[string]*Field
 
 	opts *Options // the compiler's, for the renderer
+	// compiler compiled the plan, and compiles the types Any values name.
+	compiler *Compiler
 }
 
 // Field is the plan of one field.
@@ -203,7 +214,7 @@ func (c *Compiler) compile(md protoreflect.MessageDescriptor, added map[protoref
 	if md.ExtensionRanges().Len() > 0 {
 		return nil, fmt.Errorf("%w: %s has extension ranges", ErrUnsupported, md.FullName())
 	}
-	m := &Message{Desc: md, WellKnown: wellKnownByName[md.FullName()], byName: map[string]*Field{}, opts: &c.opts}
+	m := &Message{Desc: md, WellKnown: wellKnownByName[md.FullName()], byName: map[string]*Field{}, opts: &c.opts, compiler: c}
 	added[md.FullName()] = m
 	oneofs := md.Oneofs()
 	real := map[protoreflect.OneofDescriptor]int{}
