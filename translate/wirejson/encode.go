@@ -1037,7 +1037,7 @@ func (e *encoder) any(m *Message) error {
 		return errDecline
 	}
 	e.out = protowire.AppendString(append(e.out, 0x0a), string(url)) // type_url = 1
-	e.out = append(e.out, 0x12)                                       // value = 2
+	e.out = append(e.out, 0x12)                                      // value = 2
 	valueAt := e.openLen()
 	e.pos = start + 1
 	if inner.WellKnown == NotWellKnown {
