@@ -174,6 +174,8 @@ func TestFastPathTakesCommonInputs(t *testing.T) {
 	}{
 		{"get_book", getBook, bookPath, "", ""},
 		{"list_books_query", listBooks, shelfPath, "pageSize=5&page_token=abc&filter.author.name=Le%20Guin", ""},
+		{"get_book_read_mask", getBook, bookPath, "readMask=title,author.name,pageCount", ""},
+		{"search_wkts", searchBooks, nil, "filter.published_after=2020-01-01T00:00:00Z&filter.max_age=1.5s&query=x", ""},
 		{"create_book", createBook, shelfPath, "book_id=b1", realisticBook},
 		{"update_book", updateBook, bookNamePath, "", `{"title":"New","pageCount":"12"}`},
 		{"archive_book", archiveBook, bookPath, "", `{"reason":"old"}`},

@@ -3,7 +3,9 @@ package binding
 import (
 	"net/url"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/switchboard-gw/switchboard/routes"
 	"github.com/switchboard-gw/switchboard/translate"
@@ -19,8 +21,8 @@ import (
 // It takes the common inputs and declines the rest, which then take the
 // reference path (dynamicpb and protojson), the definition of right: any
 // input the reference would refuse, and the rare cases that are not worth a
-// second implementation (HttpBody, map entries in the query, oneof members
-// in the query, a PATCH body filling update_mask, proto2 required fields). The differential fuzz targets hold both paths to the same
+// second implementation (HttpBody, map entries and oneof members in the
+// query, a PATCH body filling update_mask, proto2 required fields). The differential fuzz targets hold both paths to the same
 // answers.
 type fastPath struct {
 	opts wirejson.Options
@@ -180,7 +182,10 @@ func (r *Rule) fastQuery(out []byte, query url.Values) ([]byte, bool) {
 			case fld.List, fld.Message == nil:
 				m = nil
 			case fld.Message.WellKnown != wirejson.NotWellKnown:
-				return nil, false
+				if !isLeafMessage(fld.Desc.Message()) {
+					return nil, false // Any
+				}
+				m = nil
 			default:
 				m = fld.Message
 			}
@@ -192,7 +197,7 @@ func (r *Rule) fastQuery(out []byte, query url.Values) ([]byte, bool) {
 			continue // ignored, as the reference ignores it
 		}
 		leaf := chain[len(chain)-1]
-		if leaf.Message != nil {
+		if leaf.Message != nil && !isLeafMessage(leaf.Desc.Message()) {
 			return nil, false // a message named as a value
 		}
 		if r.body == bodyField && chain[0].Desc == r.bodyField || r.fastPathBound(chain) {
@@ -219,14 +224,46 @@ func (r *Rule) fastQuery(out []byte, query url.Values) ([]byte, bool) {
 		leaves[n], parents[n] = leaf, parent
 		n++
 		for _, s := range values {
-			v, problem := parseScalar(leaf.Desc, s)
-			if problem != "" {
+			var ok bool
+			if out, ok = r.appendQueryValue(out, chain, s); !ok {
 				return nil, false
 			}
-			out = wirejson.AppendValue(out, chain, v)
 		}
 	}
 	return out, true
+}
+
+// appendQueryValue appends the string form s of the leaf at the end of
+// chain: a scalar, a wrapper (its value field), or another well-known type
+// set from one string, which is built by the reference's own setter, so
+// that it takes exactly the same forms.
+func (r *Rule) appendQueryValue(out []byte, chain []*wirejson.Field, s string) ([]byte, bool) {
+	leaf := chain[len(chain)-1]
+	switch {
+	case leaf.Message == nil:
+		v, problem := parseScalar(leaf.Desc, s)
+		if problem != "" {
+			return nil, false
+		}
+		return wirejson.AppendValue(out, chain, v), true
+	case leaf.Message.WellKnown == wirejson.Wrapper:
+		value := leaf.Message.ByNumber(1)
+		v, problem := parseScalar(value.Desc, s)
+		if problem != "" {
+			return nil, false
+		}
+		var buf [9]*wirejson.Field
+		return wirejson.AppendValue(out, append(append(buf[:0], chain...), value), v), true
+	}
+	m := dynamicpb.NewMessage(leaf.Desc.Message())
+	if problem := setLeafMessage(m, s, r.maxDepth-len(chain)); problem != "" {
+		return nil, false
+	}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return nil, false
+	}
+	return wirejson.AppendValue(out, chain, protoreflect.ValueOfBytes(b)), true
 }
 
 // fastPathBound: a path variable's field is the key's field, contains it,
