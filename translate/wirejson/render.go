@@ -28,6 +28,7 @@ var (
 	errFieldMask = errors.New("wirejson: google.protobuf.FieldMask path has no JSON form")
 	errValue     = errors.New("wirejson: google.protobuf.Value has no kind, or a NaN or infinite number")
 	errShape     = errors.New("wirejson: well-known type with an unexpected shape")
+	errMapKey    = errors.New("wirejson: map entry loses its key to a key of another wire type")
 	errNotField  = errors.New("wirejson: field is not one of the message's")
 	errTooLarge  = errors.New("wirejson: reply too large")
 )
@@ -452,10 +453,15 @@ func (r *renderer) validateChain(vf *Field, first int32, depth int) error {
 // parseEntry reads a map entry: the last key, and the last scalar value or
 // the chain of a message value's segments (they merge). A missing key or
 // value is the zero value.
+//
+// A key followed by a key of another wire type is an error: protobuf-go
+// (v1.36.12) loses the key it had and panics decoding into dynamicpb, which
+// the reference path reports as an invalid reply.
 func (r *renderer) parseEntry(f *Field, i, end int) (mapEntry, error) {
 	e := mapEntry{val: -1}
 	kf, vf := f.MapKey, f.MapValue
 	last := int32(-1)
+	haveKey, keyLost := false, false
 	for i < end {
 		num, wt, n := consumeTag(r.buf[i:end])
 		if n < 0 {
@@ -469,6 +475,7 @@ func (r *renderer) parseEntry(f *Field, i, end int) (mapEntry, error) {
 				return e, err
 			}
 			e.key, e.bits = r.buf[o.start:o.end], o.bits
+			haveKey, keyLost = true, false
 			i = next
 		case num == 2 && wt == vf.WireType:
 			o, next, err := r.consumeValue(vf, i, end)
@@ -485,10 +492,14 @@ func (r *renderer) parseEntry(f *Field, i, end int) (mapEntry, error) {
 			last = at
 			i = next
 		default:
+			keyLost = keyLost || num == 1 && haveKey
 			if i, n = skipValue(r.buf, i, end, num, wt); n < 0 {
 				return e, errWire
 			}
 		}
+	}
+	if keyLost {
+		return e, errMapKey
 	}
 	return e, nil
 }
