@@ -2,7 +2,10 @@ package observability
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -129,6 +132,46 @@ func (m *Metrics) BackendCall(backend, code string, d time.Duration) {
 	}
 	m.backendCalls.WithLabelValues(backend, code).Inc()
 	m.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
+}
+
+// BackendMetrics are one backend's per-attempt metrics with their label
+// values resolved once rather than hashed and looked up on every attempt.
+// A nil *BackendMetrics records nothing.
+type BackendMetrics struct {
+	name     string
+	calls    *prometheus.CounterVec
+	duration prometheus.Observer
+	// byCode holds the calls counter of each gRPC code once used: a code
+	// shows in the exposition only after a call ended with it, as before.
+	byCode [17]atomic.Pointer[prometheus.Counter]
+}
+
+// Backend returns the per-attempt metrics of backend; nil when m is nil.
+func (m *Metrics) Backend(backend string) *BackendMetrics {
+	if m == nil {
+		return nil
+	}
+	return &BackendMetrics{name: backend, calls: m.backendCalls, duration: m.backendDuration.WithLabelValues(backend)}
+}
+
+// Call records one backend attempt, as Metrics.BackendCall does.
+func (b *BackendMetrics) Call(code codes.Code, d time.Duration) {
+	if b == nil {
+		return
+	}
+	var c prometheus.Counter
+	if int(code) < len(b.byCode) {
+		if p := b.byCode[code].Load(); p != nil {
+			c = *p
+		} else {
+			c = b.calls.WithLabelValues(b.name, code.String())
+			b.byCode[code].Store(&c)
+		}
+	} else {
+		c = b.calls.WithLabelValues(b.name, code.String())
+	}
+	c.Inc()
+	b.duration.Observe(d.Seconds())
 }
 
 // BreakerOpen records the breaker state of a backend.

@@ -29,6 +29,21 @@ func WithEndpointChooser(ctx context.Context, c EndpointChooser) context.Context
 	return context.WithValue(ctx, chooserKey{}, c)
 }
 
+// ChooserContext is WithEndpointChooser as a value, for a caller that
+// keeps it inside a struct of its own and so saves an allocation on every
+// attempt: set both fields and use its address as the attempt's context.
+type ChooserContext struct {
+	context.Context
+	Chooser EndpointChooser
+}
+
+func (c *ChooserContext) Value(key any) any {
+	if key == (chooserKey{}) {
+		return c.Chooser
+	}
+	return c.Context.Value(key)
+}
+
 // Choose picks one of n endpoints for the attempt in ctx: first, when
 // the context's chooser admits it, else the first admitted of the others
 // from a random one on (walking on from first would hand a refused

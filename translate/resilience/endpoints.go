@@ -120,6 +120,8 @@ func (s *endpoints) ejectedLocked(addr string, ep *endpoint, now time.Time) bool
 // endpoints on probation whose probes are all out, and those the other
 // copies of a hedged call went to.
 type pick struct {
+	// ctx is the attempt's context, carrying the pick as its chooser.
+	ctx  translate.ChooserContext
 	set  *endpoints
 	race *race  // the hedged attempt this is a copy of, or nil
 	addr string // the endpoint admitted, "" until one is and once done

@@ -125,8 +125,10 @@ func (b *Backend) soft(ctx context.Context, err error) bool {
 // lost ends a copy that lost the race: a cancelled one's failure says
 // nothing about the backend; one that answered after the winner was a
 // success, whose reply nobody reads.
-func (b *Backend) lost(t ticket, p *pick, span trace.Span, reply *translate.Reply, err error, start time.Time) (*translate.Reply, error) {
-	span.SetAttributes(attribute.Bool("switchboard.hedge.lost", true))
+func (b *Backend) lost(t ticket, p *pick, span trace.Span, traced bool, reply *translate.Reply, err error, start time.Time) (*translate.Reply, error) {
+	if traced {
+		span.SetAttributes(attribute.Bool("switchboard.hedge.lost", true))
+	}
 	if err != nil {
 		b.breaker.abandon(t)
 		p.done(verdictNeutral, "")
@@ -136,7 +138,7 @@ func (b *Backend) lost(t ticket, p *pick, span trace.Span, reply *translate.Repl
 	p.done(verdictSuccess, reply.Endpoint)
 	elapsed := time.Since(start)
 	b.latency.add(elapsed)
-	b.metrics.BackendCall(b.name, codes.OK.String(), elapsed)
+	b.calls.Call(codes.OK, elapsed)
 	return nil, nil
 }
 
@@ -279,7 +281,40 @@ func (l *latencies) add(d time.Duration) {
 		return
 	}
 	l.sorted = append(l.sorted[:0], l.ring[:min(l.n, latencyRing)]...)
-	slices.Sort(l.sorted)
 	i := int(math.Ceil(0.95*float64(len(l.sorted)))) - 1
-	l.p95.Store(int64(max(l.sorted[i], time.Nanosecond)))
+	// The i-th smallest, as a sort would place it, without sorting the
+	// rest: this runs under the lock on every eighth attempt.
+	l.p95.Store(int64(max(nth(l.sorted, i), time.Nanosecond)))
+}
+
+// nth reorders s so that s[k] is the value a sort would put there, and
+// returns it (Hoare's selection, middle pivot).
+func nth(s []time.Duration, k int) time.Duration {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		pivot := s[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }

@@ -95,6 +95,11 @@ type Backend struct {
 	breaker *breaker
 	slots   chan struct{}
 	metrics *observability.Metrics
+	// calls are the per-attempt metrics, their labels resolved once.
+	calls *observability.BackendMetrics
+	// spanName and spanKind start each attempt's span, made once.
+	spanName string
+	spanKind trace.SpanStartOption
 	// active are calls in flight, retrying the retries among them: the
 	// retry budget's two sides. Hedges in flight count as retries.
 	active, retrying atomic.Int64
@@ -117,7 +122,8 @@ func Wrap(name string, next translate.Backend, policy Policy, metrics *observabi
 	if policy.Retry.Budget <= 0 {
 		policy.Retry.Budget = DefaultRetryBudget
 	}
-	b := &Backend{name: name, next: next, policy: policy, metrics: metrics}
+	b := &Backend{name: name, next: next, policy: policy, metrics: metrics, calls: metrics.Backend(name),
+		spanName: "backend " + name, spanKind: trace.WithSpanKind(trace.SpanKindClient)}
 	b.endpoints = &endpoints{backend: name, now: time.Now, log: policy.Log,
 		onEject: func(addr string, ejected bool) { metrics.EndpointEjected(name, addr, ejected) }}
 	if policy.Outlier.Failures > 0 {
@@ -344,7 +350,9 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 		r.picks = append(r.picks, p)
 		b.endpoints.mu.Unlock()
 	}
-	ctx = translate.WithEndpointChooser(ctx, p)
+	// The chooser's context lives in the pick: one allocation for both.
+	p.ctx = translate.ChooserContext{Context: ctx, Chooser: p}
+	ctx = &p.ctx
 	// A panic in the backend or in decode (net/http recovers it and the
 	// gateway goes on) must not keep the breaker's probe or the
 	// endpoint's slot.
@@ -355,17 +363,23 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 			p.done(verdictNeutral, "")
 		}
 	}()
-	// One client span per attempt, under the request's server span (a no-op
-	// when tracing is off), so retries and backend latency show in traces.
-	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("github.com/switchboard-gw/switchboard").
-		Start(ctx, "backend "+b.name, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("switchboard.backend", b.name), attribute.String("rpc.method", call.Method)))
+	// One client span per attempt, under the request's server span, so
+	// retries and backend latency show in traces. Without a server span
+	// (tracing off) there is nothing to hang one on: span stays a no-op
+	// and no attribute is built.
+	span, traced := trace.SpanFromContext(ctx), false
+	if span.SpanContext().IsValid() {
+		traced = true
+		ctx, span = span.TracerProvider().Tracer("github.com/switchboard-gw/switchboard").
+			Start(ctx, b.spanName, b.spanKind,
+				trace.WithAttributes(attribute.String("switchboard.backend", b.name), attribute.String("rpc.method", call.Method)))
+	}
 	defer span.End()
 	start := time.Now()
 	reply, err := b.next.Invoke(ctx, call)
 	if r != nil && !r.settle(id, err, b) {
 		settled = true
-		return b.lost(t, p, span, reply, err, start)
+		return b.lost(t, p, span, traced, reply, err, start)
 	}
 	decodeFailed := false
 	if err == nil && decode != nil {
@@ -389,11 +403,15 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 		case decodeFailed:
 			source = "reply"
 		}
-		span.SetStatus(otelcodes.Error, code.String())
+		if traced {
+			span.SetStatus(otelcodes.Error, code.String())
+		}
 	}
 	callersFault := !callerDeadline.IsZero() && !time.Now().Before(callerDeadline)
 	observability.FromContext(ctx).SetUpstream(endpoint, source)
-	span.SetAttributes(attribute.String("rpc.grpc.status_code", code.String()))
+	if traced {
+		span.SetAttributes(attribute.String("rpc.grpc.status_code", code.String()))
+	}
 	// A caller that went away, or whose own deadline fired, or a failure
 	// the backend reports as the request's own, says nothing about the
 	// backend's health.
@@ -417,7 +435,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	if code == codes.OK {
 		b.latency.add(elapsed)
 	}
-	b.metrics.BackendCall(b.name, code.String(), elapsed)
+	b.calls.Call(code, elapsed)
 	if declared || source == "reply" {
 		return reply, finalError{err}
 	}
