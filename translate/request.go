@@ -22,7 +22,7 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readAll(r.Body, r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		var netErr net.Error
@@ -44,6 +44,35 @@ func ReadBody(r *http.Request) ([]byte, error) {
 		return nil, BadRequest(fmt.Sprintf("reading request body: %v", err))
 	}
 	return body, nil
+}
+
+// maxSizeHint bounds the buffer a declared Content-Length sizes up front:
+// a client may declare more than it sends, and a larger body grows as it
+// arrives.
+const maxSizeHint = 64 << 10
+
+// readAll is io.ReadAll with its first buffer sized for the declared
+// length (and one byte more, to see the end without growing), not 512
+// bytes: most JSON bodies fit in one allocation of their own size.
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	size := 512
+	if declared > 0 && declared < maxSizeHint {
+		size = int(declared) + 1
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // Violations collects the problems of one request so that a client learns

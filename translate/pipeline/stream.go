@@ -221,15 +221,15 @@ func (t *Target) serveStream(w http.ResponseWriter, r *http.Request, params rout
 // openStream settles the stream's context (the route's limits, the
 // client's deadline), builds its call and opens it at the backend.
 func (t *Target) openStream(r *http.Request, params routes.Params, kind translate.StreamKind) (*streamCall, error) {
-	req, err := t.request(r, params)
-	if err != nil {
+	var req translate.Request
+	if err := t.request(r, params, &req); err != nil {
 		return nil, err
 	}
 	if _, _, err := ClientTimeout(r.Header); err != nil {
 		return nil, err
 	}
-	call, err := t.call(r, &req)
-	if err != nil {
+	call := &translate.Call{}
+	if err := t.call(r, &req, call); err != nil {
 		return nil, err
 	}
 	limits := t.opts.Stream.withDefaults()

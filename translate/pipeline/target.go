@@ -46,6 +46,8 @@ type Target struct {
 	// forwarding prefix, or a rule keyed on the real header (a front
 	// proxy's, a policy's) would be bypassed.
 	aliases map[string]bool
+	// fwdKeys are fwd.Headers lower-cased, their metadata keys, made once.
+	fwdKeys []string
 }
 
 // Options are a route's limits.
@@ -103,6 +105,11 @@ func New(backendName string, backend *resilience.Backend, tc translate.Transcode
 	}
 	if st, ok := tc.(translate.StreamTranscoder); ok && st.Kind() != translate.Unary {
 		t.stream = st
+	}
+	if t.fwd != nil {
+		for _, h := range t.fwd.Headers {
+			t.fwdKeys = append(t.fwdKeys, strings.ToLower(h))
+		}
 	}
 	if t.fwd != nil && t.fwd.ClientPrefix != "" {
 		t.aliases = map[string]bool{}
@@ -206,10 +213,14 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 	for k, vs := range resp.Header {
 		h[k] = vs
 	}
+	// h.Set's work, with both values in one allocation.
+	vals := make([]string, 2)
+	vals[1] = strconv.Itoa(len(resp.Body))
 	if resp.ContentType != "" {
-		h.Set("Content-Type", resp.ContentType)
+		vals[0] = resp.ContentType
+		h["Content-Type"] = vals[0:1:1]
 	}
-	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	h["Content-Length"] = vals[1:2:2]
 	status := http.StatusOK
 	if delivery != translate.DeliveryReply {
 		// Handed over (a publish, a oneway call) or stored (a JetStream
@@ -220,13 +231,29 @@ func (t *Target) ServeRoute(w http.ResponseWriter, r *http.Request, params route
 	_, _ = w.Write(resp.Body)
 }
 
+// exchange is one request's call and what came of it, in one allocation:
+// the request the transcoder reads, the call it builds, and the response
+// decode renders, which the resilience layer runs inside each attempt.
+type exchange struct {
+	t    *Target
+	req  translate.Request
+	call translate.Call
+	resp *translate.Response
+}
+
+func (x *exchange) decode(reply *translate.Reply) error {
+	resp, err := x.t.tc.Decode(&x.call, reply)
+	x.resp = resp
+	return err
+}
+
 func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Response, translate.Delivery, error) {
 	if t.repliesJSON && !AcceptsJSON(r.Header.Values("Accept")) {
 		return nil, 0, translate.Refuse(translate.ReasonNotAcceptable,
 			"this route replies with application/json, which the Accept header %q excludes", truncate(strings.Join(r.Header.Values("Accept"), ", ")))
 	}
-	req, err := t.request(r, params)
-	if err != nil {
+	x := &exchange{t: t}
+	if err := t.request(r, params, &x.req); err != nil {
 		return nil, 0, err
 	}
 	ctx, cancel, err := clientDeadline(r)
@@ -234,32 +261,25 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 		return nil, 0, err
 	}
 	defer cancel()
-	call, err := t.call(r, &req)
-	if err != nil {
+	if err := t.call(r, &x.req, &x.call); err != nil {
 		return nil, 0, err
 	}
-	var resp *translate.Response
-	_, err = t.backend.DoHedged(ctx, call, func(reply *translate.Reply) error {
-		var derr error
-		resp, derr = t.tc.Decode(call, reply)
-		return derr
-	}, t.opts.Hedge)
-	if err != nil {
+	if _, err := t.backend.DoHedged(ctx, &x.call, x.decode, t.opts.Hedge); err != nil {
 		return nil, 0, err
 	}
-	return resp, call.Delivery, nil
+	return x.resp, x.call.Delivery, nil
 }
 
-// request reads what the transcoder needs of r: path values, the query
-// and, when the route takes one, the whole body, checked.
-func (t *Target) request(r *http.Request, params routes.Params) (translate.Request, error) {
-	req := translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
+// request reads what the transcoder needs of r into req: path values, the
+// query and, when the route takes one, the whole body, checked.
+func (t *Target) request(r *http.Request, params routes.Params, req *translate.Request) error {
+	*req = translate.Request{Params: params, Header: r.Header, ContentType: r.Header.Get("Content-Type")}
 	if r.URL.RawQuery != "" {
 		// url.Query would drop what does not parse (%zz, a ';'): refuse it.
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
 			// Named so that it cannot be taken for a field called "query".
-			return req, translate.BadRequest("the query string does not parse: "+err.Error(),
+			return translate.BadRequest("the query string does not parse: "+err.Error(),
 				translate.Violation("(query string)", err.Error()))
 		}
 		req.Query = q
@@ -267,23 +287,23 @@ func (t *Target) request(r *http.Request, params routes.Params) (translate.Reque
 	if t.body != translate.BodyNone && r.Body != nil {
 		body, err := translate.ReadBody(r)
 		if err != nil {
-			return req, err
+			return err
 		}
 		if t.body == translate.BodyJSON && len(body) > 0 {
 			if !translate.IsJSONMediaType(req.ContentType) {
-				return req, translate.Refuse(translate.ReasonUnsupportedMediaType,
+				return translate.Refuse(translate.ReasonUnsupportedMediaType,
 					"unsupported Content-Type %s: the request body must be application/json", strconv.Quote(req.ContentType))
 			}
 			if err := translate.CheckText(body); err != nil {
-				return req, err
+				return err
 			}
 			if err := t.checkShape(r, body); err != nil {
-				return req, err
+				return err
 			}
 		}
 		req.Body = body
 	}
-	return req, nil
+	return nil
 }
 
 // clientDeadline is r's context, shortened by the client's deadline
@@ -306,21 +326,18 @@ func clientDeadline(r *http.Request) (context.Context, context.CancelFunc, error
 // the transcoder's encoding of req; path values are checked last, so that
 // a protocol's own, more telling refusal (a NATS subject token's) comes
 // first, and before anything is sent.
-func (t *Target) call(r *http.Request, req *translate.Request) (*translate.Call, error) {
-	call := &translate.Call{Idempotent: t.idempotent(r.Method)}
+func (t *Target) call(r *http.Request, req *translate.Request, call *translate.Call) error {
+	call.Idempotent = t.idempotent(r.Method)
 	if t.fwd != nil {
 		var err error
 		if call.Metadata, err = t.metadata(r); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := t.tc.Encode(req, call); err != nil {
-		return nil, err
+		return err
 	}
-	if err := checkParams(req.Params, t.opts.RawPaths); err != nil {
-		return nil, err
-	}
-	return call, nil
+	return checkParams(req.Params, t.opts.RawPaths)
 }
 
 // metadata builds the outgoing metadata from the route's forwarding
@@ -331,8 +348,8 @@ func (t *Target) call(r *http.Request, req *translate.Request) (*translate.Call,
 // to add values to the keys the gateway sets itself.
 func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 	f := t.fwd
-	md := metadata.MD{}
-	for _, name := range f.Headers {
+	md := make(metadata.MD, len(f.Headers)+3)
+	for i, name := range f.Headers {
 		vs := r.Header.Values(name)
 		if len(vs) == 0 {
 			continue
@@ -349,7 +366,7 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 				}
 			}
 		}
-		md[strings.ToLower(name)] = vs
+		md[t.fwdKeys[i]] = vs
 	}
 	// What the policy stage set for the backend (an identity, an
 	// authorization service's answer) goes as metadata whatever the
@@ -359,8 +376,11 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 			md[strings.ToLower(name)] = vs
 		}
 	}
+	// The values the gateway sets itself share one allocation.
+	own := make([]string, 3)
 	if id := observability.FromContext(r.Context()).ID; id != "" {
-		md["x-request-id"] = []string{id}
+		own[0] = id
+		md["x-request-id"] = own[0:1:1]
 	}
 	if f.ProxyHeaders {
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -368,10 +388,12 @@ func (t *Target) metadata(r *http.Request) (metadata.MD, error) {
 			if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" && translate.PrintableASCII(prior) {
 				host = prior + ", " + host
 			}
-			md["x-forwarded-for"] = []string{host}
+			own[1] = host
+			md["x-forwarded-for"] = own[1:2:2]
 		}
 		if r.Host != "" && translate.PrintableASCII(r.Host) {
-			md["x-forwarded-host"] = []string{r.Host}
+			own[2] = r.Host
+			md["x-forwarded-host"] = own[2:3:3]
 		}
 	}
 	if f.ClientPrefix == "" {
