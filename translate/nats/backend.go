@@ -73,7 +73,7 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	if len(call.Metadata) > 0 {
 		msg.Header = make(natsgo.Header, len(call.Metadata))
 		for k, vs := range call.Metadata {
-			msg.Header[http.CanonicalHeaderKey(k)] = vs
+			msg.Header[canonicalKey(k)] = vs
 		}
 	}
 	switch call.Delivery {

@@ -56,3 +56,21 @@ func validIdempotencyKey(s string) bool {
 	}
 	return true
 }
+
+// canonicalKey is http.CanonicalHeaderKey, without its allocation for the
+// keys nearly every message carries.
+func canonicalKey(k string) string {
+	switch k {
+	case "x-request-id":
+		return "X-Request-Id"
+	case "traceparent":
+		return "Traceparent"
+	case "tracestate":
+		return "Tracestate"
+	case "content-type":
+		return "Content-Type"
+	case "nats-msg-id":
+		return "Nats-Msg-Id"
+	}
+	return http.CanonicalHeaderKey(k)
+}

@@ -312,7 +312,10 @@ func (t *Transcoder) metadata(req *translate.Request, md metadata.MD) error {
 
 // decodeReply renders a request-mode reply.
 func (t *Transcoder) decodeReply(reply *translate.Reply) (*translate.Response, error) {
-	h := http.Header{}
+	var h http.Header // most replies carry no headers: none is made for them
+	if len(reply.Header) > 0 {
+		h = http.Header{}
+	}
 	if t.replyType != nil {
 		msg := t.replyType.New()
 		if err := t.decode.Unmarshal(reply.Body, msg.Interface()); err != nil {
@@ -326,10 +329,14 @@ func (t *Transcoder) decodeReply(reply *translate.Reply) (*translate.Response, e
 			return nil, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
 				Message: "cannot render the reply of backend " + t.backendName + " as JSON", Cause: err}
 		}
-		copyReplyHeaders(h, reply.Header, false)
+		if h != nil {
+			copyReplyHeaders(h, reply.Header, false)
+		}
 		return &translate.Response{Body: translate.CompactJSON(out), ContentType: "application/json", Header: h}, nil
 	}
-	copyReplyHeaders(h, reply.Header, true)
+	if h != nil {
+		copyReplyHeaders(h, reply.Header, true)
+	}
 	ct := ""
 	if vs := reply.Header.Get("content-type"); len(vs) > 0 && translate.ValidHeaderValue(vs[0]) {
 		ct = vs[0]
