@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -47,7 +46,7 @@ func (m *Message) AppendJSON(dst, b []byte) ([]byte, error) {
 		return dst, errTooLarge
 	}
 	r := getRenderer(m, dst, b)
-	root := r.pushOcc(occ{start: 0, end: int32(len(b)), next: -1})
+	root := r.pushOcc(occ{start: 0, end: int32(len(b))})
 	err := r.renderMessage(m, root, true, r.rootDepth())
 	out := r.out
 	r.release()
@@ -83,27 +82,41 @@ func (m *Message) AppendFieldJSON(dst, b []byte, f *Field) (out []byte, set bool
 	return out, set, nil
 }
 
-// occ is one occurrence of a field on the wire: a value, a packed run, or
-// one segment of a message (a message that occurs more than once is the
-// merge of its segments). Occurrences of a field are chained in wire order.
+// occ is one occurrence on the wire of a message, a list element or packed
+// run, or a map entry. A field's occurrences are chained in wire order (a
+// message that occurs more than once is the merge of its segments).
+// Indexes into renderer.occs start at 1, so that 0 is "none" and zeroed
+// scratch is empty.
 type occ struct {
-	start, end int32 // the value's bytes: its varint or fixed bytes, or the payload of a length-delimited value
-	next       int32 // the field's next occurrence, or -1
-	packed     bool
+	start, end int32  // the value's bytes: a length-delimited value's payload, or a varint or fixed value
+	next       int32  // the field's next occurrence, or 0
+	packed     bool   // a packed run of a list's elements
 	bits       uint64 // a single numeric value, decoded (see canonicalBits)
 }
 
-// slot is what the index pass learnt of one field of a message.
+// slot is what the index pass learnt of one field of a message. Its zero
+// value is a field that did not occur.
 type slot struct {
-	first, last int32 // occurrence chain, -1 when the field is unset
-	count       int32 // elements of a list, entries of a map
+	first, last int32 // occurrence chain of a message, list or map field
+	// count is a list's elements and a map's entries, and not zero once a
+	// singular field occurred.
+	count int32
+	// A singular scalar's last value (the last one wins): its bytes and its
+	// number.
+	start, end int32
+	bits       uint64
 }
 
 // mapEntry is one map entry, read for sorting.
 type mapEntry struct {
-	key  []byte // a string key
-	bits uint64 // any other key (see canonicalBits)
-	val  int32  // a scalar value's occurrence, a message value's chain, or -1 when absent
+	key     []byte // a string key
+	keyBits uint64 // any other key (see canonicalBits)
+	// A scalar value (the last one wins), or the chain of a message value's
+	// segments (they merge).
+	valStart, valEnd int32
+	valBits          uint64
+	hasVal           bool
+	msg              int32
 }
 
 // renderer holds one render's scratch. Nested messages stack their slots,
@@ -116,7 +129,7 @@ type renderer struct {
 	opts    *Options
 	slots   []slot
 	occs    []occ
-	oneofs  []int32 // the set member of each oneof while a message is indexed
+	oneofs  []int32 // while a message is indexed, its oneofs' set member (index+1, or 0)
 	entries []mapEntry
 }
 
@@ -125,6 +138,7 @@ var renderers = sync.Pool{New: func() any { return new(renderer) }}
 func getRenderer(m *Message, dst, b []byte) *renderer {
 	r := renderers.Get().(*renderer)
 	r.buf, r.out, r.opts = b, dst, m.opts
+	r.occs = append(r.occs[:0], occ{}) // index 0 is "none"
 	return r
 }
 
@@ -159,10 +173,10 @@ func (r *renderer) pushOcc(o occ) int32 {
 
 // chain appends an occurrence to the field of slot si.
 func (r *renderer) chain(si int, o occ) {
-	o.next = -1
+	o.next = 0
 	i := r.pushOcc(o)
 	sl := &r.slots[si]
-	if sl.first < 0 {
+	if sl.first == 0 {
 		sl.first = i
 	} else {
 		r.occs[sl.last].next = i
@@ -171,14 +185,22 @@ func (r *renderer) chain(si int, o occ) {
 }
 
 // renderMessage writes the message m held in the occurrence chain from
-// first (only that occurrence if one; none if first < 0, the zero message).
-// depth is what is left to m.
+// first (only that occurrence if one; none if first is 0: the zero
+// message). depth is what is left to m.
 func (r *renderer) renderMessage(m *Message, first int32, one bool, depth int) error {
-	if first >= 0 && depth < 0 {
+	if first != 0 && depth < 0 {
 		return errDepth
 	}
-	if m.WellKnown == Any {
+	switch m.WellKnown {
+	case Any:
 		return errAny
+	case Value:
+		// Most Values are one scalar: written straight from the wire.
+		if first != 0 && (one || r.occs[first].next == 0) {
+			if done, err := r.emitScalarValue(m, r.occs[first]); done {
+				return err
+			}
+		}
 	}
 	slotBase, occBase := len(r.slots), len(r.occs)
 	err := r.index(m, first, one, depth)
@@ -196,7 +218,7 @@ func (r *renderer) renderField(m *Message, f *Field) (bool, error) {
 	if depth < 0 {
 		return false, errDepth
 	}
-	root := r.pushOcc(occ{start: 0, end: int32(len(r.buf)), next: -1})
+	root := r.pushOcc(occ{start: 0, end: int32(len(r.buf))})
 	base := len(r.slots)
 	if err := r.index(m, root, true, depth); err != nil {
 		return false, err
@@ -209,7 +231,7 @@ func (r *renderer) renderField(m *Message, f *Field) (bool, error) {
 		}
 	}
 	sl := r.slots[base+f.index]
-	if !r.isSet(f, sl) {
+	if !isSet(f, sl) {
 		return false, nil
 	}
 	return true, r.emitValue(f, sl, depth)
@@ -221,16 +243,13 @@ func (r *renderer) renderField(m *Message, f *Field) (bool, error) {
 // which are checked at once, as the reference decoder decodes them too.
 func (r *renderer) index(m *Message, first int32, one bool, depth int) error {
 	base := len(r.slots)
-	r.slots = slices.Grow(r.slots, len(m.Fields))
-	for range m.Fields {
-		r.slots = append(r.slots, slot{first: -1, last: -1})
-	}
+	r.slots = slices.Grow(r.slots, len(m.Fields))[:base+len(m.Fields)]
+	clear(r.slots[base:])
 	oneofBase := len(r.oneofs)
-	for range m.Oneofs {
-		r.oneofs = append(r.oneofs, -1)
-	}
+	r.oneofs = slices.Grow(r.oneofs, m.Oneofs)[:oneofBase+m.Oneofs]
+	clear(r.oneofs[oneofBase:])
 	var err error
-	for o := first; o >= 0 && err == nil; o = r.occs[o].next {
+	for o := first; o != 0 && err == nil; o = r.occs[o].next {
 		seg := r.occs[o]
 		err = r.indexSegment(m, base, oneofBase, int(seg.start), int(seg.end), depth)
 		if one {
@@ -309,23 +328,24 @@ func (r *renderer) indexSegment(m *Message, base, oneofBase, i, end, depth int) 
 			}
 			i = next
 			if f.Oneof >= 0 {
-				if set := r.oneofs[oneofBase+f.Oneof]; set != int32(f.index) {
-					if set >= 0 {
+				if set := r.oneofs[oneofBase+f.Oneof]; set != int32(f.index)+1 {
+					if set != 0 {
 						// Setting a member clears the others.
-						if err := r.drop(m.Fields[set], base+int(set), depth); err != nil {
+						if err := r.drop(m.Fields[set-1], base+int(set-1), depth); err != nil {
 							return err
 						}
 					}
-					r.oneofs[oneofBase+f.Oneof] = int32(f.index)
+					r.oneofs[oneofBase+f.Oneof] = int32(f.index) + 1
 				}
 			}
+			sl := &r.slots[si]
 			if f.Kind == protoreflect.MessageKind {
 				r.chain(si, o) // occurrences merge
+				sl = &r.slots[si]
 			} else {
-				o.next = -1
-				r.slots[si].first = r.pushOcc(o) // the last one wins
-				r.slots[si].last = r.slots[si].first
+				sl.start, sl.end, sl.bits = o.start, o.end, o.bits // the last one wins
 			}
+			sl.count = 1
 			continue
 		}
 		// A known field with another wire type is an unknown field.
@@ -340,7 +360,7 @@ func (r *renderer) indexSegment(m *Message, base, oneofBase, i, end, depth int) 
 // checking the messages it held.
 func (r *renderer) drop(f *Field, si, depth int) error {
 	sl := r.slots[si]
-	r.slots[si] = slot{first: -1, last: -1}
+	r.slots[si] = slot{}
 	return r.validateField(f, sl, depth)
 }
 
@@ -349,13 +369,13 @@ func (r *renderer) drop(f *Field, si, depth int) error {
 func (r *renderer) validateField(f *Field, sl slot, depth int) error {
 	switch {
 	case f.Map:
-		for o := sl.first; o >= 0; o = r.occs[o].next {
+		for o := sl.first; o != 0; o = r.occs[o].next {
 			if err := r.validateEntry(f, int(r.occs[o].start), int(r.occs[o].end), depth-1); err != nil {
 				return err
 			}
 		}
 	case f.Kind == protoreflect.MessageKind:
-		for o := sl.first; o >= 0; o = r.occs[o].next {
+		for o := sl.first; o != 0; o = r.occs[o].next {
 			if err := r.validate(f.Message, int(r.occs[o].start), int(r.occs[o].end), depth-1); err != nil {
 				return err
 			}
@@ -429,20 +449,18 @@ func (r *renderer) validate(m *Message, i, end, depth int) error {
 // validateEntry checks a map entry; depth is the entry's.
 func (r *renderer) validateEntry(f *Field, i, end, depth int) error {
 	occBase := len(r.occs)
-	defer func() { r.occs = r.occs[:occBase] }()
-	e, err := r.parseEntry(f, i, end)
-	if err != nil {
-		return err
+	var e mapEntry
+	err := r.parseEntry(f, i, end, &e)
+	if err == nil {
+		err = r.validateChain(f.MapValue, e.msg, depth-1)
 	}
-	return r.validateChain(f.MapValue, e.val, depth-1)
+	r.occs = r.occs[:occBase]
+	return err
 }
 
-// validateChain checks the message segments of a map value.
+// validateChain checks the segments of a map's message value.
 func (r *renderer) validateChain(vf *Field, first int32, depth int) error {
-	if vf.Kind != protoreflect.MessageKind {
-		return nil
-	}
-	for o := first; o >= 0; o = r.occs[o].next {
+	for o := first; o != 0; o = r.occs[o].next {
 		if err := r.validate(vf.Message, int(r.occs[o].start), int(r.occs[o].end), depth); err != nil {
 			return err
 		}
@@ -457,51 +475,55 @@ func (r *renderer) validateChain(vf *Field, first int32, depth int) error {
 // A key followed by a key of another wire type is an error: protobuf-go
 // (v1.36.12) loses the key it had and panics decoding into dynamicpb, which
 // the reference path reports as an invalid reply.
-func (r *renderer) parseEntry(f *Field, i, end int) (mapEntry, error) {
-	e := mapEntry{val: -1}
+func (r *renderer) parseEntry(f *Field, i, end int, e *mapEntry) error {
+	*e = mapEntry{}
 	kf, vf := f.MapKey, f.MapValue
-	last := int32(-1)
+	var last int32
 	haveKey, keyLost := false, false
 	for i < end {
 		num, wt, n := consumeTag(r.buf[i:end])
 		if n < 0 {
-			return e, errWire
+			return errWire
 		}
 		i += n
 		switch {
 		case num == 1 && wt == kf.WireType:
 			o, next, err := r.consumeValue(kf, i, end)
 			if err != nil {
-				return e, err
+				return err
 			}
-			e.key, e.bits = r.buf[o.start:o.end], o.bits
+			e.key, e.keyBits = r.buf[o.start:o.end], o.bits
 			haveKey, keyLost = true, false
 			i = next
 		case num == 2 && wt == vf.WireType:
 			o, next, err := r.consumeValue(vf, i, end)
 			if err != nil {
-				return e, err
+				return err
 			}
-			o.next = -1
-			at := r.pushOcc(o)
-			if vf.Kind == protoreflect.MessageKind && last >= 0 {
-				r.occs[last].next = at
+			if vf.Kind == protoreflect.MessageKind {
+				o.next = 0
+				at := r.pushOcc(o)
+				if last != 0 {
+					r.occs[last].next = at
+				} else {
+					e.msg = at
+				}
+				last = at
 			} else {
-				e.val = at
+				e.valStart, e.valEnd, e.valBits, e.hasVal = o.start, o.end, o.bits, true
 			}
-			last = at
 			i = next
 		default:
 			keyLost = keyLost || num == 1 && haveKey
 			if i, n = skipValue(r.buf, i, end, num, wt); n < 0 {
-				return e, errWire
+				return errWire
 			}
 		}
 	}
 	if keyLost {
-		return e, errMapKey
+		return errMapKey
 	}
-	return e, nil
+	return nil
 }
 
 // consumeTag reads a field's key; n < 0 for a key the reference decoder
@@ -626,20 +648,16 @@ func canonicalBits(k protoreflect.Kind, v uint64) uint64 {
 }
 
 // isSet says whether the reference's message would have the field (Has).
-func (r *renderer) isSet(f *Field, sl slot) bool {
+func isSet(f *Field, sl slot) bool {
 	switch {
-	case sl.first < 0:
+	case sl.count == 0:
 		return false
-	case f.List || f.Map:
-		return sl.count > 0
-	case f.Presence:
+	case f.List || f.Map || f.Presence:
 		return true
+	case f.WireType == protowire.BytesType:
+		return sl.end > sl.start
 	}
-	o := r.occs[sl.last]
-	if f.WireType == protowire.BytesType {
-		return o.end > o.start
-	}
-	return o.bits != 0 // -0.0 is set, as its bits are not zero
+	return sl.bits != 0 // -0.0 is set, as its bits are not zero
 }
 
 // emitMessage writes the message indexed at slots[base:].
@@ -662,13 +680,19 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 			return errShape
 		}
 		// The wrapped value, or its zero: a wrapper's JSON is never null.
-		return r.emitScalarOrDefault(f, r.slots[base+f.index])
+		var err error
+		if sl := r.slots[base+f.index]; sl.count != 0 {
+			r.out, err = appendScalar(r.out, f, r.buf[sl.start:sl.end], sl.bits, r.opts.UseEnumNumbers)
+		} else {
+			r.out, err = appendScalar(r.out, f, f.defaultRaw, f.defaultBits, r.opts.UseEnumNumbers)
+		}
+		return err
 	case FieldMask:
 		f := m.ByNumber(1)
 		if f == nil || !f.List || f.Kind != protoreflect.StringKind {
 			return errShape
 		}
-		return r.emitFieldMask(f, r.slots[base+f.index])
+		return r.emitFieldMask(r.slots[base+f.index])
 	case Struct:
 		f := m.ByNumber(1)
 		if f == nil || !f.Map {
@@ -684,11 +708,11 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 	case Value:
 		for i, f := range m.Fields {
 			sl := r.slots[base+i]
-			if f.Oneof < 0 || sl.first < 0 {
+			if f.Oneof < 0 || sl.count == 0 {
 				continue
 			}
 			if f.Kind == protoreflect.DoubleKind {
-				if v := math.Float64frombits(r.occs[sl.last].bits); math.IsNaN(v) || math.IsInf(v, 0) {
+				if v := math.Float64frombits(sl.bits); math.IsNaN(v) || math.IsInf(v, 0) {
 					return errValue
 				}
 			}
@@ -699,6 +723,33 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 	return r.emitFields(m, base, depth)
 }
 
+// emitScalarValue writes a google.protobuf.Value whose one segment holds
+// exactly one field, a scalar member of its kind (null, number, string or
+// bool) of the right wire type. done is false for any other Value, which
+// the general path renders.
+func (r *renderer) emitScalarValue(m *Message, seg occ) (done bool, err error) {
+	i, end := int(seg.start), int(seg.end)
+	num, wt, n := consumeTag(r.buf[i:end])
+	if n < 0 {
+		return false, nil
+	}
+	f := m.ByNumber(num)
+	if f == nil || f.Oneof < 0 || f.Kind == protoreflect.MessageKind || wt != f.WireType {
+		return false, nil
+	}
+	o, next, err := r.consumeValue(f, i+n, end)
+	if err != nil || next != end {
+		return false, nil
+	}
+	if f.Kind == protoreflect.DoubleKind {
+		if v := math.Float64frombits(o.bits); math.IsNaN(v) || math.IsInf(v, 0) {
+			return true, errValue
+		}
+	}
+	r.out, err = appendScalar(r.out, f, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
+	return true, err
+}
+
 // emitFields writes a message as an object of its fields, in declaration
 // order.
 func (r *renderer) emitFields(m *Message, base, depth int) error {
@@ -707,19 +758,8 @@ func (r *renderer) emitFields(m *Message, base, depth int) error {
 	emitUnpopulated := r.opts.EmitUnpopulated
 	for i, f := range m.Fields {
 		sl := r.slots[base+i]
-		if !r.isSet(f, sl) {
-			if !emitUnpopulated || f.unpopulated == nil {
-				continue
-			}
-			if f.badKey {
-				return errUTF8
-			}
-			if comma {
-				r.out = append(r.out, ',')
-			}
-			comma = true
-			r.out = append(r.out, f.Key...)
-			r.out = append(r.out, f.unpopulated...)
+		set := isSet(f, sl)
+		if !set && (!emitUnpopulated || f.unpopulated == nil) {
 			continue
 		}
 		if f.badKey {
@@ -730,6 +770,10 @@ func (r *renderer) emitFields(m *Message, base, depth int) error {
 		}
 		comma = true
 		r.out = append(r.out, f.Key...)
+		if !set {
+			r.out = append(r.out, f.unpopulated...)
+			continue
+		}
 		if err := r.emitValue(f, sl, depth); err != nil {
 			return err
 		}
@@ -748,27 +792,15 @@ func (r *renderer) emitValue(f *Field, sl slot, depth int) error {
 	case f.Kind == protoreflect.MessageKind:
 		return r.renderMessage(f.Message, sl.first, false, depth-1)
 	}
-	o := r.occs[sl.last]
 	var err error
-	r.out, err = appendScalar(r.out, f, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
-	return err
-}
-
-func (r *renderer) emitScalarOrDefault(f *Field, sl slot) error {
-	var err error
-	if sl.first < 0 {
-		r.out, err = appendScalar(r.out, f, f.defaultRaw, f.defaultBits, r.opts.UseEnumNumbers)
-		return err
-	}
-	o := r.occs[sl.last]
-	r.out, err = appendScalar(r.out, f, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
+	r.out, err = appendScalar(r.out, f, r.buf[sl.start:sl.end], sl.bits, r.opts.UseEnumNumbers)
 	return err
 }
 
 func (r *renderer) emitList(f *Field, sl slot, depth int) error {
 	r.out = append(r.out, '[')
 	comma := false
-	for o := sl.first; o >= 0; o = r.occs[o].next {
+	for o := sl.first; o != 0; o = r.occs[o].next {
 		oc := r.occs[o]
 		if oc.packed {
 			var err error
@@ -835,34 +867,41 @@ func (r *renderer) appendPacked(out []byte, f *Field, s, e int, comma bool) ([]b
 // the same key the last wins.
 func (r *renderer) emitMap(f *Field, sl slot, depth int) error {
 	entryBase := len(r.entries)
-	defer func() { r.entries = r.entries[:entryBase] }()
-	for o := sl.first; o >= 0; o = r.occs[o].next {
-		e, err := r.parseEntry(f, int(r.occs[o].start), int(r.occs[o].end))
-		if err != nil {
+	err := r.emitEntries(f, sl, entryBase, depth)
+	r.entries = r.entries[:entryBase]
+	return err
+}
+
+func (r *renderer) emitEntries(f *Field, sl slot, entryBase, depth int) error {
+	for o := sl.first; o != 0; o = r.occs[o].next {
+		r.entries = append(r.entries, mapEntry{})
+		if err := r.parseEntry(f, int(r.occs[o].start), int(r.occs[o].end), &r.entries[len(r.entries)-1]); err != nil {
 			return err
 		}
-		r.entries = append(r.entries, e)
 	}
 	kf, vf := f.MapKey, f.MapValue
-	entries := r.entries[entryBase:]
-	switch kf.Kind {
-	case protoreflect.StringKind:
-		slices.SortStableFunc(entries, compareStringKeys)
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
-		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		slices.SortStableFunc(entries, compareSignedKeys)
-	default:
-		slices.SortStableFunc(entries, compareUnsignedKeys)
+	if entries := r.entries[entryBase:]; len(entries) > 1 {
+		switch kf.Kind {
+		case protoreflect.StringKind:
+			slices.SortStableFunc(entries, compareStringKeys)
+		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+			protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+			slices.SortStableFunc(entries, compareSignedKeys)
+		default:
+			slices.SortStableFunc(entries, compareUnsignedKeys)
+		}
 	}
-	n := len(entries)
+	n := len(r.entries) - entryBase
 	r.out = append(r.out, '{')
 	comma := false
 	for k := 0; k < n; k++ {
 		e := r.entries[entryBase+k]
 		if k+1 < n && sameKey(kf, e, r.entries[entryBase+k+1]) {
 			// Replaced by a later entry, but decoded all the same.
-			if err := r.validateChain(vf, e.val, depth-2); err != nil {
-				return err
+			if vf.Kind == protoreflect.MessageKind {
+				if err := r.validateChain(vf, e.msg, depth-2); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -876,10 +915,9 @@ func (r *renderer) emitMap(f *Field, sl slot, depth int) error {
 		}
 		switch {
 		case vf.Kind == protoreflect.MessageKind:
-			err = r.renderMessage(vf.Message, e.val, false, depth-2)
-		case e.val >= 0:
-			o := r.occs[e.val]
-			r.out, err = appendScalar(r.out, vf, r.buf[o.start:o.end], o.bits, r.opts.UseEnumNumbers)
+			err = r.renderMessage(vf.Message, e.msg, false, depth-2)
+		case e.hasVal:
+			r.out, err = appendScalar(r.out, vf, r.buf[e.valStart:e.valEnd], e.valBits, r.opts.UseEnumNumbers)
 		default:
 			r.out, err = appendScalar(r.out, vf, vf.defaultRaw, vf.defaultBits, r.opts.UseEnumNumbers)
 		}
@@ -894,7 +932,7 @@ func (r *renderer) emitMap(f *Field, sl slot, depth int) error {
 func compareStringKeys(a, b mapEntry) int { return bytes.Compare(a.key, b.key) }
 
 func compareSignedKeys(a, b mapEntry) int {
-	x, y := int64(a.bits), int64(b.bits)
+	x, y := int64(a.keyBits), int64(b.keyBits)
 	switch {
 	case x < y:
 		return -1
@@ -906,9 +944,9 @@ func compareSignedKeys(a, b mapEntry) int {
 
 func compareUnsignedKeys(a, b mapEntry) int {
 	switch {
-	case a.bits < b.bits:
+	case a.keyBits < b.keyBits:
 		return -1
-	case a.bits > b.bits:
+	case a.keyBits > b.keyBits:
 		return 1
 	}
 	return 0
@@ -918,7 +956,7 @@ func sameKey(kf *Field, a, b mapEntry) bool {
 	if kf.Kind == protoreflect.StringKind {
 		return bytes.Equal(a.key, b.key)
 	}
-	return a.bits == b.bits
+	return a.keyBits == b.keyBits
 }
 
 // appendKey writes a map key as protojson's WriteName does, with its colon.
@@ -930,7 +968,7 @@ func appendKey(out []byte, kf *Field, e mapEntry) ([]byte, error) {
 		}
 		out = appendQuoted(out, e.key)
 	case protoreflect.BoolKind:
-		if e.bits != 0 {
+		if e.keyBits != 0 {
 			out = append(out, `"true"`...)
 		} else {
 			out = append(out, `"false"`...)
@@ -938,11 +976,11 @@ func appendKey(out []byte, kf *Field, e mapEntry) ([]byte, error) {
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
 		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		out = append(out, '"')
-		out = strconv.AppendInt(out, int64(e.bits), 10)
+		out = strconv.AppendInt(out, int64(e.keyBits), 10)
 		out = append(out, '"')
 	default:
 		out = append(out, '"')
-		out = strconv.AppendUint(out, e.bits, 10)
+		out = strconv.AppendUint(out, e.keyBits, 10)
 		out = append(out, '"')
 	}
 	return append(out, ':'), nil
@@ -951,16 +989,10 @@ func appendKey(out []byte, kf *Field, e mapEntry) ([]byte, error) {
 // secondsNanos reads a Timestamp's or Duration's fields (zero when unset).
 func (r *renderer) secondsNanos(m *Message, base int) (secs int64, nanos int32, err error) {
 	sf, nf := m.ByNumber(1), m.ByNumber(2)
-	if sf == nil || nf == nil || sf.Kind != protoreflect.Int64Kind || nf.Kind != protoreflect.Int32Kind {
+	if sf == nil || nf == nil || sf.Kind != protoreflect.Int64Kind || nf.Kind != protoreflect.Int32Kind || sf.List || nf.List {
 		return 0, 0, errShape
 	}
-	if sl := r.slots[base+sf.index]; sl.first >= 0 {
-		secs = int64(r.occs[sl.last].bits)
-	}
-	if sl := r.slots[base+nf.index]; sl.first >= 0 {
-		nanos = int32(r.occs[sl.last].bits)
-	}
-	return secs, nanos, nil
+	return int64(r.slots[base+sf.index].bits), int32(r.slots[base+nf.index].bits), nil
 }
 
 // The ranges protojson accepts (encoding/protojson/well_known_types.go).
@@ -969,19 +1001,57 @@ const (
 	minTimestampSeconds = -62135596800
 	maxDurationSeconds  = 315576000000
 	maxNanos            = 999999999
-	timestampFormat     = "2006-01-02T15:04:05.000000000"
 )
 
 // appendTimestamp writes RFC 3339 in UTC with 0, 3, 6 or 9 fractional
-// digits, as protojson does.
+// digits, as protojson does (with time.Format, which is slower).
 func appendTimestamp(out []byte, secs int64, nanos int32) ([]byte, error) {
 	if secs < minTimestampSeconds || secs > maxTimestampSeconds || nanos < 0 || nanos > maxNanos {
 		return out, errTimestamp
 	}
+	days, clock := secs/86400, secs%86400
+	if clock < 0 {
+		days, clock = days-1, clock+86400
+	}
+	year, month, day := civil(days)
 	out = append(out, '"')
-	out = time.Unix(secs, int64(nanos)).UTC().AppendFormat(out, timestampFormat)
-	out = trimNanos(out)
+	out = appendDigits(out, year, 4)
+	out = append(out, '-')
+	out = appendDigits(out, month, 2)
+	out = append(out, '-')
+	out = appendDigits(out, day, 2)
+	out = append(out, 'T')
+	out = appendDigits(out, clock/3600, 2)
+	out = append(out, ':')
+	out = appendDigits(out, clock/60%60, 2)
+	out = append(out, ':')
+	out = appendDigits(out, clock%60, 2)
+	out = appendFraction(out, nanos)
 	return append(out, 'Z', '"'), nil
+}
+
+// civil is the proleptic Gregorian date of a day counted from 1970-01-01
+// (Howard Hinnant's civil_from_days).
+func civil(days int64) (year, month, day int64) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // day of the 400-year era
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the year from March
+	mp := (5*doy + 2) / 153                                // month from March
+	day = doy - (153*mp+2)/5 + 1
+	month = mp + 3
+	if mp >= 10 {
+		month = mp - 9
+	}
+	year = yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }
 
 // appendDuration writes seconds with 0, 3, 6 or 9 fractional digits and an
@@ -997,39 +1067,44 @@ func appendDuration(out []byte, secs int64, nanos int32) ([]byte, error) {
 		secs, nanos = -secs, -nanos
 	}
 	out = strconv.AppendInt(out, secs, 10)
-	out = append(out, '.')
-	var digits [9]byte
-	for i, n := 8, nanos; i >= 0; i-- {
-		digits[i] = byte('0' + n%10)
-		n /= 10
-	}
-	out = append(out, digits[:]...)
-	out = trimNanos(out)
+	out = appendFraction(out, nanos)
 	return append(out, 's', '"'), nil
 }
 
-// trimNanos drops zero groups of three from the nine fractional digits at
-// the end of out, and the point when all are zero.
-func trimNanos(out []byte) []byte {
-	for range 2 {
-		if !bytes.HasSuffix(out, []byte("000")) {
-			return out
-		}
-		out = out[:len(out)-3]
+// appendFraction writes nanoseconds as protojson does: nine digits with
+// whole groups of three zeros dropped from the end, and nothing for none.
+func appendFraction(out []byte, nanos int32) []byte {
+	switch {
+	case nanos == 0:
+		return out
+	case nanos%1e6 == 0:
+		return appendDigits(append(out, '.'), int64(nanos/1e6), 3)
+	case nanos%1e3 == 0:
+		return appendDigits(append(out, '.'), int64(nanos/1e3), 6)
 	}
-	if bytes.HasSuffix(out, []byte(".000")) {
-		out = out[:len(out)-4]
+	return appendDigits(append(out, '.'), int64(nanos), 9)
+}
+
+// appendDigits writes v (not negative) in width digits, zero-padded.
+func appendDigits(out []byte, v int64, width int) []byte {
+	var digits [20]byte
+	i := len(digits)
+	for v > 0 || width > 0 {
+		i--
+		digits[i] = byte('0' + v%10)
+		v /= 10
+		width--
 	}
-	return out
+	return append(out, digits[i:]...)
 }
 
 // emitFieldMask writes the paths in lowerCamelCase joined by commas,
 // refusing a path protojson refuses: not a valid name, or one whose camel
 // case does not map back to it.
-func (r *renderer) emitFieldMask(f *Field, sl slot) error {
+func (r *renderer) emitFieldMask(sl slot) error {
 	r.out = append(r.out, '"')
 	comma := false
-	for o := sl.first; o >= 0; o = r.occs[o].next {
+	for o := sl.first; o != 0; o = r.occs[o].next {
 		oc := r.occs[o]
 		if comma {
 			r.out = append(r.out, ',')

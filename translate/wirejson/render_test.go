@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bufbuild/protocompile"
 	"github.com/bufbuild/protocompile/linker"
@@ -821,6 +822,63 @@ func TestRenderUnpopulated(t *testing.T) {
 	for _, opts := range allOptions() {
 		if diff, _ := mismatch(t, md, nil, opts); diff != "" {
 			t.Errorf("%+v: %s", opts, diff)
+		}
+	}
+}
+
+// TestTimestampAndDurationText checks the dates and fractions written
+// without the time package against protojson's way with it, over the
+// whole range: every day of the first and last years, of the years around
+// 1970 and of century years (leap or not), and a stride through the rest.
+func TestTimestampAndDurationText(t *testing.T) {
+	trim := func(x string) string {
+		x = strings.TrimSuffix(x, "000")
+		x = strings.TrimSuffix(x, "000")
+		return strings.TrimSuffix(x, ".000")
+	}
+	nanos := []int32{0, 1, 999999999, 1000, 1000000, 120000000, 500, 4000000, 123456789}
+	checkTimestamp := func(secs int64, n int32) {
+		want := `"` + trim(time.Unix(secs, int64(n)).UTC().Format("2006-01-02T15:04:05.000000000")) + `Z"`
+		got, err := appendTimestamp(nil, secs, n)
+		if err != nil || string(got) != want {
+			t.Fatalf("timestamp %d.%09d: got %s (%v), want %s", secs, n, got, err, want)
+		}
+	}
+	day := int64(86400)
+	var starts []int64
+	for _, year := range []int{1, 2, 99, 100, 399, 400, 1600, 1700, 1899, 1900, 1969, 1970, 1971, 1999, 2000, 2024, 2100, 2400, 9998, 9999} {
+		starts = append(starts, time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	}
+	for i, start := range starts {
+		for d := int64(0); d < 366; d++ {
+			secs := start + d*day + int64(i*3607+int(d)*61)%day
+			if secs <= maxTimestampSeconds {
+				checkTimestamp(secs, nanos[int(d)%len(nanos)])
+			}
+		}
+	}
+	for secs := int64(minTimestampSeconds); secs <= maxTimestampSeconds; secs += 7*day + 3599 {
+		checkTimestamp(secs, nanos[int(secs&7)])
+	}
+	for _, secs := range []int64{minTimestampSeconds, maxTimestampSeconds, -1, 0, 1, 951782400, 951868799} {
+		for _, n := range nanos {
+			checkTimestamp(secs, n)
+		}
+	}
+	for _, secs := range []int64{0, 1, -1, 59, 3600, maxDurationSeconds, -maxDurationSeconds, 1234567890} {
+		for _, n := range nanos {
+			if secs < 0 {
+				n = -n
+			}
+			sign, s, ns := "", secs, n
+			if s < 0 || ns < 0 {
+				sign, s, ns = "-", -s, -ns
+			}
+			want := `"` + trim(fmt.Sprintf("%s%d.%09d", sign, s, ns)) + `s"`
+			got, err := appendDuration(nil, secs, n)
+			if err != nil || string(got) != want {
+				t.Fatalf("duration %d, %d: got %s (%v), want %s", secs, n, got, err, want)
+			}
 		}
 	}
 }
