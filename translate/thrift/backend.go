@@ -235,22 +235,24 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 		return nil, &translate.Error{Code: codes.Internal, Message: "backend " + b.name + " is multiplexed but the route names no service",
 			Cause: fmt.Errorf("method %q has no \"Service:\" prefix", call.Method)}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, b.callTimeout)
-		defer cancel()
+	// Without a deadline on ctx the call gets the backend's own. It goes on
+	// the connection, not into a context of its own: the context is only
+	// watched for cancellation.
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(b.callTimeout)
 	}
 	ep := b.pick(ctx)
-	c, err := b.acquire(ctx, ep)
+	c, err := b.acquire(ctx, ep, deadline)
 	if err != nil {
-		e := b.mapError(ctx, err)
+		e := b.mapError(ctx, deadline, err)
 		e.Endpoint = ep.addr
 		return nil, e
 	}
-	reply, reusable, err := b.roundTrip(ctx, c, call)
+	reply, reusable, err := b.roundTrip(ctx, c, call, deadline)
 	if err != nil {
 		ep.discard(c)
-		e := b.mapError(ctx, err)
+		e := b.mapError(ctx, deadline, err)
 		e.Endpoint = ep.addr
 		return nil, e
 	}
@@ -301,14 +303,19 @@ func (b *Backend) pick(ctx context.Context) *endpoint {
 
 // acquire takes a connection slot, waiting within the deadline, and then
 // an idle connection that is still good, or a new one.
-func (b *Backend) acquire(ctx context.Context, ep *endpoint) (*conn, error) {
+func (b *Backend) acquire(ctx context.Context, ep *endpoint, deadline time.Time) (*conn, error) {
 	select {
 	case ep.slots <- struct{}{}:
 	default:
+		t := time.NewTimer(time.Until(deadline))
 		select {
 		case ep.slots <- struct{}{}:
+			t.Stop()
 		case <-ctx.Done():
+			t.Stop()
 			return nil, &callError{stepWait, fmt.Errorf("all %d connections to %s busy: %w", cap(ep.slots), ep.addr, ctx.Err())}
+		case <-t.C:
+			return nil, &callError{stepWait, fmt.Errorf("all %d connections to %s busy: %w", cap(ep.slots), ep.addr, context.DeadlineExceeded)}
 		}
 	}
 	for {
@@ -327,11 +334,11 @@ func (b *Backend) acquire(ctx context.Context, ep *endpoint) (*conn, error) {
 		}
 		ep.close(c)
 	}
-	d := net.Dialer{Timeout: b.connectTimeout}
+	d := net.Dialer{Timeout: b.connectTimeout, Deadline: deadline}
 	nc, err := d.DialContext(ctx, "tcp", ep.addr)
 	if err != nil {
 		<-ep.slots
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && time.Now().Before(deadline) {
 			ep.downUntil.Store(time.Now().Add(downFor).UnixNano())
 		}
 		return nil, &callError{stepDial, err}
@@ -397,17 +404,19 @@ var aLongTimeAgo = time.Unix(1, 0)
 // deadline to the past, so no read or write outlives the call. reusable is
 // false when that cancellation has started: it may still be about to set
 // a past deadline, which must not land on the connection's next call.
-func (b *Backend) roundTrip(ctx context.Context, c *conn, call *translate.Call) (_ *translate.Reply, reusable bool, _ error) {
-	deadline, _ := ctx.Deadline()
+func (b *Backend) roundTrip(ctx context.Context, c *conn, call *translate.Call, deadline time.Time) (_ *translate.Reply, reusable bool, _ error) {
 	if !deadline.Equal(c.deadline) {
 		if err := c.nc.SetDeadline(deadline); err != nil {
 			return nil, false, &callError{stepSend, err}
 		}
 		c.deadline = deadline
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	var stop func() bool
+	if ctx.Done() != nil { // a context that can never be cancelled needs no watch
+		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	}
 	reply, err := b.exchange(c, call)
-	if !stop() {
+	if stop != nil && !stop() {
 		reusable = false
 	} else {
 		// After a oneway call the server may still answer (an EXCEPTION
@@ -497,7 +506,7 @@ func (b *Backend) replyName(got, sent string) bool {
 //	the reply is malformed, over a limit, or has
 //	  the wrong sequence id, name or message type  INTERNAL           502
 //	TApplicationException                          see appError
-func (b *Backend) mapError(ctx context.Context, err error) *translate.Error {
+func (b *Backend) mapError(ctx context.Context, deadline time.Time, err error) *translate.Error {
 	var ae *ApplicationException
 	if errors.As(err, &ae) {
 		return b.appError(ae)
@@ -514,7 +523,7 @@ func (b *Backend) mapError(ctx context.Context, err error) *translate.Error {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Code, e.Message = codes.Canceled, "request cancelled"
-	case ctx.Err() != nil || ce.step != stepDial && isTimeout(err) || deadlinePassed(ctx):
+	case ctx.Err() != nil || ce.step != stepDial && isTimeout(err) || !time.Now().Before(deadline):
 		e.Code, e.Message = codes.DeadlineExceeded, "backend "+b.name+" did not answer in time"
 	case ce.step == stepDial || ce.step == stepSend:
 		e.Code, e.Message = codes.Unavailable, "backend "+b.name+" is unavailable"
@@ -612,11 +621,4 @@ func (c *conn) alive() bool {
 		c.deadline = time.Time{}
 	}
 	return connAlive(c.rc)
-}
-
-// deadlinePassed: the call's deadline is behind us, though ctx's timer
-// may not have fired yet (a dial that timed out at the deadline).
-func deadlinePassed(ctx context.Context) bool {
-	dl, ok := ctx.Deadline()
-	return ok && !time.Now().Before(dl)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	idl "github.com/switchboard-gw/switchboard/descriptors/thrift"
@@ -783,12 +784,34 @@ func encodeRoot(compact bool, st *tstruct, root *node, maxDepth int, dst []byte)
 		// allocation for the common request.
 		dst = make([]byte, 0, max(64, len(root.raw)+len(root.raw)/4))
 	}
-	s := encState{e: encoder{buf: dst, compact: compact}, maxDepth: maxDepth, stack: make([]seg, 0, 16)}
+	w := encPool.Get().(*encWork)
+	s := encState{e: encoder{buf: dst, compact: compact}, maxDepth: maxDepth, stack: w.stack[:0], scratch: w.scratch[:0]}
 	s.structValue(st, root.raw, root.kids, 0)
+	w.put(s.stack, s.scratch)
 	if s.vs.Len() > 0 {
 		return nil, s.vs.Err()
 	}
 	return s.e.buf, nil
+}
+
+// encWork is an encoder's working memory between calls: the path stack
+// (16 segments are most of a kilobyte) and the base64 scratch buffer.
+type encWork struct {
+	stack   []seg
+	scratch []byte
+}
+
+var encPool = sync.Pool{New: func() any { return &encWork{stack: make([]seg, 0, 16)} }}
+
+func (w *encWork) put(stack []seg, scratch []byte) {
+	// The segments point into the request's body: let it go.
+	clear(stack[:cap(stack)])
+	w.stack = stack[:0]
+	if cap(scratch) > 64<<10 {
+		scratch = nil // do not keep a large blob's buffer
+	}
+	w.scratch = scratch[:0]
+	encPool.Put(w)
 }
 
 // trimJSON checks that body is one JSON value and returns it without
