@@ -49,6 +49,14 @@ func FromContext(ctx context.Context) *Info {
 	return &Info{}
 }
 
+// Lookup returns the request's Info, or nil when the request did not
+// pass the middleware: for a caller on every request that has nothing to
+// record then, and should not make a throwaway Info to record it in.
+func Lookup(ctx context.Context) *Info {
+	info, _ := ctx.Value(infoKey{}).(*Info)
+	return info
+}
+
 // SetRoute records the matched route pattern and backend.
 func (i *Info) SetRoute(route, backend string) {
 	i.mu.Lock()

@@ -408,7 +408,9 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 		}
 	}
 	callersFault := !callerDeadline.IsZero() && !time.Now().Before(callerDeadline)
-	observability.FromContext(ctx).SetUpstream(endpoint, source)
+	if info := observability.Lookup(ctx); info != nil {
+		info.SetUpstream(endpoint, source)
+	}
 	if traced {
 		span.SetAttributes(attribute.String("rpc.grpc.status_code", code.String()))
 	}
