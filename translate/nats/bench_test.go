@@ -19,6 +19,13 @@ import (
 // reply written) with the same request made directly with nats.go, against
 // the same echo service on a loopback server. The difference is the
 // gateway's own cost.
+//
+// The gateway's request is made as net/http's server hands one to a
+// handler (http.NewRequestWithContext), not parsed from text by
+// httptest.NewRequest: that parse, with a 4 KiB reader of its own per
+// request, is no part of the gateway (net/http's server reuses its reader
+// per connection) and cost the gateway's side about a tenth of the call,
+// half of it in collections of the small heap.
 func BenchmarkRequest(b *testing.B) {
 	s := startServer(b, 0, "")
 	payload := []byte(`{"id":"42","items":[{"sku":"BOOK","quantity":1}],"total_cents":2398}`)
@@ -42,10 +49,13 @@ func BenchmarkRequest(b *testing.B) {
 		params := routes.Params{{FieldPath: "id", Value: "42"}}
 		b.ReportAllocs()
 		for b.Loop() {
-			req := httptest.NewRequest(http.MethodPost, "/v1/orders/42", bytes.NewReader(payload))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			req, err := http.NewRequestWithContext(observability.WithInfo(ctx, &observability.Info{ID: "req-1"}),
+				http.MethodPost, "/v1/orders/42", bytes.NewReader(payload))
+			if err != nil {
+				b.Fatal(err)
+			}
 			req.Header.Set("Content-Type", "application/json")
-			ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
-			req = req.WithContext(observability.WithInfo(ctx, &observability.Info{ID: "req-1"}))
 			rec := httptest.NewRecorder()
 			tg.ServeRoute(rec, req, params)
 			cancel()
