@@ -597,6 +597,12 @@ func wireCases() []wireCase {
 	add("list of messages wrong wire type", kinds, cat(varint(kItems, 1), lenField(kItems)))
 	add("list message invalid", kinds, lenField(kItems, []byte{0x08}))
 	add("string list bad utf8", query, str(26, badUTF8))
+	// Runs inside a message checked but not rendered (another field's
+	// AppendFieldJSON, a dropped oneof member).
+	add("packed in nested", kinds, lenField(kSelf, packedVarints(kRI64, 1, 2), lenField(kRI64, []byte{0x80, 0x01})))
+	add("packed truncated in nested", kinds, cat(varint(kI32, 1), lenField(kSelf, lenField(kRI64, []byte{0x80}))))
+	add("packed bad length in nested", query, cat(varint(1, 1), lenField(101, lenField(23, []byte{1, 2, 3}))))
+	add("packed in dropped oneof", query, cat(lenField(93, lenField(1, str(1, "k"), lenField(2, lenField(6, lenField(1, fixed64(2, 1)))))), str(90, "s")))
 	add("list empty messages", kinds, cat(lenField(kItems), lenField(kItems), lenField(kRTs)))
 
 	// Maps.
