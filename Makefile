@@ -25,6 +25,17 @@ demo: ## gateway + mock gRPC, Thrift and NATS backends on 127.0.0.1:8080 (admin 
 bench: ## matching, transcoding, and each protocol through the gateway beside a direct client call
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./routes/ ./translate/... ./gateway/
 
+.PHONY: bench-regen bench-gateways
+BENCH_ARGS ?=
+
+bench-regen: ## regenerate bench/gen: protoc-gen-go, -go-grpc and -grpc-gateway run through go run, no protoc
+	cd bench && $(GO) run ./cmd/regen
+
+bench-gateways: ## Switchboard vs grpc-gateway vs direct gRPC, each its own process (BENCH_ARGS=-memory, -smoke, ...)
+	$(GO) build -o bench/bin/switchboard ./cmd/switchboard
+	cd bench && $(GO) build -o bin/ ./cmd/backend ./cmd/grpcgateway ./cmd/grpcclient ./cmd/gatewaybench
+	cd bench && bin/gatewaybench -bin bin -repo .. $(BENCH_ARGS)
+
 fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTemplate$$' -fuzztime 30s ./routes/
 	$(GO) test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime 30s ./routes/
