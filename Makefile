@@ -1,4 +1,5 @@
 # Switchboard. `make help` lists the targets.
+SHELL     := /bin/bash
 GO        ?= go
 PKGS      ?= ./...
 BENCHTIME ?= 1s
@@ -7,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 .PHONY: help build test test-short demo bench fuzz lint testdata clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build bin/switchboard
 	$(GO) build -o bin/switchboard ./cmd/switchboard
@@ -22,8 +23,8 @@ test-short: ## the suite without the race detector
 demo: ## gateway + mock gRPC, Thrift and NATS backends on 127.0.0.1:8080 (admin :9901), with curl lines to try
 	$(GO) run ./cmd/switchboard demo
 
-bench: ## matching, transcoding, and each protocol through the gateway beside a direct client call
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./routes/ ./translate/... ./gateway/
+bench: ## matching, transcoding, and each protocol beside its baseline (reference path, direct client), with the ratios
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./routes/ ./translate/... ./gateway/ | $(GO) run ./cmd/benchratio
 
 .PHONY: bench-regen bench-gateways
 BENCH_ARGS ?=
@@ -40,6 +41,9 @@ fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTemplate$$' -fuzztime 30s ./routes/
 	$(GO) test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime 30s ./routes/
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime 30s ./translate/binding/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastRequest$$' -fuzztime 30s ./translate/binding/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastReply$$' -fuzztime 30s ./translate/binding/
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 30s ./translate/wirejson/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSet$$' -fuzztime 30s ./descriptors/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./descriptors/thrift/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime 30s ./translate/thrift/
