@@ -164,14 +164,21 @@ func (b *BackendMetrics) Call(code codes.Code, d time.Duration) {
 		if p := b.byCode[code].Load(); p != nil {
 			c = *p
 		} else {
-			c = b.calls.WithLabelValues(b.name, code.String())
-			b.byCode[code].Store(&c)
+			c = b.counter(code)
 		}
 	} else {
 		c = b.calls.WithLabelValues(b.name, code.String())
 	}
 	c.Inc()
 	b.duration.Observe(d.Seconds())
+}
+
+// counter resolves and keeps code's counter (a function of its own, so
+// that only this first call puts one on the heap).
+func (b *BackendMetrics) counter(code codes.Code) prometheus.Counter {
+	c := b.calls.WithLabelValues(b.name, code.String())
+	b.byCode[code].Store(&c)
+	return c
 }
 
 // BreakerOpen records the breaker state of a backend.

@@ -1,6 +1,7 @@
 package observability
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -36,14 +37,20 @@ type Failure struct {
 func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Failure), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// What the request needs of the middleware, in one allocation.
+		st := &request{}
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
 			id = NewRequestID()
-			r.Header.Set("X-Request-Id", id)
+			st.ids[0] = id
+			r.Header["X-Request-Id"] = st.ids[0:1:1]
 		}
-		info := &Info{ID: id}
-		w.Header().Set("X-Request-Id", id)
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		info := &st.info
+		info.ID = id
+		st.ids[1] = id
+		w.Header()["X-Request-Id"] = st.ids[1:2:2]
+		rec := &st.rec
+		rec.ResponseWriter, rec.status = w, http.StatusOK
 		if m != nil {
 			m.inFlight.Inc()
 			defer m.inFlight.Dec()
@@ -54,7 +61,8 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 		if tr != nil {
 			ctx, span = tr.start(r)
 		}
-		next.ServeHTTP(rec, r.WithContext(WithInfo(ctx, info)))
+		st.ctx = infoContext{Context: ctx, info: info}
+		next.ServeHTTP(rec, r.WithContext(&st.ctx))
 
 		d := time.Since(start)
 		o := info.snapshot()
@@ -63,7 +71,7 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 		}
 		route, backend, code, err, retries := o.route, o.backend, o.code, o.err, o.retries
 		if m != nil {
-			m.requests.WithLabelValues(route, backend, methodLabel(r.Method), strconv.Itoa(rec.status)).Inc()
+			m.requests.WithLabelValues(route, backend, methodLabel(r.Method), statusLabel(rec.status)).Inc()
 			m.requestDuration.WithLabelValues(route, backend).Observe(d.Seconds())
 		}
 		level := slog.LevelInfo
@@ -72,7 +80,9 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 		} else if rec.status >= 400 {
 			level = slog.LevelWarn
 		}
-		attrs := []slog.Attr{
+		// On the stack for the usual line: most requests have a dozen.
+		var buf [24]slog.Attr
+		attrs := append(buf[:0],
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.EscapedPath()),
@@ -82,7 +92,7 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 			slog.Int64("bytes", rec.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
-		}
+		)
 		if o.client != "" {
 			attrs = append(attrs, slog.String("client", o.client))
 		}
@@ -114,7 +124,7 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 		if err != nil {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
-		log.LogAttrs(r.Context(), level, "request", attrs...)
+		accessLog(r.Context(), log, level, attrs)
 		if onFailure != nil && rec.status >= 400 {
 			f := Failure{Time: start, Method: r.Method, Path: r.URL.EscapedPath(), Status: rec.status, Code: code,
 				Route: route, Backend: backend, RequestID: id}
@@ -124,6 +134,57 @@ func MiddlewareWith(log *slog.Logger, m *Metrics, tr *Tracing, onFailure func(Fa
 			onFailure(f)
 		}
 	})
+}
+
+// request is the middleware's state for one request.
+type request struct {
+	info Info
+	rec  statusRecorder
+	ctx  infoContext
+	// ids back the X-Request-Id header values set on the request (when
+	// the gateway made the id) and on the response.
+	ids [2]string
+}
+
+// infoContext is WithInfo's context, kept inside request.
+type infoContext struct {
+	context.Context
+	info *Info
+}
+
+func (c *infoContext) Value(key any) any {
+	if key == (infoKey{}) {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
+
+// accessLog writes the request's line as log.LogAttrs would, without
+// the call stack walk LogAttrs makes for a source location: the access
+// log's would always be this function.
+func accessLog(ctx context.Context, log *slog.Logger, level slog.Level, attrs []slog.Attr) {
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), level, "request", 0)
+	rec.AddAttrs(attrs...)
+	_ = log.Handler().Handle(ctx, rec)
+}
+
+// statusLabels are the status label's values, made once: strconv.Itoa
+// allocates for every status from 100 on.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 type statusRecorder struct {
