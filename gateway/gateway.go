@@ -660,8 +660,7 @@ func (g *Gateway) PolicySummary(r *routes.Route) policy.Summary {
 func (g *Gateway) global(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := g.state.Load()
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-		r, err := st.rt.policies.CheckGlobal(w, r)
+		r, err := st.rt.policies.CheckGlobalWith(w, r, stateKey{}, st)
 		if err != nil {
 			translate.Fail(w, r, err, nil)
 			return

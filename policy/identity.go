@@ -35,16 +35,48 @@ type facts struct {
 	// reserved are the lower-cased names of every header a policy of the
 	// request's chain sets; a client's copies, in any form, are dropped.
 	reserved []string
+	// tab is the request's account with the body budget, when Limits
+	// opened one after the facts were made (see TabFrom).
+	tab *Tab
+	// ctx carries the facts: the request's context with them, in the same
+	// allocation.
+	ctx factsContext
 }
 
 type factsKey struct{}
 
-func factsOf(r *http.Request) (*facts, *http.Request) {
+// factsContext is context.WithValue(parent, factsKey{}, f), kept in f,
+// with a value of the caller's beside it (CheckGlobalWith).
+type factsContext struct {
+	context.Context
+	f        *facts
+	key, val any
+}
+
+func (c *factsContext) Value(key any) any {
+	switch {
+	case key == (factsKey{}):
+		return c.f
+	case c.key != nil && key == c.key:
+		return c.val
+	}
+	return c.Context.Value(key)
+}
+
+func factsOf(r *http.Request) (*facts, *http.Request) { return factsOfWith(r, nil, nil) }
+
+// factsOfWith is factsOf, which also puts val under key in the context
+// when key is not nil.
+func factsOfWith(r *http.Request, key, val any) (*facts, *http.Request) {
 	if f, ok := r.Context().Value(factsKey{}).(*facts); ok {
+		if key != nil {
+			r = r.WithContext(context.WithValue(r.Context(), key, val))
+		}
 		return f, r
 	}
 	f := &facts{}
-	return f, r.WithContext(context.WithValue(r.Context(), factsKey{}, f))
+	f.ctx = factsContext{Context: r.Context(), f: f, key: key, val: val}
+	return f, r.WithContext(&f.ctx)
 }
 
 // Forwarded returns the canonical names of the request headers the policy

@@ -27,6 +27,9 @@ type tabKey struct{}
 
 // TabFrom is the request's account with the body budget, or nil.
 func TabFrom(ctx context.Context) *Tab {
+	if f, ok := ctx.Value(factsKey{}).(*facts); ok && f.tab != nil {
+		return f.tab
+	}
 	t, _ := ctx.Value(tabKey{}).(*Tab)
 	return t
 }
@@ -84,7 +87,16 @@ func Limits(l BodyLimits, next http.Handler) http.Handler {
 			if hasBody(r) {
 				r.Body = Meter(r.Body, tab)
 			}
-			r = r.WithContext(context.WithValue(r.Context(), tabKey{}, tab))
+			if f, ok := r.Context().Value(factsKey{}).(*facts); ok {
+				// Behind the global policy: the request's facts carry
+				// the tab, with no context (and request copy) of its own;
+				// the latest one opened is the one TabFrom finds.
+				prev := f.tab
+				f.tab = tab
+				defer func() { f.tab = prev }()
+			} else {
+				r = r.WithContext(context.WithValue(r.Context(), tabKey{}, tab))
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
