@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -149,5 +150,17 @@ func BenchmarkValidJSON(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCanonicalPrefixed: the one-allocation name is CanonicalHeaderKey's.
+func TestCanonicalPrefixed(t *testing.T) {
+	t.Parallel()
+	for _, k := range []string{"x-user-id", "trace-bin", "a", "", "x--y", "-x", "X_Y", "kéy", "a b", "Ab-cD", strings.Repeat("k", 80), "x.y~z"} {
+		for _, prefix := range []string{"Grpc-Metadata-", "grpc-metadata-", ""} {
+			if got, want := canonicalPrefixed(prefix, k), http.CanonicalHeaderKey(prefix+k); got != want {
+				t.Errorf("canonicalPrefixed(%q, %q) = %q, want %q", prefix, k, got, want)
+			}
+		}
 	}
 }

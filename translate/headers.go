@@ -83,17 +83,47 @@ func HopByHop(name string) bool {
 // the gRPC HTTP/2 mapping.
 func MetadataToHeader(h http.Header, prefix string, md metadata.MD, reserved func(string) bool) {
 	for k, vs := range md {
-		if reserved != nil && reserved(k) {
+		if reserved != nil && reserved(k) || len(vs) == 0 {
 			continue
 		}
-		key := prefix + k
+		// h.Add's work, with the name made canonical in one allocation
+		// and the values appended at once.
+		key := canonicalPrefixed(prefix, k)
+		bin := strings.HasSuffix(k, "-bin")
+		dst := h[key]
 		for _, v := range vs {
-			if strings.HasSuffix(k, "-bin") {
+			if bin {
 				v = base64.StdEncoding.EncodeToString([]byte(v))
 			}
-			h.Add(key, v)
+			dst = append(dst, v)
 		}
+		h[key] = dst
 	}
+}
+
+// canonicalPrefixed is http.CanonicalHeaderKey(prefix + k), built in one
+// allocation.
+func canonicalPrefixed(prefix, k string) string {
+	n := len(prefix) + len(k)
+	if n > 64 {
+		return http.CanonicalHeaderKey(prefix + k)
+	}
+	var buf [64]byte
+	b := append(append(buf[:0], prefix...), k...)
+	if !ValidHeaderName(string(b)) {
+		return string(b) // not a token: CanonicalHeaderKey leaves it as it is
+	}
+	upper := true
+	for i, c := range b {
+		switch {
+		case upper && c >= 'a' && c <= 'z':
+			b[i] = c - ('a' - 'A')
+		case !upper && c >= 'A' && c <= 'Z':
+			b[i] = c + ('a' - 'A')
+		}
+		upper = c == '-'
+	}
+	return string(b)
 }
 
 // CopySafeHeaders copies reply headers that are safe to show as HTTP

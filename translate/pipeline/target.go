@@ -241,7 +241,8 @@ type exchange struct {
 	resp *translate.Response
 }
 
-func (x *exchange) decode(reply *translate.Reply) error {
+// Decode is the exchange's resilience.Decoder.
+func (x *exchange) Decode(reply *translate.Reply) error {
 	resp, err := x.t.tc.Decode(&x.call, reply)
 	x.resp = resp
 	return err
@@ -264,7 +265,7 @@ func (t *Target) serve(r *http.Request, params routes.Params) (*translate.Respon
 	if err := t.call(r, &x.req, &x.call); err != nil {
 		return nil, 0, err
 	}
-	if _, err := t.backend.DoHedged(ctx, &x.call, x.decode, t.opts.Hedge); err != nil {
+	if _, err := t.backend.DoDecoded(ctx, &x.call, x, t.opts.Hedge); err != nil {
 		return nil, 0, err
 	}
 	return x.resp, x.call.Delivery, nil

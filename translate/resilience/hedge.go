@@ -72,7 +72,7 @@ func (b *Backend) hedgeDelay(ctx context.Context, call *translate.Call, h Hedge)
 }
 
 // try makes one attempt, hedged when h and the call allow it.
-func (b *Backend) try(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error,
+func (b *Backend) try(ctx context.Context, call *translate.Call, decode Decoder,
 	callerDeadline time.Time, h Hedge) (*translate.Reply, error) {
 	if delay, ok := b.hedgeDelay(ctx, call, h); ok {
 		return b.hedged(ctx, call, decode, callerDeadline, min(h.Max, MaxHedges), delay)
@@ -183,7 +183,7 @@ type outcome struct {
 // after each delay while none has won, at most max more. It returns the
 // winner's outcome, or when every copy failed softly, the last failure;
 // copies still running are cancelled and left to end on their own.
-func (b *Backend) hedged(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error,
+func (b *Backend) hedged(ctx context.Context, call *translate.Call, decode Decoder,
 	callerDeadline time.Time, maxHedges int, delay time.Duration) (*translate.Reply, error) {
 	r := &race{ctx: ctx}
 	// Buffered for every copy: the losers never block on it.

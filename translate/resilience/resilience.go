@@ -241,6 +241,27 @@ func (b *Backend) Do(ctx context.Context, call *translate.Call, decode func(*tra
 // is raced by up to h.Max more (see Hedge). decode runs on the winning
 // reply only.
 func (b *Backend) DoHedged(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, h Hedge) (*translate.Reply, error) {
+	var d Decoder
+	if decode != nil {
+		d = decodeFunc(decode)
+	}
+	return b.DoDecoded(ctx, call, d, h)
+}
+
+// Decoder renders a reply inside the attempt that received it (Do's
+// decode, as an interface).
+type Decoder interface {
+	Decode(*translate.Reply) error
+}
+
+type decodeFunc func(*translate.Reply) error
+
+func (f decodeFunc) Decode(r *translate.Reply) error { return f(r) }
+
+// DoDecoded is DoHedged with the decoding step as an interface, which a
+// caller can implement on a value it allocates anyway, rather than a
+// closure allocated per call; d may be nil.
+func (b *Backend) DoDecoded(ctx context.Context, call *translate.Call, decode Decoder, h Hedge) (*translate.Reply, error) {
 	// A deadline the caller set shorter than the policy's says nothing about
 	// the backend when it fires: such timeouts must not open the breaker,
 	// or any client could open it for everyone with Grpc-Timeout: 1n.
@@ -287,7 +308,7 @@ func (b *Backend) DoHedged(ctx context.Context, call *translate.Call, decode fun
 // retry makes attempt n+1 within the retry budget, after its backoff; ok
 // is false when the budget is spent or the call is out of time, and the
 // previous outcome stands.
-func (b *Backend) retry(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error,
+func (b *Backend) retry(ctx context.Context, call *translate.Call, decode Decoder,
 	callerDeadline time.Time, h Hedge, n int) (*translate.Reply, error, bool) {
 	if !b.takeRetry() {
 		b.metrics.Retry(b.name, "over_budget")
@@ -331,7 +352,7 @@ func unwrapFinal(err error) error {
 // unhedged, id its place in it: an attempt decodes its reply only once it
 // has won the race, and one that lost (cancelled, or answered after the
 // winner) says nothing about the backend and reports nothing.
-func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func(*translate.Reply) error, callerDeadline time.Time,
+func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode Decoder, callerDeadline time.Time,
 	r *race, id int32) (*translate.Reply, error) {
 	t, ok := b.breaker.allow()
 	if !ok {
@@ -383,7 +404,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode func
 	}
 	decodeFailed := false
 	if err == nil && decode != nil {
-		err = decode(reply)
+		err = decode.Decode(reply)
 		decodeFailed = err != nil
 	}
 	code, healthy, declared, endpoint, source := codes.OK, false, false, "", ""
