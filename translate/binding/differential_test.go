@@ -243,12 +243,26 @@ var replyRules = []binding{
 	withDepth(binding{method: kinds}, 3),
 }
 
+// anyBodies are Kinds with an Any of each shape: a message, well-known
+// types, an Any in an Any, an empty one.
+var anyBodies = []string{
+	`{"any":{"x":"a","@type":"type.googleapis.com/bindingtest.v1.Inner","y":2}}`,
+	`{"any":{"@type":"type.googleapis.com/bindingtest.v1.Inner"}}`,
+	`{"any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1.5s"}}`,
+	`{"any":{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}}`,
+	`{"any":{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/bindingtest.v1.Kinds","i32":1,"any":{}}}}`,
+	`{"any":{}}`,
+}
+
 // FuzzFastReply renders arbitrary wire bytes with each reply rule on both
 // paths. Its seeds are valid encodings of varied messages.
 func FuzzFastReply(f *testing.F) {
 	s := loadSchema(f)
 	for _, seed := range fastRequestSeeds[1:6] {
 		f.Add(s.encode(f, s.message(f, "bindingtest.v1.Kinds"), seed.body))
+	}
+	for _, body := range anyBodies {
+		f.Add(s.encode(f, s.message(f, "bindingtest.v1.Kinds"), body))
 	}
 	f.Add(s.encode(f, s.message(f, "library.v1.Book"), fullBook))
 	f.Add([]byte{0x0a, 0x02, 0x08})
@@ -269,6 +283,14 @@ func TestFastPathTakesCommonReplies(t *testing.T) {
 		for _, rb := range replyRules[2:10] {
 			if !sameReply(t, rb.rule(t), k) && rb.resp == "" {
 				t.Errorf("kinds seed %d, %+v: the fast path declined", i, rb)
+			}
+		}
+	}
+	for _, body := range anyBodies {
+		k := s.encode(t, s.message(t, "bindingtest.v1.Kinds"), body)
+		for _, rb := range replyRules[2:5] {
+			if !sameReply(t, rb.rule(t), k) {
+				t.Errorf("%s, %+v: the fast path declined", body, rb)
 			}
 		}
 	}

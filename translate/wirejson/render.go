@@ -40,7 +40,7 @@ var (
 //
 // An error means only "use the reference path", which produces the real
 // error or answer: the input does not decode, protojson would fail to write
-// it, or it holds a google.protobuf.Any.
+// it, or it holds a google.protobuf.Any the plan's resolver cannot resolve.
 func (m *Message) AppendJSON(dst, b []byte) ([]byte, error) {
 	if len(b) > math.MaxInt32 {
 		return dst, errTooLarge
@@ -193,7 +193,9 @@ func (r *renderer) renderMessage(m *Message, first int32, one bool, depth int) e
 	}
 	switch m.WellKnown {
 	case Any:
-		return errAny
+		if r.opts.Resolver == nil {
+			return errAny
+		}
 	case Value:
 		// Most Values are one scalar: written straight from the wire.
 		if first != 0 && (one || r.occs[first].next == 0) {
@@ -705,6 +707,8 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 			return errShape
 		}
 		return r.emitList(f, r.slots[base+f.index], depth)
+	case Any:
+		return r.emitAny(m, base)
 	case Value:
 		for i, f := range m.Fields {
 			sl := r.slots[base+i]
@@ -721,6 +725,66 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 		return errValue
 	}
 	return r.emitFields(m, base, depth)
+}
+
+// emitAny writes a google.protobuf.Any as protojson does: its contents,
+// whose type the plan's resolver finds by the type URL, as an object with
+// "@type" first, or, for a well-known type, as {"@type":…,"value":…}. The
+// reference decodes the contents with protobuf's default depth limit,
+// afresh, and so does this.
+func (r *renderer) emitAny(m *Message, base int) error {
+	urlField, valueField := m.ByNumber(1), m.ByNumber(2)
+	if urlField == nil || valueField == nil || urlField.Kind != protoreflect.StringKind ||
+		valueField.Kind != protoreflect.BytesKind || urlField.List || valueField.List {
+		return errShape
+	}
+	urlSlot, valueSlot := r.slots[base+urlField.index], r.slots[base+valueField.index]
+	if !isSet(urlField, urlSlot) {
+		if isSet(valueField, valueSlot) {
+			return errAny // the reference refuses a value without a type
+		}
+		r.out = append(r.out, '{', '}')
+		return nil
+	}
+	url := r.buf[urlSlot.start:urlSlot.end]
+	if !utf8.Valid(url) {
+		return errAny
+	}
+	mt, err := r.opts.Resolver.FindMessageByURL(string(url))
+	if err != nil {
+		return errAny
+	}
+	inner, err := m.compiler.Compile(mt.Descriptor())
+	if err != nil {
+		return errAny
+	}
+	contents := r.pushOcc(occ{start: valueSlot.start, end: valueSlot.end})
+	if valueSlot.count == 0 {
+		r.occs[contents] = occ{}
+	}
+	depth := protowire.DefaultRecursionLimit - 1
+	// Empty has no JSON form of its own, so it is an object like any other.
+	if inner.WellKnown != NotWellKnown && inner.WellKnown != Empty {
+		r.out = append(r.out, `{"@type":`...)
+		r.out = appendQuoted(r.out, url)
+		r.out = append(r.out, `,"value":`...)
+		if err := r.renderMessage(inner, contents, true, depth); err != nil {
+			return err
+		}
+		r.out = append(r.out, '}')
+		return nil
+	}
+	start := len(r.out)
+	if err := r.renderMessage(inner, contents, true, depth); err != nil {
+		return err
+	}
+	// Put "@type" first in the object just written.
+	head := appendQuoted(append(make([]byte, 0, len(url)+12), `"@type":`...), url)
+	if r.out[start+1] != '}' {
+		head = append(head, ',')
+	}
+	r.out = slices.Insert(r.out, start+1, head...)
+	return nil
 }
 
 // emitScalarValue writes a google.protobuf.Value whose one segment holds
