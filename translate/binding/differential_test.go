@@ -2,6 +2,7 @@ package binding
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"testing"
 
@@ -299,5 +300,61 @@ func TestFastPathTakesCommonReplies(t *testing.T) {
 	}
 	if !sameReply(t, listShelves.rule(t), shelves) {
 		t.Error("ListShelves: the fast path declined")
+	}
+}
+
+// TestFastPathDeclines: inputs the reference refuses, or takes in ways the
+// fast path leaves to it, must be declined, never built differently.
+func TestFastPathDeclines(t *testing.T) {
+	t.Parallel()
+	s := loadSchema(t)
+	bigMap := func(dupAt int) string {
+		var b bytes.Buffer
+		b.WriteString(`{"byI32":{`)
+		for i := 0; i < 100; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k := i
+			if i == dupAt {
+				k = 3
+			}
+			fmt.Fprintf(&b, `"%d":"v%d"`, k, i)
+		}
+		b.WriteString(`}}`)
+		return b.String()
+	}
+	tests := []struct {
+		name string
+		rule binding
+		body string
+	}{
+		{"duplicate key late in a big map", kindsStar, bigMap(99)},
+		{"duplicate key early in a big map", kindsStar, bigMap(10)},
+		{"duplicate key spelled differently", kindsStar, `{"byI32":{"1":"a","01":"b"}}`},
+		{"field under both names", kindsStar, `{"rI64":["1"],"r_i64":["2"]}`},
+		{"two members of a oneof", kindsStar, `{"a":"x","inner":{}}`},
+		{"integer with an exponent", kindsStar, `{"i32":1e2}`},
+		{"integer string with a space", kindsStar, `{"i64":" 5"}`},
+		{"unknown enum name", kindsStar, `{"color":"PURPLE"}`},
+		{"float32 out of range", kindsStar, `{"flt":1e39}`},
+		{"lone surrogate", kindsStar, `{"s":"\ud800"}`},
+		{"null body", kindsStar, `null`},
+		{"trailing data", kindsStar, `{} {}`},
+		{"unknown field when strict", strict(kindsStar), `{"nope":1}`},
+		{"Any of an unknown type", kindsStar, `{"any":{"@type":"type.googleapis.com/x.Nope"}}`},
+		{"too deep", withDepth(kindsStar, 3), `{"self":{"self":{"self":{}}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if sameRequest(t, s, tt.rule.rule(t), nil, nil, []byte(tt.body), "application/json") {
+				t.Errorf("the fast path took %s", tt.body)
+			}
+		})
+	}
+	// Without the duplicate the big map is taken, and built as the
+	// reference builds it.
+	if !sameRequest(t, s, kindsStar.rule(t), nil, nil, []byte(bigMap(-1)), "application/json") {
+		t.Error("the fast path declined a big map")
 	}
 }
