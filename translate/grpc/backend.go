@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,10 @@ type Backend struct {
 	endpoints []string
 	tracker   *endpointTracker
 	health    *HealthCheck
+	// addrNames caches the text of the peer addresses calls see, which
+	// every call reports: a connection keeps one *net.TCPAddr.
+	addrNames     sync.Map // *net.TCPAddr -> string
+	addrNameCount atomic.Int32
 }
 
 // Endpoints are the backend's host:port addresses, for checks that dial
@@ -212,20 +217,46 @@ func (b *Backend) Invoke(ctx context.Context, call *translate.Call) (*translate.
 	if len(call.Metadata) > 0 {
 		ctx = metadata.NewOutgoingContext(ctx, call.Metadata)
 	}
-	var header, trailer metadata.MD
-	var out []byte
-	var p peer.Peer
-	err := b.conn.Invoke(ctx, call.Method, &call.Body, &out, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&p))
-	endpoint := ""
-	if p.Addr != nil {
-		endpoint = p.Addr.String()
+	// Everything grpc-go writes back through call options, in one
+	// allocation instead of one each.
+	inv := new(invocation)
+	inv.opts = [...]grpc.CallOption{grpc.Header(&inv.reply.Header), grpc.Trailer(&inv.reply.Trailer), grpc.Peer(&inv.peer)}
+	err := b.conn.Invoke(ctx, call.Method, &call.Body, &inv.reply.Body, inv.opts[:]...)
+	if inv.peer.Addr != nil {
+		inv.reply.Endpoint = b.addrName(inv.peer.Addr)
 	}
 	if err != nil {
-		e := b.mapError(ctx, err, header, trailer)
-		e.Endpoint = endpoint
+		e := b.mapError(ctx, err, inv.reply.Header, inv.reply.Trailer)
+		e.Endpoint = inv.reply.Endpoint
 		return nil, e
 	}
-	return &translate.Reply{Body: out, Header: header, Trailer: trailer, Endpoint: endpoint}, nil
+	return &inv.reply, nil
+}
+
+// addrName is a.String(), cached for TCP addresses. Reconnections bring new
+// address values, so the cache starts over when it has seen many.
+func (b *Backend) addrName(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if s, ok := b.addrNames.Load(tcp); ok {
+		return s.(string)
+	}
+	s := tcp.String()
+	if b.addrNameCount.Add(1) > 256 {
+		b.addrNames.Clear()
+		b.addrNameCount.Store(0)
+	}
+	b.addrNames.Store(tcp, s)
+	return s
+}
+
+// invocation is one unary call's reply and the options that fill it in.
+type invocation struct {
+	reply translate.Reply
+	peer  peer.Peer
+	opts  [3]grpc.CallOption
 }
 
 func (b *Backend) mapError(ctx context.Context, err error, header, trailer metadata.MD) *translate.Error {

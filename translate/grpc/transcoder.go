@@ -78,12 +78,24 @@ func (t *Transcoder) Decode(_ *translate.Call, reply *translate.Reply) (*transla
 		return nil, err
 	}
 	var h http.Header
-	if len(reply.Header) > 0 || len(reply.Trailer) > 0 {
+	if forwardsMetadata(reply.Header) || forwardsMetadata(reply.Trailer) {
 		h = http.Header{}
 		MetadataToHeader(h, reply.Header)
 		MetadataToHeader(h, reply.Trailer)
 	}
 	return &translate.Response{Body: out, ContentType: contentType, Header: h}, nil
+}
+
+// forwardsMetadata says whether md has a key that becomes a response
+// header: most replies carry only transport keys (content-type), and need
+// no header map.
+func forwardsMetadata(md map[string][]string) bool {
+	for k := range md {
+		if !isReservedMetadata(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // reservedForClients are the keys a client may not set with
