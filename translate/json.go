@@ -67,12 +67,10 @@ func CompactJSON(b []byte) []byte {
 // service should be handed.
 func DeeperThan(b []byte, max int) bool {
 	depth := 0
-	var st stringState
-	for _, c := range b {
-		if st.inside(c) {
-			continue
-		}
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i)
 		case '{', '[':
 			depth++
 			if depth > max {
@@ -83,6 +81,21 @@ func DeeperThan(b []byte, max int) bool {
 		}
 	}
 	return false
+}
+
+// skipString returns the index of the quote that closes the string
+// opening at b[i], or len(b): the scans below jump over a string's bytes
+// rather than following them one at a time through a stringState.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(b)
 }
 
 // stringState follows, byte by byte through valid JSON, whether a byte is
@@ -130,25 +143,20 @@ type JSONShape struct {
 // body's cost is known before anything is built from it.
 func ShapeOf(b []byte, maxValues, maxContainers int) JSONShape {
 	var sh JSONShape
-	var st stringState
 	var objects nesting // which open containers are objects
 	prev := byte(0)     // the last structural byte, or 'v' after a value
-	for _, c := range b {
-		if st.in {
-			st.inside(c)
-			if !st.in {
-				prev = 'v'
-			}
-			continue
-		}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch c {
 		case ' ', '\t', '\n', '\r':
 			continue
 		case '"':
-			st.inside(c)
 			// A string right after '{', or after ',' in an object, is a key.
 			if !(prev == '{' || prev == ',' && objects.top()) {
 				sh.Values++
+			}
+			if i = skipString(b, i); i < len(b) {
+				prev = 'v'
 			}
 			continue
 		case '{', '[':
@@ -234,11 +242,27 @@ func CheckText(b []byte) error {
 	var st stringState
 	pendingHigh := -1 // offset of an unpaired high surrogate escape
 	for i := 0; i < len(b); i++ {
-		c := b[i]
 		if !st.in {
-			st.inside(c)
+			// Outside strings only a quote matters.
+			j := bytes.IndexByte(b[i:], '"')
+			if j < 0 {
+				break
+			}
+			i += j
+			st.in = true
 			continue
 		}
+		if pendingHigh < 0 && !st.escaped {
+			// Plain bytes inside a string change nothing: jump to the
+			// next escape or the closing quote.
+			for i < len(b) && b[i] != '\\' && b[i] != '"' {
+				i++
+			}
+			if i == len(b) {
+				break
+			}
+		}
+		c := b[i]
 		if !st.escaped && c == '\\' && i+1 < len(b) && b[i+1] == 'u' && i+5 < len(b) {
 			v, ok := hex4(b[i+2 : i+6])
 			switch {
