@@ -428,7 +428,8 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode Deco
 			span.SetStatus(otelcodes.Error, code.String())
 		}
 	}
-	callersFault := !callerDeadline.IsZero() && !time.Now().Before(callerDeadline)
+	end := time.Now() // one clock reading for the deadline check and the latency
+	callersFault := !callerDeadline.IsZero() && !end.Before(callerDeadline)
 	if info := observability.Lookup(ctx); info != nil {
 		info.SetUpstream(endpoint, source)
 	}
@@ -454,7 +455,7 @@ func (b *Backend) attempt(ctx context.Context, call *translate.Call, decode Deco
 		b.breaker.done(t, failed)
 		p.done(verdictOf(failed), endpoint)
 	}
-	elapsed := time.Since(start)
+	elapsed := end.Sub(start)
 	if code == codes.OK {
 		b.latency.add(elapsed)
 	}
