@@ -8,7 +8,8 @@
 // reference path (dynamicpb and protojson), which stays the definition of
 // what is right: an error from this package means only that the fast path
 // does not take the input (bad input, or a rare case it leaves alone, such
-// as Any), and the caller then runs the reference path, which accepts or
+// as an integer written 1e3 or an Any of a type the resolver does not know),
+// and the caller then runs the reference path, which accepts or
 // rejects the input with its full report. The differential fuzz targets hold
 // the two paths to the same answers.
 package wirejson
