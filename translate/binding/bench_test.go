@@ -37,7 +37,7 @@ func benchRequest(b *testing.B, r *Rule, ps routes.Params, query url.Values, bod
 
 func benchReply(b *testing.B, r *Rule, reply []byte) {
 	b.Run("fast", func(b *testing.B) {
-		if _, ok := r.fastReply(reply); !ok {
+		if _, ok, _ := r.fastReply(reply); !ok {
 			b.Fatal("the fast path declined")
 		}
 		b.ReportAllocs()

@@ -2,15 +2,20 @@ package binding
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/url"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/switchboard-gw/switchboard/routes"
+	"github.com/switchboard-gw/switchboard/translate"
+	"github.com/switchboard-gw/switchboard/translate/wirejson"
 )
 
 // The fast path (wirejson, no intermediate message) is held to the
@@ -192,6 +197,7 @@ func TestFastPathTakesCommonInputs(t *testing.T) {
 		{"kinds_map_body", withBody(kindsQuery, "by_i32"), nil, "", `{"1":"a"}`},
 		{"kinds_any", kindsStar, nil, "", `{"any":{"x":"a","@type":"type.googleapis.com/bindingtest.v1.Inner","y":2}}`},
 		{"kinds_any_wkt", kindsStar, nil, "", `{"any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1.5s"}}`},
+		{"kinds_any_pretty", kindsStar, nil, "", "{\"any\": {\"@type\": \"type.googleapis.com/bindingtest.v1.Inner\", \"x\": \"a\"}}"},
 		{"kinds_any_in_any", kindsStar, nil, "", `{"any":{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/bindingtest.v1.Kinds","i32":1,"any":{}}}}`},
 	}
 	for _, tt := range tests {
@@ -212,7 +218,15 @@ func TestFastPathTakesCommonInputs(t *testing.T) {
 // byte for byte the reference's.
 func sameReply(t *testing.T, r *Rule, b []byte) (taken bool) {
 	t.Helper()
-	fast, ok := r.fastReply(b)
+	fast, ok, fastErr := r.fastReply(b)
+	if ok && fastErr != nil {
+		// Too deep: refused on the fast path's own authority; the
+		// reference must not be asked, as it may not stop.
+		if !errors.Is(fastErr, wirejson.ErrTooDeep) {
+			t.Fatalf("%s: the fast path refused with %v", r.Method().FullName(), fastErr)
+		}
+		return true
+	}
 	ref, ct, err := r.referenceReply(b)
 	if !ok {
 		return false
@@ -344,6 +358,7 @@ func TestFastPathDeclines(t *testing.T) {
 		{"unknown field when strict", strict(kindsStar), `{"nope":1}`},
 		{"Any of an unknown type", kindsStar, `{"any":{"@type":"type.googleapis.com/x.Nope"}}`},
 		{"too deep", withDepth(kindsStar, 3), `{"self":{"self":{"self":{}}}}`},
+		{"null for a repeated Value", binding{method: queryGet, body: "*"}, `{"repeatedValue":null,"int32Value":7}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,5 +371,31 @@ func TestFastPathDeclines(t *testing.T) {
 	// reference builds it.
 	if !sameRequest(t, s, kindsStar.rule(t), nil, nil, []byte(bigMap(-1)), "application/json") {
 		t.Error("the fast path declined a big map")
+	}
+}
+
+// TestReplyAnyDepth: protojson decodes Any contents afresh, so a chain of
+// Anys could nest without bound and overflow the stack. The fast path
+// counts them against the reply's limit and refuses deeper replies itself.
+func TestReplyAnyDepth(t *testing.T) {
+	t.Parallel()
+	r := binding{method: kinds}.rule(t)
+	nest := func(levels int) []byte {
+		b := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 1) // i32 = 1
+		for i := 0; i < levels; i++ {
+			var any []byte
+			any = protowire.AppendString(protowire.AppendTag(any, 1, protowire.BytesType), "type.googleapis.com/bindingtest.v1.Kinds")
+			any = protowire.AppendBytes(protowire.AppendTag(any, 2, protowire.BytesType), b)
+			b = protowire.AppendBytes(protowire.AppendTag(nil, 36, protowire.BytesType), any)
+		}
+		return b
+	}
+	if _, _, err := r.Reply(nest(10)); err != nil {
+		t.Fatalf("10 Anys deep: %v", err)
+	}
+	_, _, err := r.Reply(nest(5000))
+	var te *translate.Error
+	if !errors.As(err, &te) || te.Code != codes.Internal || !errors.Is(err, wirejson.ErrTooDeep) {
+		t.Fatalf("5000 Anys deep: %v, want INTERNAL for a reply nested too deep", err)
 	}
 }

@@ -1,7 +1,10 @@
 package binding
 
 import (
+	"errors"
 	"net/url"
+
+	"google.golang.org/grpc/codes"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -303,25 +306,33 @@ func hasBracket(s string) bool {
 	return false
 }
 
-// fastReply is Reply on the fast path; ok is false when it declines.
-func (r *Rule) fastReply(b []byte) (_ []byte, ok bool) {
+// fastReply is Reply on the fast path; ok is false when it declines. err
+// is set only for a reply nested too deep, which is refused here rather
+// than left to the reference, which would follow Any contents down
+// without a limit.
+func (r *Rule) fastReply(b []byte) (_ []byte, ok bool, _ error) {
 	f := &r.fast
 	if f.out == nil {
-		return nil, false
+		return nil, false, nil
 	}
 	dst := make([]byte, 0, 2*len(b)+16)
+	var out []byte
+	set, err := true, error(nil)
 	if f.respField == nil {
-		out, err := f.out.AppendJSON(dst, b)
-		return out, err == nil
+		out, err = f.out.AppendJSON(dst, b)
+	} else {
+		out, set, err = f.out.AppendFieldJSON(dst, b, f.respField)
 	}
-	out, set, err := f.out.AppendFieldJSON(dst, b, f.respField)
 	switch {
+	case errors.Is(err, wirejson.ErrTooDeep):
+		return nil, true, &translate.Error{Code: codes.Internal, Reason: translate.ReasonBadGateway, FromServer: true,
+			Message: "invalid reply from backend", Cause: err}
 	case err != nil:
-		return nil, false
+		return nil, false, nil
 	case !set && f.respField.Message != nil && !f.respField.List && !f.respField.Map:
-		return nil, false // an unset message: the reference renders its stand-in
+		return nil, false, nil // an unset message: the reference renders its stand-in
 	case !set:
-		return append(dst, r.respZero...), true
+		return append(dst, r.respZero...), true, nil
 	}
-	return out, true
+	return out, true, nil
 }

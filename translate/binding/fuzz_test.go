@@ -122,6 +122,7 @@ func fuzzRules(t testing.TB) []fuzzRule {
 			strict(binding{method: queryGet, path: []string{"wrapped_int32", "inner_message.inner_name"}, body: "repeated_int32"}),
 			withDepth(binding{method: queryGet}, 6),
 			{method: legacyQuery, path: []string{"query_id"}},
+			{method: queryGet, body: "*"},
 		} {
 			lenient := -1
 			if b.opts.Strict {

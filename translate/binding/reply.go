@@ -21,7 +21,10 @@ const (
 // ahead of the gateway's descriptors is normal, not an error. A reply that
 // does not decode is an INTERNAL *translate.Error.
 func (r *Rule) Reply(b []byte) (body []byte, contentType string, err error) {
-	if out, ok := r.fastReply(b); ok {
+	if out, ok, err := r.fastReply(b); ok {
+		if err != nil {
+			return nil, "", err
+		}
 		return out, jsonContentType, nil
 	}
 	return r.referenceReply(b)

@@ -88,6 +88,9 @@ func AppendFieldWire(dst []byte, f *Field, v []byte, opts *Options) ([]byte, err
 
 func (e *encoder) release() {
 	e.in, e.out, e.opts, e.keys = nil, nil, nil, e.keys[:0]
+	if cap(e.keys) > 1<<12 {
+		e.keys = nil // a huge map's scratch is not kept in the pool
+	}
 	encoders.Put(e)
 }
 
@@ -185,6 +188,7 @@ func (e *encoder) fields(m *Message, inAny bool) error {
 		e.pos++
 		if inAny && string(name) == "@type" {
 			// Found and checked before the contents were read.
+			e.skipSpace()
 			if _, err := e.stringToken(nil); err != nil {
 				return err
 			}
@@ -251,6 +255,11 @@ func (e *encoder) member(m *Message, name []byte, seen *seenSet) error {
 		return e.skipValue()
 	}
 	if !mark(&seen.fieldsSmall, seen.fieldsBig, f.Desc.Index()) {
+		return errDecline
+	}
+	if e.peekNull() && f.List && (f.NullValue || f.Message != nil && f.Message.WellKnown == Value) {
+		// protojson reads a Value's or NullValue's null as the list
+		// itself, and refuses it.
 		return errDecline
 	}
 	if e.peekNull() && !acceptsNull(f) {
@@ -1121,6 +1130,7 @@ func (e *encoder) anyValue(inner *Message) error {
 		e.pos++
 		switch string(name) {
 		case "@type":
+			e.skipSpace()
 			if _, err := e.stringToken(nil); err != nil {
 				return err
 			}

@@ -174,6 +174,9 @@ type Compiler struct {
 	opts  Options
 	mu    sync.Mutex
 	plans map[protoreflect.FullName]*Message
+	// failed remembers types that do not compile (groups, extensions), so
+	// that an Any naming one costs a lookup, not a compile, each time.
+	failed map[protoreflect.MessageDescriptor]error
 }
 
 // NewCompiler returns a compiler for opts.
@@ -191,10 +194,19 @@ func (c *Compiler) Compile(md protoreflect.MessageDescriptor) (*Message, error) 
 	if m, ok := c.plans[md.FullName()]; ok && m.Desc == md {
 		return m, nil
 	}
+	if err, ok := c.failed[md]; ok {
+		return nil, err
+	}
 	// A failed compile must not leave half-built plans behind.
 	added := map[protoreflect.FullName]*Message{}
 	m, err := c.compile(md, added)
 	if err != nil {
+		if c.failed == nil {
+			c.failed = map[protoreflect.MessageDescriptor]error{}
+		}
+		if len(c.failed) < 1024 {
+			c.failed[md] = err
+		}
 		return nil, err
 	}
 	for n, p := range added {

@@ -19,7 +19,7 @@ import (
 // to the reference path, which gives its own answer.
 var (
 	errWire      = errors.New("wirejson: invalid wire data")
-	errDepth     = errors.New("wirejson: reply nested deeper than the wire depth")
+	errDepth     = ErrTooDeep
 	errUTF8      = errors.New("wirejson: string is not valid UTF-8")
 	errAny       = errors.New("wirejson: google.protobuf.Any is left to the reference path")
 	errTimestamp = errors.New("wirejson: google.protobuf.Timestamp out of range")
@@ -31,6 +31,12 @@ var (
 	errNotField  = errors.New("wirejson: field is not one of the message's")
 	errTooLarge  = errors.New("wirejson: reply too large")
 )
+
+// ErrTooDeep is AppendJSON's error for a reply nested deeper than
+// Options.WireDepth, Any contents included. Unlike its other errors it is a
+// verdict, not a referral: the reference path would let Any contents nest
+// without bound.
+var ErrTooDeep = errors.New("wirejson: reply nested deeper than the wire depth")
 
 // AppendJSON appends to dst the JSON of the message of type m encoded in b,
 // exactly as the reference path renders it: proto.UnmarshalOptions
@@ -708,7 +714,7 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 		}
 		return r.emitList(f, r.slots[base+f.index], depth)
 	case Any:
-		return r.emitAny(m, base)
+		return r.emitAny(m, base, depth)
 	case Value:
 		for i, f := range m.Fields {
 			sl := r.slots[base+i]
@@ -732,7 +738,7 @@ func (r *renderer) emitMessage(m *Message, base, depth int) error {
 // "@type" first, or, for a well-known type, as {"@type":…,"value":…}. The
 // reference decodes the contents with protobuf's default depth limit,
 // afresh, and so does this.
-func (r *renderer) emitAny(m *Message, base int) error {
+func (r *renderer) emitAny(m *Message, base, depth int) error {
 	urlField, valueField := m.ByNumber(1), m.ByNumber(2)
 	if urlField == nil || valueField == nil || urlField.Kind != protoreflect.StringKind ||
 		valueField.Kind != protoreflect.BytesKind || urlField.List || valueField.List {
@@ -762,7 +768,11 @@ func (r *renderer) emitAny(m *Message, base int) error {
 	if valueSlot.count == 0 {
 		r.occs[contents] = occ{}
 	}
-	depth := protowire.DefaultRecursionLimit - 1
+	// The reference decodes the contents afresh, with protobuf's default
+	// limit, so a chain of Anys could nest without bound (a hostile
+	// backend's reply that overflows the stack). Here the contents count
+	// against the reply's own limit, and going past it is ErrTooDeep.
+	depth--
 	// Empty has no JSON form of its own, so it is an object like any other.
 	if inner.WellKnown != NotWellKnown && inner.WellKnown != Empty {
 		r.out = append(r.out, `{"@type":`...)
