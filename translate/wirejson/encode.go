@@ -175,17 +175,10 @@ func (e *encoder) fields(m *Message, inAny bool) error {
 		return nil
 	}
 	for {
-		if e.next() != '"' {
-			return errDecline
-		}
-		name, err := e.stringToken(nil)
+		name, err := e.objectKey()
 		if err != nil {
 			return err
 		}
-		if e.next() != ':' {
-			return errDecline
-		}
-		e.pos++
 		if inAny && string(name) == "@type" {
 			// Found and checked before the contents were read.
 			e.skipSpace()
@@ -918,7 +911,7 @@ func (e *encoder) skip(open int) error {
 		}
 		for {
 			if c == '{' {
-				if err := e.objectKey(); err != nil {
+				if _, err := e.objectKey(); err != nil {
 					return err
 				}
 			}
@@ -957,18 +950,20 @@ func (e *encoder) maxDepth() int {
 	return 10000
 }
 
-func (e *encoder) objectKey() error {
+// objectKey reads an object member's name and the colon after it.
+func (e *encoder) objectKey() ([]byte, error) {
 	if e.next() != '"' {
-		return errDecline
+		return nil, errDecline
 	}
-	if _, err := e.stringToken(nil); err != nil {
-		return err
+	name, err := e.stringToken(nil)
+	if err != nil {
+		return nil, err
 	}
 	if e.next() != ':' {
-		return errDecline
+		return nil, errDecline
 	}
 	e.pos++
-	return nil
+	return name, nil
 }
 
 // openLen reserves one byte for a length prefix and returns where the
@@ -1075,17 +1070,10 @@ func (e *encoder) typeURL() (url []byte, members int, err error) {
 		return nil, 0, nil
 	}
 	for {
-		if e.next() != '"' {
-			return nil, 0, errDecline
-		}
-		name, err := e.stringToken(nil)
+		name, err := e.objectKey()
 		if err != nil {
 			return nil, 0, err
 		}
-		if e.next() != ':' {
-			return nil, 0, errDecline
-		}
-		e.pos++
 		members++
 		if string(name) == "@type" {
 			if url != nil || e.next() != '"' {
@@ -1117,17 +1105,10 @@ func (e *encoder) typeURL() (url []byte, members int, err error) {
 func (e *encoder) anyValue(inner *Message) error {
 	found := false
 	for {
-		if e.next() != '"' {
-			return errDecline
-		}
-		name, err := e.stringToken(nil)
+		name, err := e.objectKey()
 		if err != nil {
 			return err
 		}
-		if e.next() != ':' {
-			return errDecline
-		}
-		e.pos++
 		switch string(name) {
 		case "@type":
 			e.skipSpace()
