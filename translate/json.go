@@ -565,6 +565,11 @@ func jsonStringEnd(b []byte, i int) int {
 	return -1
 }
 
+// IsJSONNumber reports whether b is exactly one JSON number.
+func IsJSONNumber(b []byte) bool {
+	return len(b) > 0 && jsonNumberEnd(b, 0) == len(b)
+}
+
 // jsonNumberEnd returns the index after the number that starts at b[i]:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, or -1.
 func jsonNumberEnd(b []byte, i int) int {

@@ -3,6 +3,7 @@ package binding
 import (
 	"errors"
 	"net/url"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 
@@ -168,7 +169,7 @@ func (r *Rule) fastQuery(out []byte, query url.Values) ([]byte, bool) {
 		unknown := false
 		for rest, more := key, true; more; {
 			var seg string
-			seg, rest, more = cutDot(rest)
+			seg, rest, more = strings.Cut(rest, ".")
 			if m == nil || len(chain) == r.maxDepth {
 				return nil, false // past a value, or too deep
 			}
@@ -194,7 +195,7 @@ func (r *Rule) fastQuery(out []byte, query url.Values) ([]byte, bool) {
 			}
 		}
 		if unknown {
-			if r.strict || hasBracket(key) {
+			if r.strict || strings.Contains(key, "[") {
 				return nil, false
 			}
 			continue // ignored, as the reference ignores it
@@ -282,24 +283,6 @@ func (r *Rule) fastPathBound(chain []*wirejson.Field) bool {
 			}
 		}
 		if same {
-			return true
-		}
-	}
-	return false
-}
-
-func cutDot(s string) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-func hasBracket(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '[' {
 			return true
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboard-gw/switchboard/translate"
 )
 
 // This file writes a JSON request body as protobuf wire bytes while reading
@@ -457,10 +459,7 @@ func (e *encoder) mapKey(k *Field) error {
 		}
 		return nil
 	}
-	bits := 64
-	if k.WireType == protowire.Fixed32Type || k.Kind == protoreflect.Int32Kind || k.Kind == protoreflect.Sint32Kind || k.Kind == protoreflect.Uint32Kind {
-		bits = 32
-	}
+	bits := intBits(k)
 	if isUnsigned(k.Kind) {
 		n, err := strconv.ParseUint(string(raw), 10, bits)
 		if err != nil {
@@ -475,6 +474,16 @@ func (e *encoder) mapKey(k *Field) error {
 	}
 	e.appendInt(k, n)
 	return nil
+}
+
+// intBits is the size of an integer field's values: 32 or 64.
+func intBits(f *Field) int {
+	switch f.Kind {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Uint32Kind,
+		protoreflect.Sfixed32Kind, protoreflect.Fixed32Kind:
+		return 32
+	}
+	return 64
 }
 
 func isUnsigned(k protoreflect.Kind) bool {
@@ -539,10 +548,7 @@ func (e *encoder) scalar(f *Field) (zero bool, err error) {
 	if !plainInteger(digits) {
 		return false, errDecline // 1e3, 1.0, " 1": the reference's call
 	}
-	bits := 64
-	if f.WireType == protowire.Fixed32Type || f.Kind == protoreflect.Int32Kind || f.Kind == protoreflect.Sint32Kind || f.Kind == protoreflect.Uint32Kind {
-		bits = 32
-	}
+	bits := intBits(f)
 	if isUnsigned(f.Kind) {
 		n, err := strconv.ParseUint(string(digits), 10, bits)
 		if err != nil {
@@ -620,7 +626,7 @@ func (e *encoder) float(f *Field) (bool, error) {
 		case "-Infinity":
 			v = math.Inf(-1)
 		default:
-			if !isJSONNumber(s) {
+			if !translate.IsJSONNumber(s) {
 				return false, errDecline
 			}
 			if v, err = strconv.ParseFloat(string(s), bits); err != nil {
@@ -629,7 +635,7 @@ func (e *encoder) float(f *Field) (bool, error) {
 		}
 	case c == '-' || '0' <= c && c <= '9':
 		n := e.numberToken()
-		if !isJSONNumber(n) {
+		if !translate.IsJSONNumber(n) {
 			return false, errDecline
 		}
 		var err error
@@ -719,46 +725,6 @@ func (e *encoder) numberToken() []byte {
 		}
 	}
 	return e.in[start:e.pos]
-}
-
-// isJSONNumber: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(b []byte) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i == len(b) || b[i] < '0' || b[i] > '9' {
-			return false
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i == len(b) || b[i] < '0' || b[i] > '9' {
-			return false
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(b)
 }
 
 // stringToken reads a JSON string at e.pos. With dst nil it returns the
@@ -932,7 +898,7 @@ func (e *encoder) skip(open int) error {
 		_, err := e.stringToken(nil)
 		return err
 	case c == '-' || '0' <= c && c <= '9':
-		if !isJSONNumber(e.numberToken()) {
+		if !translate.IsJSONNumber(e.numberToken()) {
 			return errDecline
 		}
 	case c == 't' && e.literal("true"), c == 'f' && e.literal("false"), c == 'n' && e.literal("null"):
@@ -1167,7 +1133,7 @@ func (e *encoder) value(m *Message) error {
 		return e.singular(f(3), false)
 	case c == '-' || '0' <= c && c <= '9':
 		n := e.numberToken()
-		if !isJSONNumber(n) {
+		if !translate.IsJSONNumber(n) {
 			return errDecline
 		}
 		v, err := strconv.ParseFloat(string(n), 64)
